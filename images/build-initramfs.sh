@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build-initramfs.sh OUT.cpio.gz KERNEL_OUT SIMGPU_KO PROGRAM... :
+# busybox-static, the kernel's modules with the out-of-tree simgpu.ko
+# in place of the in-tree one, images/init, and the given static programs
+# (installed in /usr/bin).  Written atomically.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+OUTFILE=${1:?usage: build-initramfs.sh OUT.cpio.gz KERNEL_OUT SIMGPU_KO PROGRAM...}
+KOUT=${2:?missing KERNEL_OUT}
+KO=${3:?missing SIMGPU_KO}
+shift 3
+
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || die "$BUSYBOX is missing (install busybox-static)"
+! ldd "$BUSYBOX" >/dev/null 2>&1 ||
+	die "$BUSYBOX is dynamically linked (install busybox-static)"
+
+stage=$(mktemp -d "${OUTFILE%/*}/.initramfs.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc/simgpu,lib/modules,proc,sys,dev,tmp,run,root}
+cp "$BUSYBOX" "$stage/bin/busybox"
+install -m 0755 "$SIMGPU_TOP/images/init" "$stage/init"
+for prog in "$@"; do
+	install -m 0755 "$prog" "$stage/usr/bin/"
+done
+
+cp -a "$KOUT/modules/lib/modules/." "$stage/lib/modules/"
+kver=$(ls "$stage/lib/modules")
+[ "$(echo "$kver" | wc -l)" = 1 ] || die "expected one kernel in $KOUT/modules"
+moddir=$stage/lib/modules/$kver
+rm -f "$moddir"/kernel/drivers/gpu/drm/simgpu/simgpu.ko "$moddir"/build "$moddir"/source
+install -D -m 0644 "$KO" "$moddir/updates/simgpu.ko"
+depmod -b "$stage" "$kver" || die "depmod failed"
+echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
+
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -1 >"$stage.out"
+mv "$stage.out" "$OUTFILE"

@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build-qemu.sh OUTDIR : build qemu-system-x86_64 with the simgpu device
+# (and its qtest) from Debian's QEMU source, and link the results into
+# OUTDIR: qemu-system-x86_64, simgpu-test, firmware/.
+#
+# The pristine source is copied once into a work tree that qemu-dev/ is
+# overlaid onto; files are rewritten only when their content changes, so
+# editing simgpu.c rebuilds one object.  The build directory is keyed by
+# the QEMU version and the configuration, and compiles through ccache.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+OUT=${1:?usage: build-qemu.sh OUTDIR}
+DEV=$SIMGPU_TOP/qemu-dev
+
+CONFIGURE_ARGS=(
+	--target-list=x86_64-softmmu
+	--without-default-features --without-default-devices
+	--with-devices-x86_64=simgpu
+	--enable-kvm --enable-tcg
+	--python=/usr/bin/python3
+	--disable-download --disable-install-blobs --disable-docs
+	--disable-werror --disable-user --disable-tools
+	--cc="ccache gcc" --cxx="ccache g++"
+)
+
+"$SIMGPU_TOP/images/deps.sh"
+pristine=$("$SIMGPU_TOP/images/fetch.sh" qemu)
+ver=${pristine##*/qemu-}
+firmware=$("$SIMGPU_TOP/images/fetch.sh" firmware)
+
+mkdir -p "$SIMGPU_CACHE"
+exec 9>"$SIMGPU_CACHE/qemu.lock"
+flock 9
+
+work=$SIMGPU_CACHE/qemu-work-$ver
+if [ ! -f "$work/.simgpu-complete" ]; then
+	log "copying QEMU $ver source into $work"
+	need_space "$SIMGPU_CACHE" 3000
+	rm -rf "$work.tmp"
+	cp -a "$pristine" "$work.tmp"
+	publish "$work.tmp" "$work"
+fi
+
+# put SRC DEST: copy a file into the work tree only if it changed
+put() {
+	cmp -s "$1" "$work/$2" || install -m 0644 -D "$1" "$work/$2"
+}
+
+# append PRISTINE_REL SNIPPET: pristine file + our lines (idempotent)
+append() {
+	local tmp
+	tmp=$(mktemp)
+	{ cat "$pristine/$1"; echo; echo "# simgpu"; cat "$2"; } >"$tmp"
+	put "$tmp" "$1"
+	rm -f "$tmp"
+}
+
+put "$DEV/simgpu.c" hw/display/simgpu.c
+put "$SIMGPU_TOP/guest-driver/simgpu_hw.h" include/hw/display/simgpu_hw.h
+put "$DEV/simgpu-test.c" tests/qtest/simgpu-test.c
+put "$DEV/devices.mak" configs/devices/x86_64-softmmu/simgpu.mak
+append hw/display/Kconfig "$DEV/integration/Kconfig"
+append hw/display/meson.build "$DEV/integration/meson.build"
+append hw/display/trace-events "$DEV/integration/trace-events"
+tmp=$(mktemp)
+sed "/^qtests_x86_64 = qtests_i386\$/a\\
+qtests_x86_64 += (config_all_devices.has_key('CONFIG_SIMGPU') ? ['simgpu-test'] : [])" \
+	"$pristine/tests/qtest/meson.build" >"$tmp"
+grep -q simgpu-test "$tmp" || die "cannot hook simgpu-test into QEMU's tests/qtest/meson.build"
+put "$tmp" tests/qtest/meson.build
+rm -f "$tmp"
+
+key=$(printf '%s\n' "${CONFIGURE_ARGS[@]}" | cat - "$DEV/devices.mak" | sha256sum | cut -c1-12)
+build=$SIMGPU_CACHE/qemu-build-$ver-$key
+export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
+
+if [ ! -f "$build/.simgpu-configured" ]; then
+	log "configuring QEMU $ver in $build"
+	need_space "$SIMGPU_CACHE" 2000
+	rm -rf "$build"
+	mkdir -p "$build"
+	(cd "$build" && "$work/configure" "${CONFIGURE_ARGS[@]}") \
+		>"$build/configure.log" 2>&1 ||
+		{ tail -20 "$build/configure.log" >&2; rm -rf "$build";
+		  die "QEMU configure failed (log above)"; }
+	touch "$build/.simgpu-configured"
+fi
+
+log "building QEMU $ver (ninja -C $build)"
+ninja -C "$build" qemu-system-x86_64 tests/qtest/simgpu-test >"$build/ninja.log" 2>&1 ||
+	{ grep -A15 '^FAILED:' "$build/ninja.log" | grep -v '^ccache ' | head -40 >&2;
+	  die "QEMU build failed; full log: $build/ninja.log"; }
+
+# The +ds source ships no firmware: link the ROMs where the built binary
+# looks by default, so qtests and plain runs need no -L.
+bundle=$build/qemu-bundle/usr/local/share/qemu
+mkdir -p "$bundle"
+for f in "$firmware"/*; do
+	[ -e "$bundle/${f##*/}" ] || ln -s "$f" "$bundle/${f##*/}"
+done
+
+mkdir -p "$OUT"
+ln -sfn "$build/qemu-system-x86_64" "$OUT/qemu-system-x86_64"
+ln -sfn "$build/tests/qtest/simgpu-test" "$OUT/simgpu-test"
+ln -sfn "$firmware" "$OUT/firmware"
+ln -sfn "$work" "$OUT/src"
+echo "$ver" >"$OUT/qemu-version"

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vm-exit STATUS: end the VM and hand STATUS (0-127) to the host.
+ *
+ * Writes STATUS to QEMU's isa-debug-exit port; QEMU then exits with
+ * (STATUS << 1) | 1, which run-vm.sh decodes.  A QEMU exit status of 0
+ * therefore always means the guest did not report (e.g. a kernel panic
+ * rebooted it), never a guest status.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <unistd.h>
+
+#define DEBUG_EXIT_PORT 0xf4	/* run-vm.sh: -device isa-debug-exit,iobase=0xf4 */
+
+int main(int argc, char **argv)
+{
+	char *end;
+	long status;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: vm-exit STATUS\n");
+		return 2;
+	}
+	status = strtol(argv[1], &end, 0);
+	if (*argv[1] == '\0' || *end != '\0' || status < 0 || status > 127) {
+		fprintf(stderr, "vm-exit: bad status '%s' (0-127)\n", argv[1]);
+		return 2;
+	}
+	sync();
+	if (ioperm(DEBUG_EXIT_PORT, 1, 1)) {
+		fprintf(stderr, "vm-exit: ioperm: %s\n", strerror(errno));
+		return 1;
+	}
+	outb((unsigned char)status, DEBUG_EXIT_PORT);
+	/* Not reached when the isa-debug-exit device is present. */
+	fprintf(stderr, "vm-exit: no isa-debug-exit device at 0x%x\n",
+		DEBUG_EXIT_PORT);
+	return 1;
+}

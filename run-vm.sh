@@ -1,0 +1,348 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-vm.sh: boot a VM whose /dev/dri/renderD128 is a simgpu.
+# Builds whatever is missing first (through meson).  See --help.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")" && pwd)
+PROG=run-vm.sh
+
+# Exit statuses of run-vm.sh itself; any other status is the guest's.
+readonly EXIT_TIMEOUT=124	# the guest did not finish in --timeout seconds
+readonly EXIT_SETUP=125		# the guest's /init could not set up the VM
+readonly EXIT_NOSTATUS=126	# guest kernel panic, or the VM ended silently
+readonly EXIT_QEMU=127		# QEMU failed to start or crashed
+readonly EXIT_USAGE=2
+
+usage() {
+	cat <<EOF
+Usage: $PROG [OPTION]...
+Boot a VM with a simgpu device and its driver loaded.
+
+With a terminal and no --exec: an interactive shell in the guest (exit it,
+or press Ctrl-A X, to stop the VM).  Without a terminal and no --exec: runs
+the default demo workload (simgpu-smoke) and exits with its status.
+
+Guest workload:
+  --exec CMD              run CMD with sh in the guest; exit with its status
+  --timeout SECS          hard limit for a non-interactive boot (default 600)
+  --modparam 'K=V ...'    simgpu module parameters
+Machine:
+  --mem SIZE              guest RAM (default 512M)
+  --cpus N                vCPUs (default 2)
+  --vram SIZE[,SIZE]      VRAM per region; two sizes make two regions
+                          (default 256M)
+  --visible-vram SIZE[,SIZE]
+                          CPU-visible part of each region (small-BAR), a power
+                          of two (default: the whole region)
+  --swap SIZE             zram swap of SIZE in the guest (compressible data)
+  --swap-disk SIZE        virtio-blk swap disk backed by a sparse host file
+  --accel kvm|tcg|auto    accelerator; auto (default) uses KVM only when a short
+                          probe boot proves it works, else TCG
+Kernel:
+  --debug-kernel          boot the debug kernel (lockdep, DEBUG_VM, ...)
+  --kernel FLAVOUR        default, debug or kasan
+  --append ARGS           extra kernel command line
+  --verbose               full kernel log on the console (default: warnings)
+  --gdb                   QEMU gdbstub on tcp::1234, guest paused until gdb
+                          attaches (gdb BUILD/images/kernel-FLAVOUR/kbuild/vmlinux)
+Other:
+  --qemu-opts 'OPTS'      extra QEMU options (split on spaces)
+  --log FILE              keep a copy of the console in FILE
+  --builddir DIR          meson build directory (default: $TOP/build)
+  --no-build              do not run the build; use what BUILDDIR has
+  -h, --help              this text
+
+SIZE is a number with an optional K, M, G or T suffix (powers of 1024); a
+bare number means MiB.
+
+Exit status: the guest command's status, or $EXIT_TIMEOUT timeout, $EXIT_SETUP guest setup failed,
+$EXIT_NOSTATUS guest kernel panic or no status, $EXIT_QEMU QEMU failed, $EXIT_USAGE bad usage.
+EOF
+}
+
+die() { echo "$PROG: error: $*" >&2; exit "${2:-1}"; }
+usage_error() { echo "$PROG: error: $* (see $PROG --help)" >&2; exit $EXIT_USAGE; }
+note() { echo "$PROG: $*" >&2; }
+
+# to_bytes OPTION VALUE: parse a SIZE, print bytes
+to_bytes() {
+	local opt=$1 val=$2 num unit mult
+	if [[ ! $val =~ ^([0-9]+)([KkMmGgTt]?)(i?B)?$ ]]; then
+		usage_error "$opt: bad size '$val' (expected e.g. 512M, 2G)"
+	fi
+	num=${BASH_REMATCH[1]}
+	unit=${BASH_REMATCH[2]:-M}
+	case $unit in
+	[Kk]) mult=$((1 << 10)) ;;
+	[Mm]) mult=$((1 << 20)) ;;
+	[Gg]) mult=$((1 << 30)) ;;
+	[Tt]) mult=$((1 << 40)) ;;
+	esac
+	# Reject zero and values that overflow 64-bit arithmetic.
+	if [ "${#num}" -gt 15 ] || [ "$((10#$num))" -eq 0 ]; then
+		usage_error "$opt: size '$val' out of range"
+	fi
+	echo $((10#$num * mult))
+}
+
+# to_size_list OPTION VALUE: one or two comma-separated SIZEs, in bytes
+to_size_list() {
+	local opt=$1 val=$2 out=() part
+	IFS=, read -r -a parts <<<"$val"
+	[ "${#parts[@]}" -ge 1 ] && [ "${#parts[@]}" -le 2 ] ||
+		usage_error "$opt: give one or two sizes (got '$val')"
+	for part in "${parts[@]}"; do
+		out+=("$(to_bytes "$opt" "$part")")
+	done
+	echo "${out[*]}"
+}
+
+need_arg() { [ $# -ge 2 ] || usage_error "$1 needs an argument"; }
+
+exec_cmd=
+have_exec=0
+timeout_s=600
+modparams=
+mem=$((512 << 20))
+cpus=2
+vram=($((256 << 20)))
+visible=()
+zram=
+swap_disk=
+accel=auto
+flavour=default
+append=
+verbose=0
+gdb=0
+qemu_opts=
+logfile=
+builddir=${SIMGPU_BUILDDIR:-$TOP/build}
+build=1
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--exec) need_arg "$@"; exec_cmd=$2; have_exec=1; shift ;;
+	--timeout)
+		need_arg "$@"
+		[[ $2 =~ ^[1-9][0-9]{0,5}$ ]] ||
+			usage_error "--timeout: bad number of seconds '$2'"
+		timeout_s=$2; shift ;;
+	--modparam) need_arg "$@"; modparams=$2; shift ;;
+	--mem) need_arg "$@"; mem=$(to_bytes --mem "$2"); shift ;;
+	--cpus)
+		need_arg "$@"
+		[[ $2 =~ ^[1-9][0-9]?$ ]] && [ "$2" -le 8 ] ||
+			usage_error "--cpus: bad CPU count '$2' (1-8)"
+		cpus=$2; shift ;;
+	--vram) need_arg "$@"; read -r -a vram <<<"$(to_size_list --vram "$2")"; shift ;;
+	--visible-vram)
+		need_arg "$@"
+		read -r -a visible <<<"$(to_size_list --visible-vram "$2")"; shift ;;
+	--swap) need_arg "$@"; zram=$(to_bytes --swap "$2"); shift ;;
+	--swap-disk) need_arg "$@"; swap_disk=$(to_bytes --swap-disk "$2"); shift ;;
+	--accel)
+		need_arg "$@"
+		case $2 in kvm|tcg|auto) accel=$2 ;;
+		*) usage_error "--accel: expected kvm, tcg or auto (got '$2')" ;;
+		esac
+		shift ;;
+	--debug-kernel) flavour=debug ;;
+	--kernel)
+		need_arg "$@"
+		case $2 in default|debug|kasan) flavour=$2 ;;
+		*) usage_error "--kernel: expected default, debug or kasan (got '$2')" ;;
+		esac
+		shift ;;
+	--append) need_arg "$@"; append="$append $2"; shift ;;
+	--verbose) verbose=1 ;;
+	--gdb) gdb=1 ;;
+	--qemu-opts) need_arg "$@"; qemu_opts="$qemu_opts $2"; shift ;;
+	--log) need_arg "$@"; logfile=$2; shift ;;
+	--builddir) need_arg "$@"; builddir=$2; shift ;;
+	--no-build) build=0 ;;
+	-h|--help) usage; exit 0 ;;
+	*) usage_error "unknown option '$1'" ;;
+	esac
+	shift
+done
+
+if [ ${#visible[@]} -gt 0 ] && [ ${#visible[@]} -ne ${#vram[@]} ]; then
+	usage_error "--visible-vram: give one size per VRAM region (${#vram[@]})"
+fi
+if [ -n "$logfile" ]; then
+	: >>"$logfile" 2>/dev/null || usage_error "--log: cannot write '$logfile'"
+fi
+
+interactive=0
+if [ $have_exec = 0 ] && [ -t 0 ] && [ -t 1 ]; then
+	interactive=1
+elif [ $have_exec = 0 ]; then
+	exec_cmd=simgpu-smoke
+fi
+
+# --- build ---------------------------------------------------------------
+if [ $build = 1 ]; then
+	"$TOP/images/deps.sh"
+	if [ ! -f "$builddir/build.ninja" ]; then
+		note "first build in $builddir: QEMU, kernel, driver, initramfs (~15 min cold, see README)"
+		meson setup "$builddir" "$TOP" >/dev/null ||
+			die "meson setup $builddir failed"
+	fi
+	meson compile -C "$builddir" "initramfs-$flavour" qemu >&2 ||
+		die "build failed (see above)"
+fi
+
+kdir=$builddir/images/kernel-$flavour
+qemu=$builddir/qemu-dev/qemu/qemu-system-x86_64
+firmware=$builddir/qemu-dev/qemu/firmware
+initramfs=$builddir/images/initramfs-$flavour.cpio.gz
+for f in "$qemu" "$kdir/bzImage" "$initramfs" "$firmware/bios-256k.bin"; do
+	[ -e "$f" ] || die "$f is missing; run without --no-build"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/simgpu-vm.XXXXXX")
+qpid=
+cleanup() {
+	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- accelerator ---------------------------------------------------------
+kvm_dev=${SIMGPU_KVM_DEVICE:-/dev/kvm}
+kvm_usable() { [ -c "$kvm_dev" ] && [ -r "$kvm_dev" ] && [ -w "$kvm_dev" ]; }
+
+# The guest's settings and command travel as a second cpio archive appended
+# to the initramfs, so commands need no kernel command-line quoting.
+make_initrd() {	# out, interactive, command
+	local d=$work/extra
+	rm -rf "$d"
+	mkdir -p "$d/etc/simgpu"
+	{
+		printf 'SIMGPU_INTERACTIVE=%s\n' "$2"
+		printf 'SIMGPU_MODPARAMS=%q\n' "$modparams"
+		[ -n "$zram" ] && printf 'SIMGPU_ZRAM=%s\n' "$zram"
+		[ -n "$swap_disk" ] && printf 'SIMGPU_SWAP_DISK=/dev/vda\n'
+	} >"$d/etc/simgpu/run.env"
+	printf '%s\n' "$3" >"$d/etc/simgpu/cmd"
+	cp "$initramfs" "$1"
+	(cd "$d" && find . -mindepth 1 | cpio -o -H newc -R 0:0 --quiet) >>"$1"
+}
+
+device="simgpu,regions=${#vram[@]}"
+for i in "${!vram[@]}"; do
+	device="$device,vram$i-size=${vram[$i]}"
+	[ ${#visible[@]} -gt 0 ] && device="$device,vram$i-visible-size=${visible[$i]}"
+done
+
+cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)"
+[ $gdb = 1 ] && cmdline="$cmdline nokaslr"
+cmdline="$cmdline$append"
+
+qemu_base() {	# accel: the QEMU command without console and workload
+	local a=("$qemu" -L "$firmware" -machine "q35,accel=$1" -cpu max
+		-smp "$cpus" -m "$((mem >> 20))M" -nodefaults -no-reboot
+		-display none -kernel "$kdir/bzImage" -append "$cmdline"
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04
+		-device "$device")
+	printf '%s\0' "${a[@]}"
+}
+
+# run_qemu ACCEL INITRD LOG TIMEOUT [extra QEMU args]: non-interactive boot
+run_qemu() {
+	local accel=$1 initrd=$2 log=$3 t=$4 rc=0
+	shift 4
+	local cmd=()
+	mapfile -d '' cmd < <(qemu_base "$accel")
+	cmd+=(-initrd "$initrd" -chardev "stdio,id=con,signal=off,logfile=$log"
+		-serial chardev:con -monitor none "$@")
+	# QEMU's stderr is kept apart and shown after it ends, so that a
+	# startup failure becomes one line naming the problem.
+	timeout -k 5 "$t" "${cmd[@]}" </dev/null 2>"$work/qemu.err" || rc=$?
+	return $rc
+}
+
+probe_kvm() {
+	local cache key
+	cache=${SIMGPU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/simgpu}
+	key=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+	if [ -f "$cache/kvm-probe-$key" ]; then
+		cat "$cache/kvm-probe-$key"
+		return
+	fi
+	make_initrd "$work/probe.cpio.gz" 0 "exit 42"
+	local rc=0 result=tcg
+	run_qemu kvm "$work/probe.cpio.gz" "$work/probe.log" 30 >/dev/null 2>&1 || rc=$?
+	[ $rc = $((42 << 1 | 1)) ] && result=kvm
+	mkdir -p "$cache" && echo "$result" >"$cache/kvm-probe-$key"
+	[ $result = tcg ] && note "KVM probe boot failed (status $rc); using TCG from now on"
+	echo "$result"
+}
+
+case $accel in
+kvm) kvm_usable || die "--accel kvm: $kvm_dev is missing or not accessible" ;;
+auto)
+	accel=tcg
+	kvm_usable && accel=$(probe_kvm)
+	;;
+esac
+
+extra=()
+if [ -n "$swap_disk" ]; then
+	truncate -s "$swap_disk" "$work/swap.img" ||
+		die "--swap-disk: cannot create a $swap_disk-byte file in $work"
+	extra+=(-drive "file=$work/swap.img,if=none,id=swap,format=raw,cache=unsafe"
+		-device virtio-blk-pci,drive=swap)
+fi
+if [ $gdb = 1 ]; then
+	extra+=(-gdb tcp::1234 -S)
+	note "gdbstub on :1234; attach with: gdb $kdir/kbuild/vmlinux -ex 'target remote :1234'"
+fi
+# shellcheck disable=SC2206
+extra+=($qemu_opts)
+log=${logfile:-$work/console.log}
+: >"$log"
+
+# --- interactive ---------------------------------------------------------
+if [ $interactive = 1 ]; then
+	make_initrd "$work/initrd.cpio.gz" 1 ""
+	cmd=()
+	mapfile -d '' cmd < <(qemu_base "$accel")
+	"${cmd[@]}" -initrd "$work/initrd.cpio.gz" \
+		-chardev "stdio,id=con,mux=on,signal=off,logfile=$log" \
+		-serial chardev:con -mon chardev=con,mode=readline "${extra[@]}" || true
+	exit 0
+fi
+
+# --- non-interactive -----------------------------------------------------
+make_initrd "$work/initrd.cpio.gz" 0 "$exec_cmd"
+start=$(date +%s.%N)
+rc=0
+run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
+elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+qemu_failed() { [ $((rc & 1)) = 1 ] && [ -z "$reported" ] && [ -z "$panic" ]; }
+
+reported=$(grep -a -o 'simgpu: guest command exited with status [0-9]*' "$log" |
+	tail -n 1 | grep -o '[0-9]*$' || true)
+panic=$(grep -a -m1 -E 'Kernel panic - not syncing' "$log" || true)
+qemu_failed || cat "$work/qemu.err" >&2
+
+if [ $rc = 124 ] || [ $rc = 137 ]; then
+	die "guest did not finish within ${timeout_s}s (--timeout); console: ${logfile:-(use --log)}" $EXIT_TIMEOUT
+elif [ -n "$panic" ]; then
+	die "guest kernel panic after ${elapsed}s: ${panic#*] }" $EXIT_NOSTATUS
+elif [ $((rc & 1)) = 1 ] && [ -n "$reported" ] && [ $((rc >> 1)) = "$reported" ]; then
+	status=$reported
+	if [ "$status" = $EXIT_SETUP ]; then
+		die "guest setup failed: $(grep -a -m1 'simgpu-init:' "$log" || echo '(no message)')" $EXIT_SETUP
+	fi
+	[ "$status" != 0 ] && note "guest command exited with status $status (${elapsed}s)"
+	exit "$status"
+elif [ $rc = 0 ]; then
+	die "VM ended without reporting a status (guest reboot or poweroff)" $EXIT_NOSTATUS
+else
+	die "QEMU failed (exit status $rc): $(grep -v '^$' "$work/qemu.err" | tail -n 1)" $EXIT_QEMU
+fi

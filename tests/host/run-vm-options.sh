@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-vm-options.sh BUILDDIR: bad run-vm.sh input gets a one-line error
+# naming the problem and a non-zero exit status, quickly.  TAP output.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:?usage: run-vm-options.sh BUILDDIR}
+
+n=0
+failed=0
+# check WANT_STATUS 'expected text' run-vm args...
+check() {
+	local want=$1 text=$2 err rc lines
+	shift 2
+	n=$((n + 1))
+	err=$("$TOP/run-vm.sh" --no-build --builddir "$B" --timeout 60 "$@" \
+		2>&1 >/dev/null </dev/null)
+	rc=$?
+	lines=$(printf '%s\n' "$err" | grep -c .)
+	if [ $rc = "$want" ] && [ "$lines" = 1 ] && [[ $err == *"$text"* ]]; then
+		echo "ok $n - run-vm.sh $* -> $rc: $err"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - run-vm.sh $*: wanted status $want and one line with '$text'"
+		printf '%s\n' "status $rc" "$err" | sed 's/^/# /'
+	fi
+}
+
+echo "TAP version 13"
+echo "1..16"
+check 2 "unknown option '--bogus'" --bogus
+check 2 "--exec needs an argument" --exec
+check 2 "--mem: size '0' out of range" --mem 0
+check 2 "--mem: bad size '-1'" --mem -1
+check 2 "--vram: bad size '3x'" --vram 3x
+check 2 "--vram: give one or two sizes" --vram 1G,1G,1G
+check 2 "--visible-vram: give one size per VRAM region" --vram 64M,64M --visible-vram 32M
+check 2 "--swap: bad size '1Q'" --swap 1Q
+check 2 "--cpus: bad CPU count '0'" --cpus 0
+check 2 "--accel: expected kvm, tcg or auto" --accel xen
+check 2 "--timeout: bad number of seconds" --timeout 5s
+check 2 "--kernel: expected default, debug or kasan" --kernel big
+check 2 "--mem: size '99999999999999999G' out of range" --mem 99999999999999999G
+SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is missing" \
+	--accel kvm --exec true
+# Device properties are QEMU's to check: its message comes through.
+check 127 "vram0-visible-size must be a power of two" --accel tcg --vram 48M --exec true
+check 127 "exceeds vram0-size" --accel tcg --vram 64M --visible-vram 128M --exec true
+echo "# $((n - failed)) passed, $failed failed"
+[ $failed = 0 ]
