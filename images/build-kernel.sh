@@ -34,7 +34,9 @@ mkdir -p "$SIMGPU_CACHE"
 exec 9>"$SIMGPU_CACHE/kernel.lock"
 flock 9
 
-key=$(hash_of "${fragments[@]}" "$DRV/Kconfig" "$0")
+# Bump when the way the kernel is configured or built changes.
+BUILD_EPOCH=1
+key=$(echo "$BUILD_EPOCH" | cat - "${fragments[@]}" "$DRV/Kconfig" | sha256sum | cut -c1-16)
 build=$SIMGPU_CACHE/linux-build-$ver-$FLAVOUR-$key
 export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
 # Reproducible inputs make ccache hits across build directories.
@@ -85,6 +87,7 @@ if [ ! -f "$build/.simgpu-complete" ]; then
 	rm -rf "$build"
 	mkdir -p "$build"
 	log "building Linux $ver ($FLAVOUR) in $build"
+	start=$SECONDS
 	prepare_tree "$build/src"
 	kb=$build/kbuild
 	{
@@ -97,12 +100,13 @@ if [ ! -f "$build/.simgpu-complete" ]; then
 	check_config "$kb" ||
 		die "kernel config fragments did not apply (see above); $build kept for inspection"
 	"${MAKE[@]}" -C "$build/src" O="$kb" bzImage modules >"$build/make.log" 2>&1 ||
-		{ grep -E 'error|Error' -B2 -A3 "$build/make.log" | head -40 >&2;
+		{ grep -E 'error:|Error [0-9]' -B2 -A3 "$build/make.log" | head -40 >&2;
 		  die "kernel build failed; full log: $build/make.log"; }
 	"${MAKE[@]}" -C "$build/src" O="$kb" INSTALL_MOD_PATH="$build/modules" \
 		INSTALL_MOD_STRIP=1 modules_install >>"$build/make.log" 2>&1
 	"${MAKE[@]}" -C "$build/src" O="$kb" INSTALL_HDR_PATH="$build/headers" \
 		headers_install >>"$build/make.log" 2>&1
+	echo $((SECONDS - start)) >"$build/.simgpu-build-seconds"
 	touch "$build/.simgpu-complete"
 fi
 

@@ -77,7 +77,9 @@ key=$(printf '%s\n' "${CONFIGURE_ARGS[@]}" | cat - "$DEV/devices.mak" | sha256su
 build=$SIMGPU_CACHE/qemu-build-$ver-$key
 export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
 
+configure_seconds=0
 if [ ! -f "$build/.simgpu-configured" ]; then
+	configure_seconds=$SECONDS
 	log "configuring QEMU $ver in $build"
 	need_space "$SIMGPU_CACHE" 2000
 	rm -rf "$build"
@@ -87,12 +89,16 @@ if [ ! -f "$build/.simgpu-configured" ]; then
 		{ tail -20 "$build/configure.log" >&2; rm -rf "$build";
 		  die "QEMU configure failed (log above)"; }
 	touch "$build/.simgpu-configured"
+	configure_seconds=$((SECONDS - configure_seconds))
 fi
 
 log "building QEMU $ver (ninja -C $build)"
+start=$SECONDS
 ninja -C "$build" qemu-system-x86_64 tests/qtest/simgpu-test >"$build/ninja.log" 2>&1 ||
 	{ grep -A15 '^FAILED:' "$build/ninja.log" | grep -v '^ccache ' | head -40 >&2;
 	  die "QEMU build failed; full log: $build/ninja.log"; }
+[ -f "$build/.simgpu-build-seconds" ] ||
+	echo $((SECONDS - start + configure_seconds)) >"$build/.simgpu-build-seconds"
 
 # The +ds source ships no firmware: link the ROMs where the built binary
 # looks by default, so qtests and plain runs need no -L.
