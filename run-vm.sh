@@ -62,7 +62,7 @@ $EXIT_NOSTATUS guest kernel panic or no status, $EXIT_QEMU QEMU failed, $EXIT_US
 EOF
 }
 
-die() { echo "$PROG: error: $*" >&2; exit "${2:-1}"; }
+die() { echo "$PROG: error: $1" >&2; exit "${2:-1}"; }
 usage_error() { echo "$PROG: error: $* (see $PROG --help)" >&2; exit $EXIT_USAGE; }
 note() { echo "$PROG: $*" >&2; }
 
@@ -197,7 +197,7 @@ fi
 kdir=$builddir/images/kernel-$flavour
 qemu=$builddir/qemu-dev/qemu/qemu-system-x86_64
 firmware=$builddir/qemu-dev/qemu/firmware
-initramfs=$builddir/images/initramfs-$flavour.cpio.gz
+initramfs=$builddir/initramfs-$flavour.cpio.gz
 for f in "$qemu" "$kdir/bzImage" "$initramfs" "$firmware/bios-256k.bin"; do
 	[ -e "$f" ] || die "$f is missing; run without --no-build"
 done
@@ -228,7 +228,9 @@ make_initrd() {	# out, interactive, command
 		[ -n "$swap_disk" ] && printf 'SIMGPU_SWAP_DISK=/dev/vda\n'
 	} >"$d/etc/simgpu/run.env"
 	printf '%s\n' "$3" >"$d/etc/simgpu/cmd"
+	# The kernel looks for the next archive at a 4-byte boundary.
 	cp "$initramfs" "$1"
+	truncate -s %4 "$1"
 	(cd "$d" && find . -mindepth 1 | cpio -o -H newc -R 0:0 --quiet) >>"$1"
 }
 
@@ -269,15 +271,19 @@ probe_kvm() {
 	local cache key
 	cache=${SIMGPU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/simgpu}
 	key=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+	# One probe per host boot; concurrent runs wait for it.
+	mkdir -p "$cache"
+	exec 8>"$cache/kvm-probe.lock"
+	flock 8
 	if [ -f "$cache/kvm-probe-$key" ]; then
 		cat "$cache/kvm-probe-$key"
 		return
 	fi
 	make_initrd "$work/probe.cpio.gz" 0 "exit 42"
 	local rc=0 result=tcg
-	run_qemu kvm "$work/probe.cpio.gz" "$work/probe.log" 30 >/dev/null 2>&1 || rc=$?
+	run_qemu kvm "$work/probe.cpio.gz" "$work/probe.log" 20 >/dev/null 2>&1 || rc=$?
 	[ $rc = $((42 << 1 | 1)) ] && result=kvm
-	mkdir -p "$cache" && echo "$result" >"$cache/kvm-probe-$key"
+	echo "$result" >"$cache/kvm-probe-$key"
 	[ $result = tcg ] && note "KVM probe boot failed (status $rc); using TCG from now on"
 	echo "$result"
 }

@@ -18,7 +18,7 @@ BUSYBOX=/bin/busybox
 ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
 	die "$BUSYBOX is dynamically linked (install busybox-static)"
 
-stage=$(mktemp -d "${OUTFILE%/*}/.initramfs.XXXXXX")
+stage=$(mktemp -d "$(dirname "$OUTFILE")/.initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc/simgpu,lib/modules,proc,sys,dev,tmp,run,root}

@@ -4,7 +4,7 @@
 # build-kernel.sh FLAVOUR OUTDIR : build the guest kernel (FLAVOUR is
 # default, debug or kasan) and link into OUTDIR:
 #   bzImage, kbuild (the O= build dir, for out-of-tree modules),
-#   modules/ (modules_install tree), headers/ (uapi headers for tests).
+#   modules/ (modules_install tree).
 #
 # The kernel is "make tinyconfig" + images/kconfig/*.config, with simgpu
 # built in tree as a module (drivers/gpu/drm/simgpu, from guest-driver/).
@@ -39,6 +39,8 @@ BUILD_EPOCH=1
 key=$(echo "$BUILD_EPOCH" | cat - "${fragments[@]}" "$DRV/Kconfig" | sha256sum | cut -c1-16)
 build=$SIMGPU_CACHE/linux-build-$ver-$FLAVOUR-$key
 export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
+# Paths relative to the build directory, so ccache hits across keys.
+export CCACHE_BASEDIR=$build
 # Reproducible inputs make ccache hits across build directories.
 export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=simgpu \
 	KBUILD_BUILD_HOST=simgpu
@@ -103,9 +105,8 @@ if [ ! -f "$build/.simgpu-complete" ]; then
 		{ grep -E 'error:|Error [0-9]' -B2 -A3 "$build/make.log" | head -40 >&2;
 		  die "kernel build failed; full log: $build/make.log"; }
 	"${MAKE[@]}" -C "$build/src" O="$kb" INSTALL_MOD_PATH="$build/modules" \
-		INSTALL_MOD_STRIP=1 modules_install >>"$build/make.log" 2>&1
-	"${MAKE[@]}" -C "$build/src" O="$kb" INSTALL_HDR_PATH="$build/headers" \
-		headers_install >>"$build/make.log" 2>&1
+		INSTALL_MOD_STRIP=1 modules_install >>"$build/make.log" 2>&1 ||
+		{ tail -5 "$build/make.log" >&2; die "kernel modules_install failed"; }
 	echo $((SECONDS - start)) >"$build/.simgpu-build-seconds"
 	touch "$build/.simgpu-complete"
 fi
@@ -114,5 +115,4 @@ mkdir -p "$OUT"
 ln -sfn "$build/kbuild/arch/x86/boot/bzImage" "$OUT/bzImage"
 ln -sfn "$build/kbuild" "$OUT/kbuild"
 ln -sfn "$build/modules" "$OUT/modules"
-ln -sfn "$build/headers/include" "$OUT/headers"
 echo "$ver" >"$OUT/kernel-version"

@@ -15,6 +15,7 @@ OUT=${2:?usage: build-module.sh KERNEL_OUT OUTDIR}
 	die "no built kernel in $KOUT (run the kernel build first)"
 export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
 mkdir -p "$OUT/obj"
+OUT=$(cd "$OUT" && pwd)
 make -s -C "$KOUT/kbuild" M="$SIMGPU_TOP/guest-driver" MO="$OUT/obj" \
 	CC="ccache gcc" W=1 -j"$(nproc)" modules ||
 	die "simgpu.ko build failed"

@@ -26,22 +26,20 @@ libdrm-dev"
 BACKPORT_PKGS="meson/bookworm-backports"
 
 need_install() {
-	local p
-	for p in $HOST_PKGS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'install ok installed' || return 0
-	done
+	local want have
+	want=$(echo $HOST_PKGS | wc -w)
+	# shellcheck disable=SC2086
+	have=$(dpkg-query -W -f='${Status}\n' $HOST_PKGS 2>/dev/null |
+		grep -c 'install ok installed')
+	[ "$have" = "$want" ] || return 0
 	meson_ok || return 0
 	return 1
 }
 
 meson_ok() {
-	command -v meson >/dev/null || return 1
-	/usr/bin/python3 - "$(meson --version)" <<'PY'
-import sys
-v = tuple(int(x) for x in sys.argv[1].split('.')[:2])
-sys.exit(0 if v >= (1, 5) else 1)
-PY
+	local v
+	v=$(dpkg-query -W -f='${Version}' meson 2>/dev/null) || return 1
+	dpkg --compare-versions "$v" ge 1.5
 }
 
 write_if_changed() {	# file, content on stdin

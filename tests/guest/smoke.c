@@ -24,7 +24,7 @@
 
 #define RENDER_NODE "/dev/dri/renderD128"
 
-static char bdf[64];
+static char bdf[256];
 
 static unsigned long read_hex(const char *dir, const char *file)
 {
