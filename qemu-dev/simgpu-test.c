@@ -13,6 +13,7 @@
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "libqos/malloc-pc.h"
+#include "qobject/qdict.h"
 #include "hw/pci/pci_ids.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/display/simgpu_hw.h"
@@ -256,8 +257,9 @@ static void ring_emit_raw(SimgpuTest *t, const uint8_t *cmd)
     if (next == reg_read(t, SIMGPU_REG_RING_HEAD)) {
         ring_kick(t);
         while (next == reg_read(t, SIMGPU_REG_RING_HEAD)) {
-            check_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS), ==,
-                            SIMGPU_ENGINE_STATUS_BUSY);
+            check_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS) &
+                         (SIMGPU_ENGINE_STATUS_ERROR |
+                          SIMGPU_ENGINE_STATUS_HUNG), ==, 0);
             check_cmpint(g_get_monotonic_time(), <, deadline);
             g_usleep(100);
         }
@@ -371,7 +373,7 @@ static void engine_sync(SimgpuTest *t)
     ring_kick(t);
     wait_reg(t, SIMGPU_REG_RING_HEAD, ~0u, t->tail);
     check_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS), ==,
-                    SIMGPU_ENGINE_STATUS_IDLE);
+                 SIMGPU_ENGINE_STATUS_IDLE);
     check_cmphex(reg_read64(t, SIMGPU_REG_FENCE_SEQNO_LO), ==, seqno);
     check_cmphex(qtest_readq(t->qts, t->fence_addr), ==, seqno);
 }
@@ -385,7 +387,7 @@ static void expect_error(SimgpuTest *t, uint32_t code, uint32_t head)
     check_cmphex(reg_read(t, SIMGPU_REG_ERROR_HEAD), ==, head);
     check_cmphex(reg_read(t, SIMGPU_REG_RING_HEAD), ==, head);
     check_cmphex(reg_read(t, SIMGPU_REG_INT_STATUS) & SIMGPU_INT_ERROR,
-                    ==, SIMGPU_INT_ERROR);
+                 ==, SIMGPU_INT_ERROR);
 }
 
 /* ENGINE_CTRL.RESET and re-enable: the ring starts over at 0. */
@@ -395,11 +397,11 @@ static void engine_reset(SimgpuTest *t)
               SIMGPU_ENGINE_CTRL_RESET | SIMGPU_ENGINE_CTRL_ENABLE);
     reg_write(t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     check_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS), ==,
-                    SIMGPU_ENGINE_STATUS_IDLE);
+                 SIMGPU_ENGINE_STATUS_IDLE);
     check_cmphex(reg_read(t, SIMGPU_REG_RING_HEAD), ==, 0);
     check_cmphex(reg_read(t, SIMGPU_REG_RING_TAIL), ==, 0);
     check_cmpuint(reg_read(t, SIMGPU_REG_ERROR_CODE), ==,
-                     SIMGPU_ERR_NONE);
+                  SIMGPU_ERR_NONE);
     t->tail = 0;
 }
 
@@ -414,13 +416,13 @@ static void test_identification(void)
 
     simgpu_test_start(&t, NULL);
     check_cmphex(qpci_config_readw(t.dev, PCI_VENDOR_ID), ==,
-                    SIMGPU_PCI_VENDOR_ID);
+                 SIMGPU_PCI_VENDOR_ID);
     check_cmphex(qpci_config_readw(t.dev, PCI_DEVICE_ID), ==,
-                    SIMGPU_PCI_DEVICE_ID);
+                 SIMGPU_PCI_DEVICE_ID);
     check_cmphex(qpci_config_readb(t.dev, PCI_REVISION_ID), ==,
-                    SIMGPU_PCI_REVISION);
+                 SIMGPU_PCI_REVISION);
     check_cmphex(qpci_config_readw(t.dev, PCI_CLASS_DEVICE), ==,
-                    PCI_CLASS_DISPLAY_OTHER);
+                 PCI_CLASS_DISPLAY_OTHER);
     check_cmphex(qpci_config_readb(t.dev, PCI_INTERRUPT_PIN), ==, 1);
     check_cmphex(qpci_find_capability(t.dev, PCI_CAP_ID_MSIX, 0), !=, 0);
 
@@ -430,20 +432,20 @@ static void test_identification(void)
     check_cmpuint(SIMGPU_VERSION_MAJOR(version), ==, 1);
     /* Whole VRAM visible by default: no small-BAR capability. */
     check_cmphex(reg_read(&t, SIMGPU_REG_CAPS), ==,
-                    SIMGPU_CAP_VRAM | SIMGPU_CAP_ENGINE | SIMGPU_CAP_GART |
-                    SIMGPU_CAP_MSIX | SIMGPU_CAP_FAULT_INJECT);
+                 SIMGPU_CAP_VRAM | SIMGPU_CAP_ENGINE | SIMGPU_CAP_GART |
+                 SIMGPU_CAP_MSIX | SIMGPU_CAP_FAULT_INJECT);
     check_cmpuint(reg_read(&t, SIMGPU_REG_NUM_REGIONS), ==, 1);
     check_cmpuint(region_read64(&t, 0, SIMGPU_REGION_SIZE_LO), ==,
-                     256 * MiB);
+                  256 * MiB);
     check_cmpuint(region_read64(&t, 0, SIMGPU_REGION_VISIBLE_LO), ==,
-                     256 * MiB);
+                  256 * MiB);
     /* An absent region reads as zero. */
     check_cmpuint(region_read64(&t, 1, SIMGPU_REGION_SIZE_LO), ==, 0);
     /* 256 MiB GART by default. */
     check_cmpuint(reg_read(&t, SIMGPU_REG_GART_MAX_ENTRIES), ==,
-                     256 * MiB / GART_PAGE);
+                  256 * MiB / GART_PAGE);
     check_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
-                    SIMGPU_ENGINE_STATUS_IDLE);
+                 SIMGPU_ENGINE_STATUS_IDLE);
     simgpu_test_stop(&t);
 }
 
@@ -456,23 +458,23 @@ static void test_bar_layout(void)
 
     simgpu_test_start(&t, "regions=2,vram0-size=48M,vram0-visible-size=16M,"
                       "vram1-size=8M,gart-size=8M");
-    check_cmphex(reg_read(&t, SIMGPU_REG_CAPS) & (SIMGPU_CAP_VRAM |
-                    SIMGPU_CAP_SMALL_BAR), ==,
-                    SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR);
+    check_cmphex(reg_read(&t, SIMGPU_REG_CAPS) &
+                 (SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR), ==,
+                 SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR);
     check_cmpuint(reg_read(&t, SIMGPU_REG_NUM_REGIONS), ==, 2);
     check_cmpuint(region_read64(&t, 0, SIMGPU_REGION_SIZE_LO), ==, 48 * MiB);
     check_cmpuint(region_read64(&t, 0, SIMGPU_REGION_VISIBLE_LO), ==,
-                     16 * MiB);
+                  16 * MiB);
     check_cmpuint(region_read64(&t, 1, SIMGPU_REGION_SIZE_LO), ==, 8 * MiB);
     check_cmpuint(region_read64(&t, 1, SIMGPU_REGION_VISIBLE_LO), ==,
-                     8 * MiB);
+                  8 * MiB);
     check_cmpuint(reg_read(&t, SIMGPU_REG_GART_MAX_ENTRIES), ==, 2048);
 
     /* VRAM BARs are 64-bit prefetchable memory, sized by the window. */
     bar_cfg = qpci_config_readl(t.dev, PCI_BASE_ADDRESS_0 +
                                 4 * SIMGPU_VRAM_BAR(0));
     check_cmphex(bar_cfg & 0xf, ==, PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                    PCI_BASE_ADDRESS_MEM_PREFETCH);
+                 PCI_BASE_ADDRESS_MEM_PREFETCH);
     bar0 = qpci_iomap(t.dev, SIMGPU_VRAM_BAR(0), &size0);
     bar1 = qpci_iomap(t.dev, SIMGPU_VRAM_BAR(1), &size1);
     check_cmpuint(size0, ==, 16 * MiB);
@@ -741,20 +743,20 @@ static void test_fence_intx(void)
     wait_reg(&t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE, SIMGPU_INT_FENCE);
     check_cmphex(qtest_readq(t.qts, addr), ==, 0x123456789abcdef0ULL);
     check_cmphex(reg_read64(&t, SIMGPU_REG_FENCE_SEQNO_LO), ==,
-                    0x123456789abcdef0ULL);
+                 0x123456789abcdef0ULL);
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, 0);
+                 PCI_STATUS_INTERRUPT, ==, 0);
 
     /* Unmasking the pending event asserts INTx; W1C deasserts it. */
     reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     check_cmphex(reg_read(&t, SIMGPU_REG_INT_MASK), ==,
-                    SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
+                 SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, PCI_STATUS_INTERRUPT);
+                 PCI_STATUS_INTERRUPT, ==, PCI_STATUS_INTERRUPT);
     reg_write(&t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE);
     check_cmphex(reg_read(&t, SIMGPU_REG_INT_STATUS), ==, 0);
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, 0);
+                 PCI_STATUS_INTERRUPT, ==, 0);
 
     /* Unmasked: the next fence asserts INTx itself. */
     emit_fence(&t, addr, 2);
@@ -802,7 +804,7 @@ static void test_msix(void)
     g_assert(qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_FENCE));
     g_assert(!qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_ERROR));
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, 0);
+                 PCI_STATUS_INTERRUPT, ==, 0);
 
     /* Unmasked vectors write their message to memory. */
     msg = guest_alloc(&t.alloc, 4096);
@@ -844,7 +846,7 @@ static void test_msix(void)
         }
     }
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, 0);
+                 PCI_STATUS_INTERRUPT, ==, 0);
     simgpu_test_stop(&t);
 }
 
@@ -877,7 +879,7 @@ static void test_ring_wrap(void)
         assert_bytes(got, want, slot);
     }
     check_cmpuint(stat_read(&t, SIMGPU_STAT_COMMANDS), ==,
-                     n + ARRAY_SIZE(batches));
+                  n + ARRAY_SIZE(batches));
     simgpu_test_stop(&t);
 }
 
@@ -914,7 +916,7 @@ static void test_fault_fail_count(void)
     ring_kick(&t);
     expect_error(&t, SIMGPU_ERR_INJECTED, head);
     check_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
-                    SIMGPU_ENGINE_STATUS_ERROR);
+                 SIMGPU_ENGINE_STATUS_ERROR);
     wait_intx(&t, true);
     check_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_FAIL_COUNT), ==, 1);
     check_cmpuint(stat_read(&t, SIMGPU_STAT_ERRORS), ==, 1);
@@ -928,7 +930,7 @@ static void test_fault_fail_count(void)
     /* Reset recovers; it also clears the remaining injected failure. */
     engine_reset(&t);
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, 0);
+                 PCI_STATUS_INTERRUPT, ==, 0);
     check_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_FAIL_COUNT), ==, 0);
     check_cmpuint(stat_read(&t, SIMGPU_STAT_RESETS), ==, 1);
     emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_GART, 5, len);
@@ -961,10 +963,10 @@ static void test_fault_hang(void)
     wait_reg(&t, SIMGPU_REG_ENGINE_STATUS, ~0u, SIMGPU_ENGINE_STATUS_HUNG);
     g_usleep(50 * 1000);
     check_cmphex(reg_read(&t, SIMGPU_REG_RING_HEAD), ==,
-                    t.tail - 2 * SIMGPU_CMD_SIZE);
+                 t.tail - 2 * SIMGPU_CMD_SIZE);
     check_cmphex(qtest_readq(t.qts, t.fence_addr), !=, 77);
     check_cmphex(reg_read(&t, SIMGPU_REG_INT_STATUS) & SIMGPU_INT_ERROR,
-                    ==, 0);
+                 ==, 0);
 
     engine_reset(&t);
     check_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_HANG), ==, 0);
@@ -1020,7 +1022,7 @@ static unsigned int first_random_failure(SimgpuTest *t)
         ring_kick(t);
         if (wait_idle_or_error(t) & SIMGPU_ENGINE_STATUS_ERROR) {
             check_cmpuint(reg_read(t, SIMGPU_REG_ERROR_CODE), ==,
-                             SIMGPU_ERR_INJECTED);
+                          SIMGPU_ERR_INJECTED);
             return i;
         }
     }
@@ -1316,7 +1318,7 @@ static void test_system_reset(void)
     }
     check_cmpuint(reg_read(&t, SIMGPU_REG_GART_MAX_ENTRIES), ==, 256);
     check_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                    PCI_STATUS_INTERRUPT, ==, 0);
+                 PCI_STATUS_INTERRUPT, ==, 0);
 
     /* And the engine works from scratch. */
     t.vram[0] = qpci_iomap(t.dev, SIMGPU_VRAM_BAR(0), NULL);
@@ -1324,6 +1326,116 @@ static void test_system_reset(void)
     engine_setup(&t, 4096);
     emit_fill(&t, SIMGPU_SPACE_VRAM0, 0, 64, 7);
     engine_sync(&t);
+    simgpu_test_stop(&t);
+}
+
+/* Wait until QMP command @cmd returns @key == @want. */
+static void wait_qmp_str(QTestState *qts, const char *cmd, const char *key,
+                         const char *want)
+{
+    int64_t deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': %s }", cmd);
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *val = ret ? qdict_get_try_str(ret, key) : NULL;
+        bool done = val && !strcmp(val, want);
+
+        g_assert(val && strcmp(val, "failed"));
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        check_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(1000);
+    }
+}
+
+/*
+ * Migration keeps the registers, the statistics, VRAM and the queued work,
+ * which the engine executes on the destination.
+ */
+static void test_migration(void)
+{
+    const size_t len = 64 * KiB;
+    g_autofree uint8_t *src = g_malloc(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    g_autofree char *dir = g_dir_make_tmp("simgpu-test-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "state", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    uint64_t fence, stats[SIMGPU_NUM_STATS];
+    uint32_t head, tail;
+    QTestState *dst;
+    unsigned int i;
+    SimgpuTest t;
+
+    g_assert(dir);
+    simgpu_test_start(&t, ENGINE_PROPS);
+    gart_setup(&t);
+    engine_setup(&t, 4096);
+    reg_write(&t, SIMGPU_REG_SCRATCH, 0x5ca1ab1e);
+    reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_FENCE);
+    reg_write(&t, SIMGPU_REG_FAULT_STALL_US, 1);
+    pattern(src, len, 9);
+    space_write(&t, SIMGPU_SPACE_VRAM0, 0, src, len);
+    emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_GART, 0, len);
+    engine_sync(&t);
+    /* Work queued behind a disabled engine */
+    reg_write(&t, SIMGPU_REG_ENGINE_CTRL, 0);
+    emit_copy(&t, SIMGPU_SPACE_GART, 0, SIMGPU_SPACE_VRAM1, 4096, len);
+    emit_fence(&t, t.fence_addr, 4242);
+    ring_kick(&t);
+    head = reg_read(&t, SIMGPU_REG_RING_HEAD);
+    tail = reg_read(&t, SIMGPU_REG_RING_TAIL);
+    check_cmphex(tail, ==, t.tail);
+    check_cmphex(head, !=, tail);
+    fence = reg_read64(&t, SIMGPU_REG_FENCE_SEQNO_LO);
+    for (i = 0; i < SIMGPU_NUM_STATS; i++) {
+        stats[i] = stat_read(&t, i);
+    }
+
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    wait_qmp_str(t.qts, "query-migrate", "status", "completed");
+    dst = qtest_initf("-machine q35 -device simgpu,addr=04.0," ENGINE_PROPS
+                      " -incoming defer");
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
+                             "'arguments': { 'uri': %s } }", uri);
+    wait_qmp_str(dst, "query-status", "status", "running");
+    unlink(file);
+    rmdir(dir);
+
+    /* Same guest memory layout and BAR addresses on the destination. */
+    qtest_quit(t.qts);
+    g_free(t.dev);
+    qpci_free_pc(t.bus);
+    t.qts = dst;
+    t.bus = qpci_new_pc(dst, &t.alloc);
+    t.dev = qpci_device_find(t.bus, SIMGPU_DEVFN);
+    g_assert(t.dev);
+
+    check_cmphex(reg_read(&t, SIMGPU_REG_SCRATCH), ==, 0x5ca1ab1e);
+    check_cmphex(reg_read(&t, SIMGPU_REG_INT_MASK), ==, SIMGPU_INT_FENCE);
+    check_cmphex(reg_read(&t, SIMGPU_REG_INT_STATUS), ==, SIMGPU_INT_FENCE);
+    check_cmphex(reg_read(&t, SIMGPU_REG_FAULT_STALL_US), ==, 1);
+    check_cmphex(reg_read64(&t, SIMGPU_REG_GART_BASE_LO), ==, t.gart);
+    check_cmpuint(reg_read(&t, SIMGPU_REG_GART_ENTRIES), ==, GART_TEST_PAGES);
+    check_cmphex(reg_read64(&t, SIMGPU_REG_RING_BASE_LO), ==, t.ring);
+    check_cmpuint(reg_read(&t, SIMGPU_REG_RING_SIZE), ==, 4096);
+    check_cmphex(reg_read(&t, SIMGPU_REG_RING_HEAD), ==, head);
+    check_cmphex(reg_read(&t, SIMGPU_REG_RING_TAIL), ==, tail);
+    check_cmphex(reg_read64(&t, SIMGPU_REG_FENCE_SEQNO_LO), ==, fence);
+    for (i = 0; i < SIMGPU_NUM_STATS; i++) {
+        check_cmpuint(stat_read(&t, i), ==, stats[i]);
+    }
+    space_read(&t, SIMGPU_SPACE_VRAM0, 0, got, len);
+    assert_bytes(got, src, len);
+
+    reg_write(&t, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_ENABLE);
+    wait_reg(&t, SIMGPU_REG_FENCE_SEQNO_LO, ~0u, 4242);
+    check_cmphex(qtest_readq(t.qts, t.fence_addr), ==, 4242);
+    space_read(&t, SIMGPU_SPACE_VRAM1, 4096, got, len);
+    assert_bytes(got, src, len);
     simgpu_test_stop(&t);
 }
 
@@ -1350,6 +1462,7 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/errors/bad-commands", test_bad_commands);
     qtest_add_func("/simgpu/errors/bad-ring", test_bad_ring);
     qtest_add_func("/simgpu/system-reset", test_system_reset);
+    qtest_add_func("/simgpu/migration", test_migration);
 
     return g_test_run();
 }

@@ -303,18 +303,30 @@ static void simgpu_engine_error_locked(SimgpuState *s, uint32_t code,
     simgpu_raise_locked(s, SIMGPU_INT_ERROR);
 }
 
-/* Check the ring registers; SIMGPU_ERR_NONE if the engine may use them. */
-static uint32_t simgpu_ring_check_locked(SimgpuState *s)
+static bool simgpu_ring_offset_ok(SimgpuState *s, uint32_t off)
+{
+    return off < s->ring_size && !(off % SIMGPU_CMD_SIZE);
+}
+
+/* Are RING_BASE and RING_SIZE usable? */
+static bool simgpu_ring_config_ok_locked(SimgpuState *s)
 {
     uint64_t end;
 
-    if (s->ring_size < SIMGPU_RING_SIZE_MIN ||
-        s->ring_size > SIMGPU_RING_SIZE_MAX ||
-        !is_power_of_2(s->ring_size) ||
-        s->ring_base % SIMGPU_RING_ALIGN ||
-        uadd64_overflow(s->ring_base, s->ring_size, &end) ||
-        s->ring_head >= s->ring_size || s->ring_head % SIMGPU_CMD_SIZE ||
-        s->ring_tail >= s->ring_size || s->ring_tail % SIMGPU_CMD_SIZE) {
+    return s->ring_size >= SIMGPU_RING_SIZE_MIN &&
+           s->ring_size <= SIMGPU_RING_SIZE_MAX &&
+           is_power_of_2(s->ring_size) &&
+           !(s->ring_base % SIMGPU_RING_ALIGN) &&
+           !uadd64_overflow(s->ring_base, s->ring_size, &end);
+}
+
+/* Check the ring registers; SIMGPU_ERR_NONE if the engine may use them. */
+static uint32_t simgpu_ring_check_locked(SimgpuState *s)
+{
+    /* Head and tail can be off only if RING_SIZE changed under them. */
+    if (!simgpu_ring_config_ok_locked(s) ||
+        !simgpu_ring_offset_ok(s, s->ring_head) ||
+        !simgpu_ring_offset_ok(s, s->ring_tail)) {
         return SIMGPU_ERR_RING_CONFIG;
     }
     return SIMGPU_ERR_NONE;
@@ -435,7 +447,7 @@ static uint32_t simgpu_gart_read(SimgpuState *s, const SimgpuJob *job,
     return SIMGPU_ERR_NONE;
 }
 
-/* Size of address space @space, or 0 if there is no such space. */
+/* Size of address space @space; false if there is no such space. */
 static bool simgpu_space_size(SimgpuState *s, const SimgpuJob *job,
                               uint32_t space, uint64_t *size)
 {
@@ -796,8 +808,10 @@ static void simgpu_engine_step(SimgpuState *s)
         trace_simgpu_fault_stall(head, stall_us);
         simgpu_engine_sleep(s, stall_us);
     }
-    if (!simgpu_dma_rw(s, ring_addr, raw, sizeof(raw),
-                       DMA_DIRECTION_TO_DEVICE)) {
+    if (qatomic_read(&s->abort)) {
+        err = SIMGPU_ERR_ABORTED;
+    } else if (!simgpu_dma_rw(s, ring_addr, raw, sizeof(raw),
+                              DMA_DIRECTION_TO_DEVICE)) {
         err = SIMGPU_ERR_DMA_ERROR;
     } else {
         simgpu_decode(raw, &cmd);
@@ -1030,21 +1044,20 @@ static uint64_t simgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
 /* Doorbell: the driver queued commands up to @tail. */
 static void simgpu_ring_tail_write_locked(SimgpuState *s, uint32_t tail)
 {
-    uint32_t err;
-
     trace_simgpu_doorbell(tail, s->ring_head);
-    if (tail % SIMGPU_CMD_SIZE || tail >= s->ring_size) {
+    if (!simgpu_ring_config_ok_locked(s)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "simgpu: doorbell with bad ring: base "
+                      "0x%" PRIx64 " size 0x%x\n", s->ring_base, s->ring_size);
+        simgpu_engine_error_locked(s, SIMGPU_ERR_RING_CONFIG, s->ring_head);
+        return;
+    }
+    if (!simgpu_ring_offset_ok(s, tail)) {
         qemu_log_mask(LOG_GUEST_ERROR, "simgpu: bad RING_TAIL 0x%x (ring "
                       "size 0x%x)\n", tail, s->ring_size);
         simgpu_engine_error_locked(s, SIMGPU_ERR_RING_TAIL, s->ring_head);
         return;
     }
     s->ring_tail = tail;
-    err = simgpu_ring_check_locked(s);
-    if (err) {
-        simgpu_engine_error_locked(s, err, s->ring_head);
-        return;
-    }
     qemu_cond_broadcast(&s->wake);
 }
 
