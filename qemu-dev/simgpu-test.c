@@ -1176,6 +1176,34 @@ static void test_bad_commands(void)
     simgpu_test_stop(&t);
 }
 
+/* ENGINE_CTRL.RESET stops a long command at once and drops the ring. */
+static void test_reset_busy(void)
+{
+    const size_t len = 4 * MiB;
+    int64_t start;
+    SimgpuTest t;
+
+    /* 4 s of modelled transfer time */
+    simgpu_test_start(&t, ENGINE_PROPS ",engine-bandwidth=1M");
+    engine_setup(&t, 4096);
+    emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_VRAM1, 0, len);
+    emit_fence(&t, t.fence_addr, 31);
+    ring_kick(&t);
+    g_usleep(20 * 1000);
+    check_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
+                 SIMGPU_ENGINE_STATUS_BUSY);
+    check_cmphex(reg_read(&t, SIMGPU_REG_RING_HEAD), ==, 0);
+    start = g_get_monotonic_time();
+    engine_reset(&t);
+    check_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC);
+    g_usleep(20 * 1000);
+    check_cmphex(qtest_readq(t.qts, t.fence_addr), ==, 0);
+    check_cmpuint(stat_read(&t, SIMGPU_STAT_COMMANDS), ==, 0);
+    emit_fill(&t, SIMGPU_SPACE_VRAM0, 0, 64, 5);
+    engine_sync(&t);
+    simgpu_test_stop(&t);
+}
+
 /* Bad ring setup is reported as an error, and reset recovers. */
 static void test_bad_ring(void)
 {
@@ -1461,6 +1489,7 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/errors/rate", test_fault_rate);
     qtest_add_func("/simgpu/errors/bad-commands", test_bad_commands);
     qtest_add_func("/simgpu/errors/bad-ring", test_bad_ring);
+    qtest_add_func("/simgpu/errors/reset-busy", test_reset_busy);
     qtest_add_func("/simgpu/system-reset", test_system_reset);
     qtest_add_func("/simgpu/migration", test_migration);
 
