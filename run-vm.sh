@@ -66,7 +66,7 @@ die() { echo "$PROG: error: $1" >&2; exit "${2:-1}"; }
 usage_error() { echo "$PROG: error: $* (see $PROG --help)" >&2; exit $EXIT_USAGE; }
 note() { echo "$PROG: $*" >&2; }
 
-# to_bytes OPTION VALUE: parse a SIZE, print bytes
+# to_bytes OPTION VALUE VAR: parse a SIZE into VAR (bytes)
 to_bytes() {
 	local opt=$1 val=$2 num unit mult
 	if [[ ! $val =~ ^([0-9]+)([KkMmGgTt]?)(i?B)?$ ]]; then
@@ -84,19 +84,21 @@ to_bytes() {
 	if [ "${#num}" -gt 15 ] || [ "$((10#$num))" -eq 0 ]; then
 		usage_error "$opt: size '$val' out of range"
 	fi
-	echo $((10#$num * mult))
+	printf -v "$3" '%s' $((10#$num * mult))
 }
 
-# to_size_list OPTION VALUE: one or two comma-separated SIZEs, in bytes
+# to_size_list OPTION VALUE ARRAY: one or two comma-separated SIZEs
 to_size_list() {
-	local opt=$1 val=$2 out=() part
+	local opt=$1 val=$2 part bytes
+	local -n list=$3
 	IFS=, read -r -a parts <<<"$val"
 	[ "${#parts[@]}" -ge 1 ] && [ "${#parts[@]}" -le 2 ] ||
 		usage_error "$opt: give one or two sizes (got '$val')"
+	list=()
 	for part in "${parts[@]}"; do
-		out+=("$(to_bytes "$opt" "$part")")
+		to_bytes "$opt" "$part" bytes
+		list+=("$bytes")
 	done
-	echo "${out[*]}"
 }
 
 need_arg() { [ $# -ge 2 ] || usage_error "$1 needs an argument"; }
@@ -130,18 +132,16 @@ while [ $# -gt 0 ]; do
 			usage_error "--timeout: bad number of seconds '$2'"
 		timeout_s=$2; shift ;;
 	--modparam) need_arg "$@"; modparams=$2; shift ;;
-	--mem) need_arg "$@"; mem=$(to_bytes --mem "$2"); shift ;;
+	--mem) need_arg "$@"; to_bytes --mem "$2" mem; shift ;;
 	--cpus)
 		need_arg "$@"
 		[[ $2 =~ ^[1-9][0-9]?$ ]] && [ "$2" -le 8 ] ||
 			usage_error "--cpus: bad CPU count '$2' (1-8)"
 		cpus=$2; shift ;;
-	--vram) need_arg "$@"; read -r -a vram <<<"$(to_size_list --vram "$2")"; shift ;;
-	--visible-vram)
-		need_arg "$@"
-		read -r -a visible <<<"$(to_size_list --visible-vram "$2")"; shift ;;
-	--swap) need_arg "$@"; zram=$(to_bytes --swap "$2"); shift ;;
-	--swap-disk) need_arg "$@"; swap_disk=$(to_bytes --swap-disk "$2"); shift ;;
+	--vram) need_arg "$@"; to_size_list --vram "$2" vram; shift ;;
+	--visible-vram) need_arg "$@"; to_size_list --visible-vram "$2" visible; shift ;;
+	--swap) need_arg "$@"; to_bytes --swap "$2" zram; shift ;;
+	--swap-disk) need_arg "$@"; to_bytes --swap-disk "$2" swap_disk; shift ;;
 	--accel)
 		need_arg "$@"
 		case $2 in kvm|tcg|auto) accel=$2 ;;
@@ -331,7 +331,7 @@ run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 qemu_failed() { [ $((rc & 1)) = 1 ] && [ -z "$reported" ] && [ -z "$panic" ]; }
 
-reported=$(grep -a -o 'simgpu: guest command exited with status [0-9]*' "$log" |
+reported=$(grep -a -o 'vm-exit: status [0-9]*' "$log" |
 	tail -n 1 | grep -o '[0-9]*$' || true)
 panic=$(grep -a -m1 -E 'Kernel panic - not syncing' "$log" || true)
 qemu_failed || cat "$work/qemu.err" >&2

@@ -30,6 +30,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vm-exit: bad status '%s' (0-127)\n", argv[1]);
 		return 2;
 	}
+	/* run-vm.sh reads this line to tell a guest status from a QEMU error. */
+	printf("vm-exit: status %ld\n", status);
+	fflush(stdout);
 	sync();
 	if (ioperm(DEBUG_EXIT_PORT, 1, 1)) {
 		fprintf(stderr, "vm-exit: ioperm: %s\n", strerror(errno));
