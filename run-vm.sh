@@ -245,7 +245,9 @@ cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)
 cmdline="$cmdline$append"
 
 qemu_base() {	# accel: the QEMU command without console and workload
-	local a=("$qemu" -L "$firmware" -machine "q35,accel=$1" -cpu max
+	local cpu=max
+	[ "$1" = kvm ] && cpu=host
+	local a=("$qemu" -L "$firmware" -machine "q35,accel=$1" -cpu "$cpu"
 		-smp "$cpus" -m "$((mem >> 20))M" -nodefaults -no-reboot
 		-display none -kernel "$kdir/bzImage" -append "$cmdline"
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04
