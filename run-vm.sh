@@ -330,7 +330,7 @@ make_initrd "$work/initrd.cpio.gz" 0 "$exec_cmd"
 start=$(date +%s.%N)
 rc=0
 run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
-elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 qemu_failed() { [ $((rc & 1)) = 1 ] && [ -z "$reported" ] && [ -z "$panic" ]; }
 
 reported=$(grep -a -o 'vm-exit: status [0-9]*' "$log" |

@@ -15,21 +15,25 @@ mkdir -p "$SRC"
 apt_try() {
 	local what=$1
 	shift
-	"$@" >"$tmp/apt.log" 2>&1 && return 0
-	log "download of $what failed: $(grep -E '^(E|W):' "$tmp/apt.log" | head -1)"
+	"$@" >apt.log 2>&1 && return 0
+	log "download of $what failed: $(grep -E '^(E|W):' apt.log | head -1)"
 	return 1
 }
 
-fetch_qemu() {
-	local v dir
-	for v in $QEMU_VERSIONS; do
-		dir=$SRC/qemu-${v#*:}
+# try_versions KIND DIRPREFIX UNPACK PKG=VERSION...: the first version that
+# downloads and unpacks (UNPACK TMPDIR PKG VERSION) is published as
+# SRC/DIRPREFIX-VERSION; prints that directory.
+try_versions() {
+	local kind=$1 prefix=$2 unpack=$3 pv pkg v dir
+	shift 3
+	for pv in "$@"; do
+		pkg=${pv%%=*}
+		v=${pv#*=}
+		dir=$SRC/$prefix-${v#*:}
 		[ -f "$dir/.simgpu-complete" ] && { echo "$dir"; return; }
-		need_space "$SRC" 1500
-		tmp=$(mktemp -d "$SRC/.qemu.XXXXXX")
-		if (cd "$tmp" && apt_try "qemu=$v (source)" \
-			apt-get source -qq "qemu=$v"); then
-			mv "$tmp"/qemu-*/ "$tmp/tree"
+		need_space "$SRC" 2500
+		tmp=$(mktemp -d "$SRC/.$prefix.XXXXXX")
+		if (cd "$tmp" && "$unpack" "$pkg" "$v"); then
 			touch "$tmp/tree/.simgpu-complete"
 			publish "$tmp/tree" "$dir"
 			rm -rf "$tmp"
@@ -38,34 +42,31 @@ fetch_qemu() {
 		fi
 		rm -rf "$tmp"
 	done
-	die "could not download any QEMU source package of: $QEMU_VERSIONS"
+	die "could not download any $kind of: $*"
+}
+
+# Run in the temporary directory; leave the unpacked tree in ./tree.
+unpack_qemu() {
+	apt_try "$1=$2 (source)" apt-get source -qq "$1=$2" || return 1
+	mv qemu-*/ tree
+}
+
+unpack_kernel() {
+	apt_try "$1=$2" apt-get download -qq "$1=$2" || return 1
+	dpkg-deb --fsys-tarfile ./*.deb | tar -x --wildcards './usr/src/*.tar.xz'
+	rm -f ./*.deb
+	mkdir tree
+	tar -xJf usr/src/*.tar.xz -C tree --strip-components=1
+}
+
+fetch_qemu() {
+	# shellcheck disable=SC2086
+	try_versions "QEMU source package" qemu unpack_qemu $(printf 'qemu=%s ' $QEMU_VERSIONS)
 }
 
 fetch_kernel() {
-	local pv pkg v dir
-	for pv in $KERNEL_PKGS; do
-		pkg=${pv%%=*}
-		v=${pv#*=}
-		dir=$SRC/linux-$v
-		[ -f "$dir/.simgpu-complete" ] && { echo "$dir"; return; }
-		need_space "$SRC" 2500
-		tmp=$(mktemp -d "$SRC/.linux.XXXXXX")
-		if (cd "$tmp" && apt_try "$pkg=$v" apt-get download -qq "$pkg=$v"); then
-			dpkg-deb --fsys-tarfile "$tmp"/*.deb |
-				tar -x -C "$tmp" --wildcards './usr/src/*.tar.xz'
-			rm -f "$tmp"/*.deb
-			mkdir "$tmp/tree"
-			tar -xJf "$tmp"/usr/src/*.tar.xz -C "$tmp/tree" \
-				--strip-components=1
-			touch "$tmp/tree/.simgpu-complete"
-			publish "$tmp/tree" "$dir"
-			rm -rf "$tmp"
-			echo "$dir"
-			return
-		fi
-		rm -rf "$tmp"
-	done
-	die "could not download any kernel source of: $KERNEL_PKGS"
+	# shellcheck disable=SC2086
+	try_versions "kernel source" linux unpack_kernel $KERNEL_PKGS
 }
 
 fetch_firmware() {
