@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bad-environment.sh: a failed download and a full disk each give a
+# one-line error naming the problem, a non-zero exit, and leave nothing
+# half-written in the cache.  Uses a copy of images/ with versions the
+# archive does not have, and a small tmpfs as the cache.  TAP output.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'mountpoint -q "$work/full" && umount "$work/full"; rm -rf "$work"' EXIT
+
+n=0
+failed=0
+result() {	# ok? description diagnostics
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2"
+		printf '%s\n' "$3" | sed 's/^/# /'
+	fi
+}
+
+# expect_error DESCRIPTION TEXT CACHE fetch.sh-args: fails, last line names
+# the problem, and the cache holds no partial entry afterwards.
+expect_error() {
+	local desc=$1 text=$2 cache=$3 out rc left
+	shift 3
+	out=$(SIMGPU_CACHE=$cache "$work/images/fetch.sh" "$@" 2>&1 >/dev/null)
+	rc=$?
+	left=$(find "$cache/src" -mindepth 1 -maxdepth 1 2>/dev/null)
+	[ $rc != 0 ] && [[ $(printf '%s\n' "$out" | tail -n 1) == *"$text"* ]] && [ -z "$left" ]
+	result $? "$desc" "status $rc; output: $out; left in cache: $left"
+}
+
+echo "TAP version 13"
+echo "1..3"
+cp -r "$TOP/images" "$work/images"
+sed -i 's/^KERNEL_PKGS=.*/KERNEL_PKGS="linux-source-7.99=7.99.1-1"/
+	s/^QEMU_VERSIONS=.*/QEMU_VERSIONS="1:99.0+ds-1"/' "$work/images/versions"
+expect_error "kernel source that the archive lacks: error names it" \
+	"could not download any kernel source of: linux-source-7.99=7.99.1-1" \
+	"$work/cache" kernel
+expect_error "QEMU source that the archive lacks: error names it" \
+	"could not download any QEMU source package of: qemu=1:99.0+ds-1" \
+	"$work/cache" qemu
+
+if [ "$(id -u)" = 0 ] && mkdir "$work/full" && mount -t tmpfs -o size=4m tmpfs "$work/full"; then
+	cp "$TOP/images/versions" "$work/images/versions"
+	expect_error "full disk: error says how much space is needed" \
+		"not enough disk space" "$work/full" kernel
+else
+	echo "ok 3 # SKIP full-disk check needs root to mount a small tmpfs"
+fi
+echo "# $((n - failed)) passed, $failed failed"
+[ $failed = 0 ]
