@@ -240,8 +240,8 @@ static void ring_emit_raw(SimgpuTest *t, const uint8_t *cmd)
         ring_kick(t);
         while (next == reg_read(t, SIMGPU_REG_RING_HEAD)) {
             g_assert_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS) &
-                         (SIMGPU_ENGINE_STATUS_ERROR |
-                          SIMGPU_ENGINE_STATUS_HUNG), ==, 0);
+                            (SIMGPU_ENGINE_STATUS_ERROR |
+                             SIMGPU_ENGINE_STATUS_HUNG), ==, 0);
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
             g_usleep(100);
         }
@@ -355,7 +355,7 @@ static void engine_sync(SimgpuTest *t)
     ring_kick(t);
     wait_reg(t, SIMGPU_REG_RING_HEAD, ~0u, t->tail);
     g_assert_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS), ==,
-                 SIMGPU_ENGINE_STATUS_IDLE);
+                    SIMGPU_ENGINE_STATUS_IDLE);
     g_assert_cmphex(reg_read64(t, SIMGPU_REG_FENCE_SEQNO_LO), ==, seqno);
     g_assert_cmphex(qtest_readq(t->qts, t->fence_addr), ==, seqno);
 }
@@ -369,7 +369,7 @@ static void expect_error(SimgpuTest *t, uint32_t code, uint32_t head)
     g_assert_cmphex(reg_read(t, SIMGPU_REG_ERROR_HEAD), ==, head);
     g_assert_cmphex(reg_read(t, SIMGPU_REG_RING_HEAD), ==, head);
     g_assert_cmphex(reg_read(t, SIMGPU_REG_INT_STATUS) & SIMGPU_INT_ERROR,
-                 ==, SIMGPU_INT_ERROR);
+                    ==, SIMGPU_INT_ERROR);
 }
 
 /* ENGINE_CTRL.RESET and re-enable: the ring starts over at 0. */
@@ -379,11 +379,11 @@ static void engine_reset(SimgpuTest *t)
               SIMGPU_ENGINE_CTRL_RESET | SIMGPU_ENGINE_CTRL_ENABLE);
     reg_write(t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     g_assert_cmphex(reg_read(t, SIMGPU_REG_ENGINE_STATUS), ==,
-                 SIMGPU_ENGINE_STATUS_IDLE);
+                    SIMGPU_ENGINE_STATUS_IDLE);
     g_assert_cmphex(reg_read(t, SIMGPU_REG_RING_HEAD), ==, 0);
     g_assert_cmphex(reg_read(t, SIMGPU_REG_RING_TAIL), ==, 0);
     g_assert_cmpuint(reg_read(t, SIMGPU_REG_ERROR_CODE), ==,
-                  SIMGPU_ERR_NONE);
+                     SIMGPU_ERR_NONE);
     t->tail = 0;
 }
 
@@ -398,13 +398,13 @@ static void test_identification(void)
 
     simgpu_test_start(&t, NULL);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_VENDOR_ID), ==,
-                 SIMGPU_PCI_VENDOR_ID);
+                    SIMGPU_PCI_VENDOR_ID);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_DEVICE_ID), ==,
-                 SIMGPU_PCI_DEVICE_ID);
+                    SIMGPU_PCI_DEVICE_ID);
     g_assert_cmphex(qpci_config_readb(t.dev, PCI_REVISION_ID), ==,
-                 SIMGPU_PCI_REVISION);
+                    SIMGPU_PCI_REVISION);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_CLASS_DEVICE), ==,
-                 PCI_CLASS_DISPLAY_OTHER);
+                    PCI_CLASS_DISPLAY_OTHER);
     g_assert_cmphex(qpci_config_readb(t.dev, PCI_INTERRUPT_PIN), ==, 1);
     g_assert_cmphex(qpci_find_capability(t.dev, PCI_CAP_ID_MSIX, 0), !=, 0);
 
@@ -414,20 +414,20 @@ static void test_identification(void)
     g_assert_cmpuint(SIMGPU_VERSION_MAJOR(version), ==, 1);
     /* Whole VRAM visible by default: no small-BAR capability. */
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_CAPS), ==,
-                 SIMGPU_CAP_VRAM | SIMGPU_CAP_ENGINE | SIMGPU_CAP_GART |
-                 SIMGPU_CAP_MSIX | SIMGPU_CAP_FAULT_INJECT);
+                    SIMGPU_CAP_VRAM | SIMGPU_CAP_ENGINE | SIMGPU_CAP_GART |
+                    SIMGPU_CAP_MSIX | SIMGPU_CAP_FAULT_INJECT);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_NUM_REGIONS), ==, 1);
     g_assert_cmpuint(region_read64(&t, 0, SIMGPU_REGION_SIZE_LO), ==,
-                  256 * MiB);
+                     256 * MiB);
     g_assert_cmpuint(region_read64(&t, 0, SIMGPU_REGION_VISIBLE_LO), ==,
-                  256 * MiB);
+                     256 * MiB);
     /* An absent region reads as zero. */
     g_assert_cmpuint(region_read64(&t, 1, SIMGPU_REGION_SIZE_LO), ==, 0);
     /* 256 MiB GART by default. */
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_GART_MAX_ENTRIES), ==,
-                  256 * MiB / GART_PAGE);
+                     256 * MiB / GART_PAGE);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
-                 SIMGPU_ENGINE_STATUS_IDLE);
+                    SIMGPU_ENGINE_STATUS_IDLE);
     simgpu_test_stop(&t);
 }
 
@@ -441,22 +441,22 @@ static void test_bar_layout(void)
     simgpu_test_start(&t, "regions=2,vram0-size=48M,vram0-visible-size=16M,"
                       "vram1-size=8M,gart-size=8M");
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_CAPS) &
-                 (SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR), ==,
-                 SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR);
+                    (SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR), ==,
+                    SIMGPU_CAP_VRAM | SIMGPU_CAP_SMALL_BAR);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_NUM_REGIONS), ==, 2);
     g_assert_cmpuint(region_read64(&t, 0, SIMGPU_REGION_SIZE_LO), ==, 48 * MiB);
     g_assert_cmpuint(region_read64(&t, 0, SIMGPU_REGION_VISIBLE_LO), ==,
-                  16 * MiB);
+                     16 * MiB);
     g_assert_cmpuint(region_read64(&t, 1, SIMGPU_REGION_SIZE_LO), ==, 8 * MiB);
     g_assert_cmpuint(region_read64(&t, 1, SIMGPU_REGION_VISIBLE_LO), ==,
-                  8 * MiB);
+                     8 * MiB);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_GART_MAX_ENTRIES), ==, 2048);
 
     /* VRAM BARs are 64-bit prefetchable memory, sized by the window. */
     bar_cfg = qpci_config_readl(t.dev, PCI_BASE_ADDRESS_0 +
                                 4 * SIMGPU_VRAM_BAR(0));
     g_assert_cmphex(bar_cfg & 0xf, ==, PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                 PCI_BASE_ADDRESS_MEM_PREFETCH);
+                    PCI_BASE_ADDRESS_MEM_PREFETCH);
     bar0 = qpci_iomap(t.dev, SIMGPU_VRAM_BAR(0), &size0);
     bar1 = qpci_iomap(t.dev, SIMGPU_VRAM_BAR(1), &size1);
     g_assert_cmpuint(size0, ==, 16 * MiB);
@@ -725,20 +725,20 @@ static void test_fence_intx(void)
     wait_reg(&t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE, SIMGPU_INT_FENCE);
     g_assert_cmphex(qtest_readq(t.qts, addr), ==, 0x123456789abcdef0ULL);
     g_assert_cmphex(reg_read64(&t, SIMGPU_REG_FENCE_SEQNO_LO), ==,
-                 0x123456789abcdef0ULL);
+                    0x123456789abcdef0ULL);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, 0);
+                    PCI_STATUS_INTERRUPT, ==, 0);
 
     /* Unmasking the pending event asserts INTx; W1C deasserts it. */
     reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_INT_MASK), ==,
-                 SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
+                    SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, PCI_STATUS_INTERRUPT);
+                    PCI_STATUS_INTERRUPT, ==, PCI_STATUS_INTERRUPT);
     reg_write(&t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_INT_STATUS), ==, 0);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, 0);
+                    PCI_STATUS_INTERRUPT, ==, 0);
 
     /* Unmasked: the next fence asserts INTx itself. */
     emit_fence(&t, addr, 2);
@@ -786,7 +786,7 @@ static void test_msix(void)
     g_assert(qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_FENCE));
     g_assert(!qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_ERROR));
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, 0);
+                    PCI_STATUS_INTERRUPT, ==, 0);
 
     /* Unmasked vectors write their message to memory. */
     msg = guest_alloc(&t.alloc, 4096);
@@ -828,7 +828,7 @@ static void test_msix(void)
         }
     }
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, 0);
+                    PCI_STATUS_INTERRUPT, ==, 0);
     simgpu_test_stop(&t);
 }
 
@@ -861,7 +861,7 @@ static void test_ring_wrap(void)
         assert_bytes(got, want, slot);
     }
     g_assert_cmpuint(stat_read(&t, SIMGPU_STAT_COMMANDS), ==,
-                  n + ARRAY_SIZE(batches));
+                     n + ARRAY_SIZE(batches));
     simgpu_test_stop(&t);
 }
 
@@ -898,7 +898,7 @@ static void test_fault_fail_count(void)
     ring_kick(&t);
     expect_error(&t, SIMGPU_ERR_INJECTED, head);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
-                 SIMGPU_ENGINE_STATUS_ERROR);
+                    SIMGPU_ENGINE_STATUS_ERROR);
     wait_intx(&t, true);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_FAIL_COUNT), ==, 1);
     g_assert_cmpuint(stat_read(&t, SIMGPU_STAT_ERRORS), ==, 1);
@@ -912,7 +912,7 @@ static void test_fault_fail_count(void)
     /* Reset recovers; it also clears the remaining injected failure. */
     engine_reset(&t);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, 0);
+                    PCI_STATUS_INTERRUPT, ==, 0);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_FAIL_COUNT), ==, 0);
     g_assert_cmpuint(stat_read(&t, SIMGPU_STAT_RESETS), ==, 1);
     emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_GART, 5, len);
@@ -945,10 +945,10 @@ static void test_fault_hang(void)
     wait_reg(&t, SIMGPU_REG_ENGINE_STATUS, ~0u, SIMGPU_ENGINE_STATUS_HUNG);
     g_usleep(50 * 1000);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_RING_HEAD), ==,
-                 t.tail - 2 * SIMGPU_CMD_SIZE);
+                    t.tail - 2 * SIMGPU_CMD_SIZE);
     g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), !=, 77);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_INT_STATUS) & SIMGPU_INT_ERROR,
-                 ==, 0);
+                    ==, 0);
 
     engine_reset(&t);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_HANG), ==, 0);
@@ -1004,7 +1004,7 @@ static unsigned int first_random_failure(SimgpuTest *t)
         ring_kick(t);
         if (wait_idle_or_error(t) & SIMGPU_ENGINE_STATUS_ERROR) {
             g_assert_cmpuint(reg_read(t, SIMGPU_REG_ERROR_CODE), ==,
-                          SIMGPU_ERR_INJECTED);
+                             SIMGPU_ERR_INJECTED);
             return i;
         }
     }
@@ -1173,7 +1173,7 @@ static void test_reset_busy(void)
     ring_kick(&t);
     g_usleep(20 * 1000);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
-                 SIMGPU_ENGINE_STATUS_BUSY);
+                    SIMGPU_ENGINE_STATUS_BUSY);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_RING_HEAD), ==, 0);
     start = g_get_monotonic_time();
     engine_reset(&t);
@@ -1328,7 +1328,7 @@ static void test_system_reset(void)
     }
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_GART_MAX_ENTRIES), ==, 256);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
-                 PCI_STATUS_INTERRUPT, ==, 0);
+                    PCI_STATUS_INTERRUPT, ==, 0);
 
     /* And the engine works from scratch. */
     t.vram[0] = qpci_iomap(t.dev, SIMGPU_VRAM_BAR(0), NULL);
