@@ -5,6 +5,8 @@
  * Copyright (c) 2026 The simgpu authors
  */
 
+#include <linux/dma-mapping.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 
@@ -12,14 +14,34 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_ioctl.h>
+#include <drm/drm_managed.h>
 #include <drm/drm_print.h>
 
 #include "simgpu_drv.h"
 #include "uapi/simgpu_drm.h"
 
+bool simgpu_force_cpu_copy;
+module_param_named(force_cpu_copy, simgpu_force_cpu_copy, bool, 0444);
+MODULE_PARM_DESC(force_cpu_copy, "Move buffer objects with the CPU, never the engine");
+
+unsigned int simgpu_timeout_ms = 1000;
+module_param_named(timeout_ms, simgpu_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(timeout_ms, "Engine progress timeout before a reset, in ms (default 1000)");
+
 static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_DEVICE_QUERY, simgpu_device_query_ioctl,
 			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_GEM_CREATE, simgpu_gem_create_ioctl,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_GEM_MMAP_OFFSET, simgpu_gem_mmap_offset_ioctl,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_GEM_QUERY, simgpu_gem_query_ioctl,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_GEM_MIGRATE, simgpu_gem_migrate_ioctl,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_SUBMIT, simgpu_submit_ioctl,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_WAIT, simgpu_wait_ioctl, DRM_RENDER_ALLOW),
 };
 
 DEFINE_DRM_GEM_FOPS(simgpu_fops);
@@ -35,6 +57,16 @@ static const struct drm_driver simgpu_drm_driver = {
 	.minor = DRIVER_MINOR,
 };
 
+/* Last reference to the DRM device gone: free what outlives the hardware. */
+static void simgpu_drm_release(struct drm_device *drm, void *arg)
+{
+	struct simgpu_device *sdev = arg;
+
+	if (sdev->ttm_ready)
+		simgpu_ttm_fini(sdev);
+	simgpu_engine_release(sdev);
+}
+
 static int simgpu_pci_probe(struct pci_dev *pdev,
 			    const struct pci_device_id *ent)
 {
@@ -45,11 +77,15 @@ static int simgpu_pci_probe(struct pci_dev *pdev,
 	if (ret)
 		return ret;
 	pci_set_master(pdev);
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
 
 	sdev = devm_drm_dev_alloc(&pdev->dev, &simgpu_drm_driver,
 				  struct simgpu_device, drm);
 	if (IS_ERR(sdev))
 		return PTR_ERR(sdev);
+	sdev->pdev = pdev;
 	pci_set_drvdata(pdev, sdev);
 
 	sdev->regs = pcim_iomap_region(pdev, SIMGPU_REG_BAR, DRIVER_NAME);
@@ -60,8 +96,27 @@ static int simgpu_pci_probe(struct pci_dev *pdev,
 	if (ret)
 		return ret;
 
+	ret = drmm_add_action_or_reset(&sdev->drm, simgpu_drm_release, sdev);
+	if (ret)
+		return ret;
+
+	ret = simgpu_engine_init(sdev);
+	if (ret)
+		return ret;
+	ret = simgpu_ttm_init(sdev);
+	if (ret)
+		goto err_engine;
+	sdev->ttm_ready = true;
+
 	simgpu_debugfs_init(sdev);
-	return drm_dev_register(&sdev->drm, 0);
+	ret = drm_dev_register(&sdev->drm, 0);
+	if (ret)
+		goto err_engine;
+	return 0;
+
+err_engine:
+	simgpu_engine_fini(sdev);
+	return ret;
 }
 
 static void simgpu_pci_remove(struct pci_dev *pdev)
@@ -69,6 +124,9 @@ static void simgpu_pci_remove(struct pci_dev *pdev)
 	struct simgpu_device *sdev = pci_get_drvdata(pdev);
 
 	drm_dev_unplug(&sdev->drm);
+	/* CPU mappings of BOs fault again, onto a dummy page. */
+	unmap_mapping_range(sdev->drm.anon_inode->i_mapping, 0, 0, 1);
+	simgpu_engine_fini(sdev);
 }
 
 static const struct pci_device_id simgpu_pci_ids[] = {
@@ -88,3 +146,4 @@ module_pci_driver(simgpu_pci_driver);
 MODULE_DESCRIPTION(DRIVER_DESC);
 MODULE_AUTHOR("The simgpu authors");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("DMA_BUF");

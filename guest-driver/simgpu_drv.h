@@ -4,18 +4,39 @@
 #ifndef SIMGPU_DRV_H
 #define SIMGPU_DRV_H
 
+#include <linux/atomic.h>
+#include <linux/dma-fence.h>
+#include <linux/gpu_buddy.h>
 #include <linux/io.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
 #include <drm/drm_device.h>
+#include <drm/ttm/ttm_bo.h>
+#include <drm/ttm/ttm_device.h>
+#include <drm/ttm/ttm_placement.h>
+#include <drm/ttm/ttm_resource.h>
 
 #include "simgpu_hw.h"
 
 #define DRIVER_NAME	"simgpu"
 #define DRIVER_DESC	"simgpu simulated discrete GPU"
 #define DRIVER_MAJOR	0
-#define DRIVER_MINOR	1
+#define DRIVER_MINOR	2
 
 struct pci_dev;
+struct drm_file;
+
+/* TTM memory types: VRAM region 0 is TTM_PL_VRAM, region 1 a private one. */
+#define SIMGPU_PL_VRAM0		TTM_PL_VRAM
+#define SIMGPU_PL_VRAM1		TTM_PL_PRIV
+
+/* Module parameters, see simgpu_drv.c. */
+extern bool simgpu_force_cpu_copy;
+extern unsigned int simgpu_timeout_ms;
 
 /**
  * struct simgpu_vram_region - one VRAM region and the BAR that exposes it
@@ -30,28 +51,232 @@ struct simgpu_vram_region {
 };
 
 /**
+ * struct simgpu_vram_mgr - TTM resource manager of one VRAM region
+ * @manager: the TTM manager, embedded
+ * @mm: buddy allocator of the region, protected by @lock
+ * @lock: protects @mm
+ * @mem_type: TTM memory type of the region
+ * @region: the region's index (SIMGPU_SPACE_VRAM0 + @region is its
+ *	engine address space)
+ * @visible_size: bytes of the CPU-visible window
+ *
+ * Every resource is one contiguous range (see simgpu_vram_mgr.c), so
+ * &ttm_resource.start is its page offset in the region.
+ */
+struct simgpu_vram_mgr {
+	struct ttm_resource_manager manager;
+	struct gpu_buddy mm;
+	struct mutex lock; /* protects mm */
+	u32 mem_type;
+	unsigned int region;
+	u64 visible_size;
+};
+
+/**
+ * struct simgpu_fence - a seqno fence of the engine
+ * @base: the dma_fence, embedded
+ * @link: entry in &simgpu_engine.pending, under &simgpu_engine.fence_lock
+ */
+struct simgpu_fence {
+	struct dma_fence base;
+	struct list_head link;
+};
+
+/* Failed seqno ranges remembered for DRM_IOCTL_SIMGPU_WAIT. */
+#define SIMGPU_FAILED_RANGES	8
+
+/**
+ * struct simgpu_engine - the copy/fill engine and its ring
+ *
+ * Locking: @ring_lock serialises writers of the ring (submission and
+ * reset) and protects @tail and @next_seqno.  @fence_lock (taken from the
+ * interrupt handler) protects @pending, @retired_seqno and @failed; it
+ * is also the lock of every fence.  Nothing waits for ring space or for
+ * a fence while holding @ring_lock except as documented in
+ * simgpu_engine_wait_space().
+ *
+ * @ring: CPU address of the ring (DMA-coherent)
+ * @ring_dma: its DMA address
+ * @ring_size: bytes, a power of two
+ * @fence_cpu: CPU address of the fence writeback slot (DMA-coherent)
+ * @fence_dma: its DMA address
+ * @ring_lock: see above
+ * @tail: byte offset of the next free ring slot
+ * @next_seqno: seqno of the next fence
+ * @fence_lock: see above
+ * @fence_context: dma_fence context of the engine timeline
+ * @pending: emitted, unsignalled fences, in seqno order
+ * @retired_seqno: every seqno up to this one is signalled
+ * @failed: seqno ranges signalled with an error by resets
+ * @failed_next: next slot of @failed to overwrite
+ * @wq: woken when fences retire or the engine is reset
+ * @timeout_work: detects a hung or stopped engine and resets it
+ * @last_progress: @retired_seqno when @timeout_work last ran
+ * @irqs: number of interrupt vectors in use
+ * @dead: the device is gone; nothing more may be submitted
+ */
+struct simgpu_engine {
+	void *ring;
+	dma_addr_t ring_dma;
+	u32 ring_size;
+	__le64 *fence_cpu;
+	dma_addr_t fence_dma;
+
+	struct mutex ring_lock; /* ring writers, tail, next_seqno */
+	u32 tail;
+	u64 next_seqno;
+
+	spinlock_t fence_lock; /* pending, retired_seqno, failed */
+	u64 fence_context;
+	struct list_head pending;
+	u64 retired_seqno;
+	struct {
+		u64 first;
+		u64 last;
+	} failed[SIMGPU_FAILED_RANGES];
+	unsigned int failed_next;
+
+	wait_queue_head_t wq;
+	struct delayed_work timeout_work;
+	u64 last_progress;
+	int irqs;
+	bool dead;
+};
+
+/**
+ * struct simgpu_engine_op - one COPY or FILL command to queue
+ * @op: SIMGPU_OP_COPY or SIMGPU_OP_FILL
+ * @src_space: COPY: SIMGPU_SPACE_* of the source
+ * @dst_space: SIMGPU_SPACE_* of the destination
+ * @src: COPY: source address in @src_space
+ * @dst: destination address in @dst_space
+ * @len: bytes
+ * @value: FILL: the 32-bit pattern
+ */
+struct simgpu_engine_op {
+	u32 op;
+	u32 src_space;
+	u32 dst_space;
+	u64 src;
+	u64 dst;
+	u64 len;
+	u32 value;
+};
+
+/**
+ * struct simgpu_gart - the GART page table and aperture
+ * @table: CPU address of the table (DMA-coherent), one entry per page
+ * @table_dma: its DMA address
+ * @entries: number of entries programmed in GART_ENTRIES
+ *
+ * An entry belongs to the TT resource whose range covers it; it is
+ * written with that resource's BO reserved, so it needs no lock.
+ */
+struct simgpu_gart {
+	__le64 *table;
+	dma_addr_t table_dma;
+	u32 entries;
+};
+
+/* Placement indices of the statistics (DRM_SIMGPU_MEM_* order). */
+#define SIMGPU_NUM_MEM		4
+
+/**
+ * struct simgpu_stats - driver statistics, shown in debugfs
+ * @evictions: evictions by [source][destination] DRM_SIMGPU_MEM_* placement
+ * @moves: all moves (evictions, validation, migration) likewise
+ * @engine_bytes: bytes moved or cleared by the engine for TTM
+ * @cpu_bytes: bytes moved or cleared by the CPU for TTM
+ * @engine_fallbacks: moves that fell back to the CPU after an engine failure
+ * @engine_errors: engine errors and timeouts seen
+ * @engine_resets: engine resets done
+ * @invisible_faults: CPU faults on objects in CPU-invisible VRAM
+ * @submits: user submissions
+ */
+struct simgpu_stats {
+	atomic64_t evictions[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
+	atomic64_t moves[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
+	atomic64_t engine_bytes;
+	atomic64_t cpu_bytes;
+	atomic64_t engine_fallbacks;
+	atomic64_t engine_errors;
+	atomic64_t engine_resets;
+	atomic64_t invisible_faults;
+	atomic64_t submits;
+};
+
+/**
  * struct simgpu_device - driver state of one simgpu
  * @drm: the DRM device, embedded
+ * @pdev: the PCI device
  * @regs: mapped register BAR
  * @hw_version: the device's version register
  * @hw_caps: the device's capability bits
  * @num_regions: number of VRAM regions in @region
  * @region: the VRAM regions
+ * @gart_max_entries: GART entries the device supports
+ * @ttm_ready: @bdev and its managers are set up (probe only)
+ * @bdev: the TTM device
+ * @vram_mgr: the VRAM managers, one per region
+ * @gart: the GART
+ * @engine: the copy/fill engine
+ * @stats: statistics
  *
- * All fields are set during probe and read-only afterwards.
+ * The fields up to @gart_max_entries are set during probe and read-only
+ * afterwards; the others document their own locking.
  */
 struct simgpu_device {
 	struct drm_device drm;
+	struct pci_dev *pdev;
 	void __iomem *regs;
 	u32 hw_version;
 	u32 hw_caps;
 	unsigned int num_regions;
 	struct simgpu_vram_region region[SIMGPU_MAX_REGIONS];
+	u32 gart_max_entries;
+	bool ttm_ready;
+
+	struct ttm_device bdev;
+	struct simgpu_vram_mgr vram_mgr[SIMGPU_MAX_REGIONS];
+	struct simgpu_gart gart;
+	struct simgpu_engine engine;
+	struct simgpu_stats stats;
+};
+
+/* Most placements a BO can have: two VRAM regions, TT, SYSTEM. */
+#define SIMGPU_MAX_PLACES	4
+
+/**
+ * struct simgpu_bo - a simgpu buffer object
+ * @tbo: the TTM buffer object, embedded (its GEM object is tbo.base)
+ * @placements: allowed DRM_SIMGPU_PLACEMENT() mask, fixed at creation
+ * @preferred: preferred DRM_SIMGPU_MEM_* placement, fixed at creation
+ * @flags: DRM_SIMGPU_GEM_CREATE_* flags, fixed at creation
+ * @places: scratch placement list, under the BO's reservation
+ * @placement: scratch placement, under the BO's reservation
+ */
+struct simgpu_bo {
+	struct ttm_buffer_object tbo;
+	u32 placements;
+	u32 preferred;
+	u32 flags;
+	struct ttm_place places[SIMGPU_MAX_PLACES];
+	struct ttm_placement placement;
 };
 
 static inline struct simgpu_device *to_simgpu(struct drm_device *drm)
 {
 	return container_of(drm, struct simgpu_device, drm);
+}
+
+static inline struct simgpu_device *ttm_to_simgpu(struct ttm_device *bdev)
+{
+	return container_of(bdev, struct simgpu_device, bdev);
+}
+
+static inline struct simgpu_bo *to_simgpu_bo(struct ttm_buffer_object *tbo)
+{
+	return container_of(tbo, struct simgpu_bo, tbo);
 }
 
 static inline u32 simgpu_read(struct simgpu_device *sdev, u32 reg)
@@ -64,10 +289,75 @@ static inline void simgpu_write(struct simgpu_device *sdev, u32 reg, u32 val)
 	writel(val, sdev->regs + reg);
 }
 
-int simgpu_hw_init(struct simgpu_device *sdev, struct pci_dev *pdev);
-void simgpu_debugfs_init(struct simgpu_device *sdev);
+static inline bool simgpu_mem_is_vram(u32 mem_type)
+{
+	return mem_type == SIMGPU_PL_VRAM0 || mem_type == SIMGPU_PL_VRAM1;
+}
 
+/* simgpu_hw.c */
+int simgpu_hw_init(struct simgpu_device *sdev, struct pci_dev *pdev);
+
+/* simgpu_vram_mgr.c */
+int simgpu_vram_mgr_init(struct simgpu_device *sdev, unsigned int region);
+void simgpu_vram_mgr_fini(struct simgpu_device *sdev, unsigned int region);
+bool simgpu_vram_res_visible(struct simgpu_device *sdev,
+			     struct ttm_resource *res);
+
+/* simgpu_gart.c */
+int simgpu_gart_init(struct simgpu_device *sdev);
+void simgpu_gart_fini(struct simgpu_device *sdev);
+void simgpu_gart_hw_init(struct simgpu_device *sdev);
+void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
+		      struct ttm_resource *res);
+void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res);
+
+/* simgpu_engine.c */
+int simgpu_engine_init(struct simgpu_device *sdev);
+void simgpu_engine_fini(struct simgpu_device *sdev);
+void simgpu_engine_release(struct simgpu_device *sdev);
+struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
+				       const struct simgpu_engine_op *ops,
+				       unsigned int num_ops);
+int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
+			     long timeout);
+void simgpu_engine_reset(struct simgpu_device *sdev, const char *why);
+u64 simgpu_engine_last_seqno(struct simgpu_device *sdev);
+
+/* simgpu_ttm.c */
+int simgpu_ttm_init(struct simgpu_device *sdev);
+void simgpu_ttm_fini(struct simgpu_device *sdev);
+int simgpu_ttm_gpu_addr(struct simgpu_device *sdev, struct ttm_resource *res,
+			u32 *space, u64 *addr);
+unsigned int simgpu_mem_index(u32 mem_type);
+
+/* simgpu_gem.c */
+struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
+				   u32 placements, u32 preferred, u32 flags);
+void simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
+			 bool cpu_visible);
+int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
+		      bool interruptible);
+struct simgpu_bo *simgpu_bo_lookup(struct drm_file *file, u32 handle);
+
+/* simgpu_ioctl.c */
 int simgpu_device_query_ioctl(struct drm_device *drm, void *data,
 			      struct drm_file *file);
+int simgpu_gem_create_ioctl(struct drm_device *drm, void *data,
+			    struct drm_file *file);
+int simgpu_gem_mmap_offset_ioctl(struct drm_device *drm, void *data,
+				 struct drm_file *file);
+int simgpu_gem_query_ioctl(struct drm_device *drm, void *data,
+			   struct drm_file *file);
+int simgpu_gem_migrate_ioctl(struct drm_device *drm, void *data,
+			     struct drm_file *file);
+int simgpu_wait_ioctl(struct drm_device *drm, void *data,
+		      struct drm_file *file);
+
+/* simgpu_submit.c */
+int simgpu_submit_ioctl(struct drm_device *drm, void *data,
+			struct drm_file *file);
+
+/* simgpu_debugfs.c */
+void simgpu_debugfs_init(struct simgpu_device *sdev);
 
 #endif /* SIMGPU_DRV_H */

@@ -101,6 +101,10 @@ int simgpu_hw_init(struct simgpu_device *sdev, struct pci_dev *pdev)
 			return ret;
 	}
 
+	if (sdev->hw_caps & SIMGPU_CAP_GART)
+		sdev->gart_max_entries = simgpu_read(sdev,
+						     SIMGPU_REG_GART_MAX_ENTRIES);
+
 	drm_info(&sdev->drm, "simgpu hardware %u.%u, caps 0x%08x\n",
 		 SIMGPU_VERSION_MAJOR(sdev->hw_version),
 		 SIMGPU_VERSION_MINOR(sdev->hw_version), sdev->hw_caps);

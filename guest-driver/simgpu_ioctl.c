@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * simgpu ioctls.
+ * simgpu ioctls: device query and buffer objects.
  *
  * Copyright (c) 2026 The simgpu authors
  */
 
+#include <linux/dma-resv.h>
+#include <linux/sched/signal.h>
+
 #include <drm/drm_device.h>
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_utils.h>
 
 #include "simgpu_drv.h"
 #include "uapi/simgpu_drm.h"
 
 static_assert(DRM_SIMGPU_MAX_REGIONS >= SIMGPU_MAX_REGIONS);
+static_assert(DRM_SIMGPU_NUM_MEM == SIMGPU_NUM_MEM);
 
 /**
  * simgpu_device_query_ioctl - DRM_IOCTL_SIMGPU_DEVICE_QUERY
@@ -19,7 +26,7 @@ static_assert(DRM_SIMGPU_MAX_REGIONS >= SIMGPU_MAX_REGIONS);
  * @data: struct drm_simgpu_device_query, copied in and out by the DRM core
  * @file: DRM file of the caller
  *
- * Reports the hardware version, capabilities and VRAM regions.
+ * Reports the hardware version, capabilities, VRAM regions and GART size.
  *
  * Return: 0, or -EINVAL if @data has flags set.
  */
@@ -41,5 +48,226 @@ int simgpu_device_query_ioctl(struct drm_device *drm, void *data,
 		args->regions[n].size = sdev->region[n].size;
 		args->regions[n].visible_size = sdev->region[n].visible_size;
 	}
+	args->gart_size = (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT;
 	return 0;
+}
+
+/* A placement mask the device can honour? */
+static bool simgpu_placements_ok(struct simgpu_device *sdev, u32 mask)
+{
+	if (!mask || mask & ~DRM_SIMGPU_PLACEMENT_ALL)
+		return false;
+	if (sdev->num_regions < 2 &&
+	    mask & DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM1))
+		return false;
+	return true;
+}
+
+/**
+ * simgpu_gem_create_ioctl - DRM_IOCTL_SIMGPU_GEM_CREATE
+ * @drm: DRM device
+ * @data: struct drm_simgpu_gem_create
+ * @file: DRM file of the caller, which gets the handle
+ *
+ * Return: 0, -EINVAL for bad arguments, -ENOMEM/-ENOSPC if there is no
+ * room, -ENODEV if the device is gone.
+ */
+int simgpu_gem_create_ioctl(struct drm_device *drm, void *data,
+			    struct drm_file *file)
+{
+	struct simgpu_device *sdev = to_simgpu(drm);
+	struct drm_simgpu_gem_create *args = data;
+	struct simgpu_bo *bo;
+	u64 size;
+	int ret, idx;
+
+	if (args->flags & ~DRM_SIMGPU_GEM_CREATE_FLAGS || args->pad ||
+	    args->handle || !simgpu_placements_ok(sdev, args->placements) ||
+	    args->preferred >= DRM_SIMGPU_NUM_MEM ||
+	    !(args->placements & DRM_SIMGPU_PLACEMENT(args->preferred)))
+		return -EINVAL;
+	if (!args->size || args->size > U64_MAX - PAGE_SIZE)
+		return -EINVAL;
+	size = PAGE_ALIGN(args->size);
+	if (size >> PAGE_SHIFT > INT_MAX)
+		return -EINVAL;
+
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+	bo = simgpu_bo_create(sdev, size, args->placements, args->preferred,
+			      args->flags);
+	if (IS_ERR(bo)) {
+		ret = PTR_ERR(bo);
+		goto out;
+	}
+	ret = drm_gem_handle_create(file, &bo->tbo.base, &args->handle);
+	drm_gem_object_put(&bo->tbo.base);
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+/**
+ * simgpu_gem_mmap_offset_ioctl - DRM_IOCTL_SIMGPU_GEM_MMAP_OFFSET
+ * @drm: DRM device
+ * @data: struct drm_simgpu_gem_mmap_offset
+ * @file: DRM file of the caller
+ *
+ * Return: 0, -EINVAL for bad flags, -ENOENT for an unknown handle.
+ */
+int simgpu_gem_mmap_offset_ioctl(struct drm_device *drm, void *data,
+				 struct drm_file *file)
+{
+	struct drm_simgpu_gem_mmap_offset *args = data;
+	struct simgpu_bo *bo;
+
+	if (args->flags)
+		return -EINVAL;
+	bo = simgpu_bo_lookup(file, args->handle);
+	if (!bo)
+		return -ENOENT;
+	args->offset = drm_vma_node_offset_addr(&bo->tbo.base.vma_node);
+	drm_gem_object_put(&bo->tbo.base);
+	return 0;
+}
+
+/**
+ * simgpu_gem_query_ioctl - DRM_IOCTL_SIMGPU_GEM_QUERY
+ * @drm: DRM device
+ * @data: struct drm_simgpu_gem_query
+ * @file: DRM file of the caller
+ *
+ * Return: 0, -EINVAL for bad flags, -ENOENT for an unknown handle,
+ * -ERESTARTSYS on a signal.
+ */
+int simgpu_gem_query_ioctl(struct drm_device *drm, void *data,
+			   struct drm_file *file)
+{
+	struct simgpu_device *sdev = to_simgpu(drm);
+	struct drm_simgpu_gem_query *args = data;
+	struct simgpu_bo *bo;
+	int ret;
+
+	if (args->flags)
+		return -EINVAL;
+	bo = simgpu_bo_lookup(file, args->handle);
+	if (!bo)
+		return -ENOENT;
+
+	ret = ttm_bo_reserve(&bo->tbo, true, false, NULL);
+	if (ret)
+		goto out;
+	args->size = bo->tbo.base.size;
+	args->placements = bo->placements;
+	args->preferred = bo->preferred;
+	args->create_flags = bo->flags;
+	args->mem = simgpu_mem_index(bo->tbo.resource->mem_type);
+	args->cpu_visible = simgpu_vram_res_visible(sdev, bo->tbo.resource);
+	args->busy = !dma_resv_test_signaled(bo->tbo.base.resv,
+					     DMA_RESV_USAGE_BOOKKEEP);
+	ttm_bo_unreserve(&bo->tbo);
+out:
+	drm_gem_object_put(&bo->tbo.base);
+	return ret;
+}
+
+/**
+ * simgpu_gem_migrate_ioctl - DRM_IOCTL_SIMGPU_GEM_MIGRATE
+ * @drm: DRM device
+ * @data: struct drm_simgpu_gem_migrate
+ * @file: DRM file of the caller
+ *
+ * Return: 0, -EINVAL for bad arguments, -ENOENT for an unknown handle,
+ * -ENOSPC if the BO does not fit, -ERESTARTSYS on a signal, -ENODEV if
+ * the device is gone.
+ */
+int simgpu_gem_migrate_ioctl(struct drm_device *drm, void *data,
+			     struct drm_file *file)
+{
+	struct simgpu_device *sdev = to_simgpu(drm);
+	struct drm_simgpu_gem_migrate *args = data;
+	struct simgpu_bo *bo;
+	int ret, idx;
+
+	if (args->flags & ~DRM_SIMGPU_MIGRATE_FLAGS || args->pad ||
+	    args->mem >= DRM_SIMGPU_NUM_MEM ||
+	    !simgpu_placements_ok(sdev, DRM_SIMGPU_PLACEMENT(args->mem)))
+		return -EINVAL;
+	bo = simgpu_bo_lookup(file, args->handle);
+	if (!bo)
+		return -ENOENT;
+	if (!drm_dev_enter(drm, &idx)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = simgpu_bo_migrate(bo, args->mem,
+				args->flags & DRM_SIMGPU_MIGRATE_CPU_VISIBLE,
+				true);
+	drm_dev_exit(idx);
+out:
+	drm_gem_object_put(&bo->tbo.base);
+	return ret;
+}
+
+static int simgpu_wait_bo(struct simgpu_bo *bo, long timeout)
+{
+	struct dma_resv *resv = bo->tbo.base.resv;
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+	long ret;
+
+	ret = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, true,
+				    timeout);
+	if (ret < 0)
+		return ret;
+	if (!ret)
+		return -ETIME;
+
+	ret = 0;
+	dma_resv_iter_begin(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_for_each_fence_unlocked(&cursor, fence)
+		if (fence->error)
+			ret = -EIO;
+	dma_resv_iter_end(&cursor);
+	return ret;
+}
+
+/**
+ * simgpu_wait_ioctl - DRM_IOCTL_SIMGPU_WAIT
+ * @drm: DRM device
+ * @data: struct drm_simgpu_wait
+ * @file: DRM file of the caller
+ *
+ * Return: 0 when idle, -ETIME on timeout, -EIO if the awaited work
+ * failed, -ERESTARTSYS on a signal, -EINVAL/-ENOENT for bad arguments.
+ */
+int simgpu_wait_ioctl(struct drm_device *drm, void *data,
+		      struct drm_file *file)
+{
+	struct simgpu_device *sdev = to_simgpu(drm);
+	struct drm_simgpu_wait *args = data;
+	unsigned long timeout;
+	struct simgpu_bo *bo;
+	int ret;
+
+	if (args->flags & ~DRM_SIMGPU_WAIT_FLAGS || args->timeout_ns < 0)
+		return -EINVAL;
+	timeout = nsecs_to_jiffies(args->timeout_ns);
+	if (args->timeout_ns && !timeout)
+		timeout = 1;
+	timeout = min_t(unsigned long, timeout, MAX_SCHEDULE_TIMEOUT);
+
+	if (args->flags & DRM_SIMGPU_WAIT_SEQNO) {
+		if (args->handle)
+			return -EINVAL;
+		return simgpu_engine_wait_seqno(sdev, args->seqno, timeout);
+	}
+	if (args->seqno)
+		return -EINVAL;
+	bo = simgpu_bo_lookup(file, args->handle);
+	if (!bo)
+		return -ENOENT;
+	ret = simgpu_wait_bo(bo, timeout);
+	drm_gem_object_put(&bo->tbo.base);
+	return ret;
 }

@@ -15,10 +15,33 @@ extern "C" {
 #endif
 
 #define DRM_SIMGPU_DEVICE_QUERY		0x00
+#define DRM_SIMGPU_GEM_CREATE		0x01
+#define DRM_SIMGPU_GEM_MMAP_OFFSET	0x02
+#define DRM_SIMGPU_GEM_QUERY		0x03
+#define DRM_SIMGPU_GEM_MIGRATE		0x04
+#define DRM_SIMGPU_SUBMIT		0x05
+#define DRM_SIMGPU_WAIT			0x06
 
 #define DRM_IOCTL_SIMGPU_DEVICE_QUERY \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_DEVICE_QUERY, \
 		 struct drm_simgpu_device_query)
+#define DRM_IOCTL_SIMGPU_GEM_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_GEM_CREATE, \
+		 struct drm_simgpu_gem_create)
+#define DRM_IOCTL_SIMGPU_GEM_MMAP_OFFSET \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_GEM_MMAP_OFFSET, \
+		 struct drm_simgpu_gem_mmap_offset)
+#define DRM_IOCTL_SIMGPU_GEM_QUERY \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_GEM_QUERY, \
+		 struct drm_simgpu_gem_query)
+#define DRM_IOCTL_SIMGPU_GEM_MIGRATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_GEM_MIGRATE, \
+		 struct drm_simgpu_gem_migrate)
+#define DRM_IOCTL_SIMGPU_SUBMIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_SUBMIT, \
+		 struct drm_simgpu_submit)
+#define DRM_IOCTL_SIMGPU_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_WAIT, struct drm_simgpu_wait)
 
 /** DRM_SIMGPU_MAX_REGIONS - room for VRAM regions in the query */
 #define DRM_SIMGPU_MAX_REGIONS		4
@@ -41,6 +64,10 @@ struct drm_simgpu_region_info {
  * @hw_caps: out, the device's capability bits (SIMGPU_CAP_*)
  * @num_regions: out, number of valid entries in @regions
  * @regions: out, the VRAM regions
+ * @gart_size: out, bytes of the GART aperture (the TT placement's limit)
+ *
+ * Fields after @regions were added later: an older, shorter struct still
+ * works (the DRM core copies only what the caller's size covers).
  */
 struct drm_simgpu_device_query {
 	__u32 flags;
@@ -48,6 +75,176 @@ struct drm_simgpu_device_query {
 	__u32 hw_caps;
 	__u32 num_regions;
 	struct drm_simgpu_region_info regions[DRM_SIMGPU_MAX_REGIONS];
+	__u64 gart_size;
+};
+
+/*
+ * Memory placements of a buffer object.  DRM_SIMGPU_MEM_* name one
+ * placement; DRM_SIMGPU_PLACEMENT(mem) is its bit in a placement mask.
+ */
+#define DRM_SIMGPU_MEM_VRAM0		0
+#define DRM_SIMGPU_MEM_VRAM1		1
+#define DRM_SIMGPU_MEM_TT		2	/* system pages, GART mapped */
+#define DRM_SIMGPU_MEM_SYSTEM		3	/* system pages, CPU only */
+#define DRM_SIMGPU_NUM_MEM		4
+#define DRM_SIMGPU_PLACEMENT(mem)	(1U << (mem))
+#define DRM_SIMGPU_PLACEMENT_ALL	((1U << DRM_SIMGPU_NUM_MEM) - 1)
+
+/* The buffer object will be mapped by the CPU: keep VRAM CPU-visible. */
+#define DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS	0x1
+#define DRM_SIMGPU_GEM_CREATE_FLAGS \
+	DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS
+
+/**
+ * struct drm_simgpu_gem_create - create a buffer object
+ * @size: in, bytes (rounded up to the page size; not zero)
+ * @placements: in, mask of DRM_SIMGPU_PLACEMENT() bits the object may live
+ *	in (at least one; VRAM1 only if the device has two regions).  The
+ *	kernel may still evict the object to TT or SYSTEM under pressure.
+ * @preferred: in, the DRM_SIMGPU_MEM_* placement to try first; must be in
+ *	@placements
+ * @flags: in, DRM_SIMGPU_GEM_CREATE_* flags
+ * @handle: out, the GEM handle, valid in the caller's DRM file only
+ * @pad: must be zero
+ *
+ * New objects read as zero.
+ */
+struct drm_simgpu_gem_create {
+	__u64 size;
+	__u32 placements;
+	__u32 preferred;
+	__u32 flags;
+	__u32 handle;
+	__u64 pad;
+};
+
+/**
+ * struct drm_simgpu_gem_mmap_offset - fake offset for mmap() of an object
+ * @handle: in, GEM handle
+ * @flags: in, must be zero
+ * @offset: out, pass to mmap() on the DRM file
+ */
+struct drm_simgpu_gem_mmap_offset {
+	__u32 handle;
+	__u32 flags;
+	__u64 offset;
+};
+
+/**
+ * struct drm_simgpu_gem_query - where an object is and what it is doing
+ * @handle: in, GEM handle
+ * @flags: in, must be zero
+ * @size: out, bytes
+ * @placements: out, the placement mask given at creation
+ * @preferred: out, the preferred placement given at creation
+ * @create_flags: out, the flags given at creation
+ * @mem: out, the current DRM_SIMGPU_MEM_* placement
+ * @busy: out, 1 if engine work on the object is still pending
+ * @cpu_visible: out, 1 if the object is in VRAM wholly inside the
+ *	CPU-visible window, or in TT/SYSTEM
+ */
+struct drm_simgpu_gem_query {
+	__u32 handle;
+	__u32 flags;
+	__u64 size;
+	__u32 placements;
+	__u32 preferred;
+	__u32 create_flags;
+	__u32 mem;
+	__u32 busy;
+	__u32 cpu_visible;
+};
+
+/* Place VRAM inside the CPU-visible window of its region. */
+#define DRM_SIMGPU_MIGRATE_CPU_VISIBLE	0x1
+#define DRM_SIMGPU_MIGRATE_FLAGS	DRM_SIMGPU_MIGRATE_CPU_VISIBLE
+
+/**
+ * struct drm_simgpu_gem_migrate - move an object (for tests)
+ * @handle: in, GEM handle
+ * @mem: in, the DRM_SIMGPU_MEM_* placement to move to (any placement; it
+ *	need not be in the object's mask)
+ * @flags: in, DRM_SIMGPU_MIGRATE_* flags
+ * @pad: must be zero
+ *
+ * Evicts other objects if needed.  Returns -ENOSPC if the object cannot be
+ * placed there, -EINTR/-ERESTARTSYS on a signal (nothing lost).
+ */
+struct drm_simgpu_gem_migrate {
+	__u32 handle;
+	__u32 mem;
+	__u32 flags;
+	__u32 pad;
+};
+
+#define DRM_SIMGPU_CMD_COPY		1
+#define DRM_SIMGPU_CMD_FILL		2
+
+/**
+ * struct drm_simgpu_cmd - one engine command of a submission
+ * @op: DRM_SIMGPU_CMD_COPY or DRM_SIMGPU_CMD_FILL
+ * @flags: must be zero
+ * @src_handle: COPY: source object; FILL: must be zero
+ * @dst_handle: destination object
+ * @src_offset: COPY: byte offset in the source; FILL: must be zero
+ * @dst_offset: byte offset in the destination
+ * @length: bytes, not zero; for FILL a multiple of 4 and @dst_offset too
+ * @value: FILL: the 32-bit pattern (upper bits must be zero); COPY: zero
+ *
+ * A COPY within one object may overlap (it behaves like memmove).
+ */
+struct drm_simgpu_cmd {
+	__u32 op;
+	__u32 flags;
+	__u32 src_handle;
+	__u32 dst_handle;
+	__u64 src_offset;
+	__u64 dst_offset;
+	__u64 length;
+	__u64 value;
+};
+
+/** DRM_SIMGPU_MAX_CMDS - most commands in one submission */
+#define DRM_SIMGPU_MAX_CMDS		64
+
+/**
+ * struct drm_simgpu_submit - run engine commands on objects
+ * @cmds: in, user pointer to an array of struct drm_simgpu_cmd
+ * @num_cmds: in, entries in @cmds, 1 to DRM_SIMGPU_MAX_CMDS
+ * @flags: in, must be zero
+ * @seqno: out, the fence sequence number of the submission, for
+ *	DRM_IOCTL_SIMGPU_WAIT
+ *
+ * Every object is first moved where the engine reaches it (VRAM or TT) if
+ * needed; the objects are then busy until the submission completes.  The
+ * whole submission is validated before anything runs.
+ */
+struct drm_simgpu_submit {
+	__u64 cmds;
+	__u32 num_cmds;
+	__u32 flags;
+	__u64 seqno;
+};
+
+/* Wait for a seqno from DRM_IOCTL_SIMGPU_SUBMIT instead of an object. */
+#define DRM_SIMGPU_WAIT_SEQNO		0x1
+#define DRM_SIMGPU_WAIT_FLAGS		DRM_SIMGPU_WAIT_SEQNO
+
+/**
+ * struct drm_simgpu_wait - wait for an object to be idle, or for a seqno
+ * @handle: in, GEM handle (zero with DRM_SIMGPU_WAIT_SEQNO)
+ * @flags: in, DRM_SIMGPU_WAIT_* flags
+ * @seqno: in, with DRM_SIMGPU_WAIT_SEQNO: the seqno to wait for
+ * @timeout_ns: in, relative timeout in nanoseconds; 0 only polls
+ *
+ * Interruptible.  Returns 0 when done, -ETIME on timeout, -EIO if the
+ * engine work failed (an engine error or hang reset it).
+ */
+struct drm_simgpu_wait {
+	__u32 handle;
+	__u32 flags;
+	__u64 seqno;
+	__s64 timeout_ns;
 };
 
 #if defined(__cplusplus)

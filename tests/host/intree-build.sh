@@ -24,11 +24,15 @@ echo "1..2"
 grep -q '^CONFIG_DRM_SIMGPU=m' "$kb/.config" && grep -q '^CONFIG_DRM_TTM=m' "$kb/.config" &&
 	echo "ok 1 - kernel .config has DRM_SIMGPU=m selecting DRM_TTM" ||
 	echo "not ok 1 - kernel .config lacks DRM_SIMGPU=m / DRM_TTM"
+# The directory target compiles and links simgpu.o without modpost: a
+# single-target simgpu.ko build runs modpost on that module alone, which
+# neither resolves symbols of other modules (ttm, drm_buddy) nor leaves
+# the tree's Module.symvers intact for out-of-tree builds.
 log=$(make -C "$src" O="$kb" CC="ccache gcc" W=1 -j"$(nproc)" \
-	drivers/gpu/drm/simgpu/simgpu.ko 2>&1) && ok=1 || ok=0
+	drivers/gpu/drm/simgpu/ 2>&1) && ok=1 || ok=0
 warnings=$(printf '%s\n' "$log" | grep -E 'warning:|error:' || true)
 if [ $ok = 1 ] && [ -z "$warnings" ]; then
-	echo "ok 2 - in-tree build of drivers/gpu/drm/simgpu/simgpu.ko, W=1 clean"
+	echo "ok 2 - in-tree build of drivers/gpu/drm/simgpu/, W=1 clean"
 else
 	echo "not ok 2 - in-tree build failed or warned"
 	printf '%s\n' "$log" | tail -20 | sed 's/^/# /'

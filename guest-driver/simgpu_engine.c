@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * simgpu copy/fill engine: command ring, seqno fences, interrupts, and
+ * recovery from engine errors and hangs.
+ *
+ * Every submission ends with a FENCE command that writes its seqno; the
+ * fence interrupt reads FENCE_SEQNO and signals the fences up to it.  A
+ * delayed work item watches the engine while fences are pending: if the
+ * engine reports an error or a hang, or makes no progress for
+ * simgpu_timeout_ms, it resets the engine, which drops the queued work,
+ * and signals the fences of that work with -EIO.  Callers decide what an
+ * errored fence means (TTM moves fall back to the CPU).
+ *
+ * Copyright (c) 2026 The simgpu authors
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+
+#include "simgpu_drv.h"
+
+#define SIMGPU_RING_BYTES	SZ_64K
+
+static const char *simgpu_fence_get_driver_name(struct dma_fence *fence)
+{
+	return DRIVER_NAME;
+}
+
+static const char *simgpu_fence_get_timeline_name(struct dma_fence *fence)
+{
+	return "engine";
+}
+
+static const struct dma_fence_ops simgpu_fence_ops = {
+	.get_driver_name = simgpu_fence_get_driver_name,
+	.get_timeline_name = simgpu_fence_get_timeline_name,
+};
+
+static u64 simgpu_hw_fence_seqno(struct simgpu_device *sdev)
+{
+	u32 hi, lo;
+
+	do {
+		hi = simgpu_read(sdev, SIMGPU_REG_FENCE_SEQNO_HI);
+		lo = simgpu_read(sdev, SIMGPU_REG_FENCE_SEQNO_LO);
+	} while (hi != simgpu_read(sdev, SIMGPU_REG_FENCE_SEQNO_HI));
+	return (u64)hi << 32 | lo;
+}
+
+/*
+ * Signal the pending fences up to @seqno, and all others with @error if
+ * it is not zero (they will never complete).  Takes fence_lock.
+ */
+static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
+				 int error)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	struct simgpu_fence *f, *next;
+	unsigned long flags;
+	u64 first = 0, last = 0;
+
+	spin_lock_irqsave(&engine->fence_lock, flags);
+	list_for_each_entry_safe(f, next, &engine->pending, link) {
+		if (f->base.seqno > seqno) {
+			if (!error)
+				break;
+			if (!first)
+				first = f->base.seqno;
+			last = f->base.seqno;
+			dma_fence_set_error(&f->base, error);
+		}
+		list_del(&f->link);
+		dma_fence_signal_locked(&f->base);
+		dma_fence_put(&f->base);
+	}
+	if (first) {
+		engine->failed[engine->failed_next].first = first;
+		engine->failed[engine->failed_next].last = last;
+		engine->failed_next = (engine->failed_next + 1) %
+				      SIMGPU_FAILED_RANGES;
+	}
+	if (list_empty(&engine->pending))
+		seqno = max(seqno, last);
+	else
+		seqno = list_first_entry(&engine->pending, struct simgpu_fence,
+					 link)->base.seqno - 1;
+	WRITE_ONCE(engine->retired_seqno, max(engine->retired_seqno, seqno));
+	spin_unlock_irqrestore(&engine->fence_lock, flags);
+	wake_up_all(&engine->wq);
+}
+
+static irqreturn_t simgpu_irq(int irq, void *arg)
+{
+	struct simgpu_device *sdev = arg;
+	irqreturn_t ret = IRQ_NONE;
+	u32 status;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return IRQ_NONE;
+
+	status = simgpu_read(sdev, SIMGPU_REG_INT_STATUS);
+	if (status) {
+		simgpu_write(sdev, SIMGPU_REG_INT_STATUS, status);
+		if (status & SIMGPU_INT_FENCE)
+			simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), 0);
+		if (status & SIMGPU_INT_ERROR)
+			mod_delayed_work(system_dfl_wq, &sdev->engine.timeout_work, 0);
+		ret = IRQ_HANDLED;
+	}
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static void simgpu_engine_hw_start(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	simgpu_write(sdev, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_RESET);
+	simgpu_write(sdev, SIMGPU_REG_RING_BASE_LO, lower_32_bits(engine->ring_dma));
+	simgpu_write(sdev, SIMGPU_REG_RING_BASE_HI, upper_32_bits(engine->ring_dma));
+	simgpu_write(sdev, SIMGPU_REG_RING_SIZE, engine->ring_size);
+	engine->tail = 0;
+	simgpu_write(sdev, SIMGPU_REG_INT_MASK,
+		     SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
+	simgpu_write(sdev, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_ENABLE);
+}
+
+/* Reset the engine and fail the fences of the work it dropped. */
+static void simgpu_engine_reset_locked(struct simgpu_device *sdev,
+				       const char *why)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	lockdep_assert_held(&engine->ring_lock);
+
+	drm_notice(&sdev->drm,
+		   "engine %s (status 0x%x, error %u at 0x%x): resetting\n", why,
+		   simgpu_read(sdev, SIMGPU_REG_ENGINE_STATUS),
+		   simgpu_read(sdev, SIMGPU_REG_ERROR_CODE),
+		   simgpu_read(sdev, SIMGPU_REG_ERROR_HEAD));
+	simgpu_engine_hw_start(sdev);
+	/* Fences the engine wrote before the reset are good. */
+	simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), -EIO);
+	atomic64_inc(&sdev->stats.engine_resets);
+}
+
+/**
+ * simgpu_engine_reset - reset the engine now
+ * @sdev: simgpu device
+ * @why: reason, for the log
+ *
+ * Drops all queued work; its fences signal with -EIO.
+ */
+void simgpu_engine_reset(struct simgpu_device *sdev, const char *why)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return;
+	mutex_lock(&engine->ring_lock);
+	if (!engine->dead)
+		simgpu_engine_reset_locked(sdev, why);
+	mutex_unlock(&engine->ring_lock);
+	drm_dev_exit(idx);
+}
+
+static bool simgpu_engine_idle(struct simgpu_engine *engine)
+{
+	bool idle;
+
+	spin_lock_irq(&engine->fence_lock);
+	idle = list_empty(&engine->pending);
+	spin_unlock_irq(&engine->fence_lock);
+	return idle;
+}
+
+static void simgpu_engine_timeout_work(struct work_struct *work)
+{
+	struct simgpu_device *sdev = container_of(work, struct simgpu_device,
+						  engine.timeout_work.work);
+	struct simgpu_engine *engine = &sdev->engine;
+	const char *why = NULL;
+	u32 status;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return;
+	mutex_lock(&engine->ring_lock);
+	if (engine->dead)
+		goto out;
+
+	/* Catch up with fences whose interrupt we have not seen yet. */
+	simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), 0);
+	status = simgpu_read(sdev, SIMGPU_REG_ENGINE_STATUS);
+	if (status & SIMGPU_ENGINE_STATUS_ERROR)
+		why = "error";
+	else if (status & SIMGPU_ENGINE_STATUS_HUNG)
+		why = "hang";
+	else if (!simgpu_engine_idle(engine) &&
+		 READ_ONCE(engine->retired_seqno) == engine->last_progress)
+		why = "timeout";
+	if (why) {
+		atomic64_inc(&sdev->stats.engine_errors);
+		simgpu_engine_reset_locked(sdev, why);
+	}
+	engine->last_progress = READ_ONCE(engine->retired_seqno);
+	if (!simgpu_engine_idle(engine))
+		queue_delayed_work(system_dfl_wq, &engine->timeout_work,
+				   msecs_to_jiffies(simgpu_timeout_ms));
+out:
+	mutex_unlock(&engine->ring_lock);
+	drm_dev_exit(idx);
+}
+
+static u32 simgpu_engine_free_slots(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	u32 head = simgpu_read(sdev, SIMGPU_REG_RING_HEAD);
+	u32 used = (READ_ONCE(engine->tail) - head) & (engine->ring_size - 1);
+
+	return (engine->ring_size - used) / SIMGPU_CMD_SIZE - 1;
+}
+
+/*
+ * Wait until @slots ring slots are free.  Called with ring_lock held;
+ * drops it while sleeping so that a reset can make progress.
+ */
+static int simgpu_engine_wait_space(struct simgpu_device *sdev,
+				    unsigned int slots)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	lockdep_assert_held(&engine->ring_lock);
+	while (simgpu_engine_free_slots(sdev) < slots) {
+		if (engine->dead)
+			return -ENODEV;
+		mutex_unlock(&engine->ring_lock);
+		/* The head moves without interrupts: poll as well. */
+		wait_event_timeout(engine->wq,
+				   simgpu_engine_free_slots(sdev) >= slots ||
+				   READ_ONCE(engine->dead), HZ / 100);
+		mutex_lock(&engine->ring_lock);
+	}
+	return engine->dead ? -ENODEV : 0;
+}
+
+static void simgpu_engine_emit(struct simgpu_engine *engine,
+			       const struct simgpu_engine_op *op, u64 value)
+{
+	u8 *cmd = engine->ring + engine->tail;
+
+	memset(cmd, 0, SIMGPU_CMD_SIZE);
+	*(__le32 *)(cmd + SIMGPU_CMD_OFF_OP) = cpu_to_le32(op->op);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_SRC_ADDR) = cpu_to_le64(op->src);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_DST_ADDR) = cpu_to_le64(op->dst);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_LENGTH) = cpu_to_le64(op->len);
+	*(__le32 *)(cmd + SIMGPU_CMD_OFF_SRC_SPACE) = cpu_to_le32(op->src_space);
+	*(__le32 *)(cmd + SIMGPU_CMD_OFF_DST_SPACE) = cpu_to_le32(op->dst_space);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_VALUE) = cpu_to_le64(value);
+	engine->tail = (engine->tail + SIMGPU_CMD_SIZE) & (engine->ring_size - 1);
+}
+
+/**
+ * simgpu_engine_submit - queue engine commands followed by a fence
+ * @sdev: simgpu device
+ * @ops: the commands (COPY or FILL), already validated by the caller
+ * @num_ops: number of commands, at most DRM_SIMGPU_MAX_CMDS
+ *
+ * Waits for ring space if needed (not interruptible: the engine always
+ * makes progress or is reset).
+ *
+ * Return: a reference to the fence of the commands, or an ERR_PTR():
+ * -ENODEV if the device is gone, -ENOMEM.
+ */
+struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
+				       const struct simgpu_engine_op *ops,
+				       unsigned int num_ops)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	struct simgpu_engine_op fence_op = {
+		.op = SIMGPU_OP_FENCE,
+		.dst = engine->fence_dma,
+	};
+	struct simgpu_fence *f;
+	unsigned int i;
+	int ret, idx;
+
+	f = kzalloc_obj(*f);
+	if (!f)
+		return ERR_PTR(-ENOMEM);
+	if (!drm_dev_enter(&sdev->drm, &idx)) {
+		kfree(f);
+		return ERR_PTR(-ENODEV);
+	}
+
+	mutex_lock(&engine->ring_lock);
+	ret = simgpu_engine_wait_space(sdev, num_ops + 1);
+	if (ret)
+		goto err_unlock;
+
+	for (i = 0; i < num_ops; i++)
+		simgpu_engine_emit(engine, &ops[i], ops[i].value);
+	dma_fence_init(&f->base, &simgpu_fence_ops, &engine->fence_lock,
+		       engine->fence_context, ++engine->next_seqno);
+	simgpu_engine_emit(engine, &fence_op, f->base.seqno);
+
+	dma_fence_get(&f->base); /* the pending list's reference */
+	spin_lock_irq(&engine->fence_lock);
+	list_add_tail(&f->link, &engine->pending);
+	spin_unlock_irq(&engine->fence_lock);
+
+	/* Commands in memory before the doorbell. */
+	wmb();
+	simgpu_write(sdev, SIMGPU_REG_RING_TAIL, engine->tail);
+	queue_delayed_work(system_dfl_wq, &engine->timeout_work,
+			   msecs_to_jiffies(simgpu_timeout_ms));
+	mutex_unlock(&engine->ring_lock);
+	drm_dev_exit(idx);
+	return &f->base;
+
+err_unlock:
+	mutex_unlock(&engine->ring_lock);
+	drm_dev_exit(idx);
+	kfree(f);
+	return ERR_PTR(ret);
+}
+
+/**
+ * simgpu_engine_last_seqno - the seqno of the latest submission
+ * @sdev: simgpu device
+ *
+ * Return: the seqno, 0 if nothing was ever submitted.
+ */
+u64 simgpu_engine_last_seqno(struct simgpu_device *sdev)
+{
+	u64 seqno;
+
+	mutex_lock(&sdev->engine.ring_lock);
+	seqno = sdev->engine.next_seqno;
+	mutex_unlock(&sdev->engine.ring_lock);
+	return seqno;
+}
+
+static bool simgpu_engine_seqno_failed(struct simgpu_engine *engine, u64 seqno)
+{
+	bool failed = false;
+	unsigned int i;
+
+	spin_lock_irq(&engine->fence_lock);
+	for (i = 0; i < SIMGPU_FAILED_RANGES; i++)
+		if (seqno >= engine->failed[i].first &&
+		    seqno <= engine->failed[i].last)
+			failed = true;
+	spin_unlock_irq(&engine->fence_lock);
+	return failed;
+}
+
+/**
+ * simgpu_engine_wait_seqno - wait for a submission to complete
+ * @sdev: simgpu device
+ * @seqno: its seqno, from simgpu_engine_submit()
+ * @timeout: jiffies; 0 only checks
+ *
+ * Interruptible.
+ *
+ * Return: 0 if the work completed, -EIO if it failed (the engine was
+ * reset before it ran; failures older than the last few resets are not
+ * remembered), -ETIME on timeout, -ERESTARTSYS on a signal, -EINVAL if
+ * @seqno was never submitted.
+ */
+int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
+			     long timeout)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	long ret;
+
+	if (!seqno || seqno > simgpu_engine_last_seqno(sdev))
+		return -EINVAL;
+	if (READ_ONCE(engine->retired_seqno) < seqno) {
+		if (!timeout)
+			return -ETIME;
+		ret = wait_event_interruptible_timeout(engine->wq,
+						       READ_ONCE(engine->retired_seqno) >= seqno ||
+						       READ_ONCE(engine->dead),
+						       timeout);
+		if (ret < 0)
+			return ret;
+		if (READ_ONCE(engine->retired_seqno) < seqno)
+			return READ_ONCE(engine->dead) ? -EIO : -ETIME;
+	}
+	return simgpu_engine_seqno_failed(engine, seqno) ? -EIO : 0;
+}
+
+static int simgpu_engine_irq_init(struct simgpu_device *sdev)
+{
+	struct pci_dev *pdev = sdev->pdev;
+	unsigned long flags = 0;
+	int i, n, ret;
+
+	n = pci_alloc_irq_vectors(pdev, SIMGPU_MSIX_VECTORS,
+				  SIMGPU_MSIX_VECTORS, PCI_IRQ_MSIX);
+	if (n < 0) {
+		n = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_INTX);
+		flags = IRQF_SHARED;
+	}
+	if (n < 0)
+		return n;
+
+	for (i = 0; i < n; i++) {
+		ret = request_irq(pci_irq_vector(pdev, i), simgpu_irq, flags,
+				  DRIVER_NAME, sdev);
+		if (ret)
+			goto err_free;
+	}
+	sdev->engine.irqs = n;
+	drm_info(&sdev->drm, "engine: %s interrupts\n",
+		 pdev->msix_enabled ? "MSI-X" : "INTx");
+	return 0;
+
+err_free:
+	while (--i >= 0)
+		free_irq(pci_irq_vector(pdev, i), sdev);
+	pci_free_irq_vectors(pdev);
+	return ret;
+}
+
+static void simgpu_engine_irq_fini(struct simgpu_device *sdev)
+{
+	int i;
+
+	for (i = 0; i < sdev->engine.irqs; i++)
+		free_irq(pci_irq_vector(sdev->pdev, i), sdev);
+	pci_free_irq_vectors(sdev->pdev);
+	sdev->engine.irqs = 0;
+}
+
+/**
+ * simgpu_engine_init - set up the ring, the fences and the interrupts
+ * @sdev: simgpu device
+ *
+ * Return: 0 or a negative error code.
+ */
+int simgpu_engine_init(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	struct device *dev = &sdev->pdev->dev;
+	int ret;
+
+	if (!(sdev->hw_caps & SIMGPU_CAP_ENGINE)) {
+		drm_err(&sdev->drm, "device has no engine\n");
+		return -ENODEV;
+	}
+
+	mutex_init(&engine->ring_lock);
+	spin_lock_init(&engine->fence_lock);
+	INIT_LIST_HEAD(&engine->pending);
+	init_waitqueue_head(&engine->wq);
+	INIT_DELAYED_WORK(&engine->timeout_work, simgpu_engine_timeout_work);
+	engine->fence_context = dma_fence_context_alloc(1);
+
+	engine->ring_size = SIMGPU_RING_BYTES;
+	engine->ring = dma_alloc_coherent(dev, engine->ring_size,
+					  &engine->ring_dma, GFP_KERNEL);
+	if (!engine->ring)
+		return -ENOMEM;
+	engine->fence_cpu = dma_alloc_coherent(dev, PAGE_SIZE,
+					       &engine->fence_dma, GFP_KERNEL);
+	if (!engine->fence_cpu) {
+		ret = -ENOMEM;
+		goto err_ring;
+	}
+
+	ret = simgpu_engine_irq_init(sdev);
+	if (ret)
+		goto err_fence;
+
+	simgpu_engine_hw_start(sdev);
+	return 0;
+
+err_fence:
+	dma_free_coherent(dev, PAGE_SIZE, engine->fence_cpu, engine->fence_dma);
+err_ring:
+	dma_free_coherent(dev, engine->ring_size, engine->ring,
+			  engine->ring_dma);
+	engine->ring = NULL;
+	return ret;
+}
+
+/**
+ * simgpu_engine_fini - stop the engine for good
+ * @sdev: simgpu device, unplugged or failing probe
+ *
+ * Fails every pending fence with -ENODEV; later submissions fail with
+ * -ENODEV.  The ring memory stays until simgpu_engine_release().
+ */
+void simgpu_engine_fini(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	if (!engine->ring)
+		return;
+	mutex_lock(&engine->ring_lock);
+	WRITE_ONCE(engine->dead, true);
+	simgpu_write(sdev, SIMGPU_REG_INT_MASK, 0);
+	simgpu_write(sdev, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_RESET);
+	mutex_unlock(&engine->ring_lock);
+
+	cancel_delayed_work_sync(&engine->timeout_work);
+	simgpu_engine_irq_fini(sdev);
+	simgpu_engine_signal(sdev, 0, -ENODEV);
+}
+
+/**
+ * simgpu_engine_release - free the ring memory
+ * @sdev: simgpu device, after simgpu_engine_fini()
+ */
+void simgpu_engine_release(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	struct device *dev = &sdev->pdev->dev;
+
+	if (!engine->ring)
+		return;
+	dma_free_coherent(dev, PAGE_SIZE, engine->fence_cpu, engine->fence_dma);
+	dma_free_coherent(dev, engine->ring_size, engine->ring,
+			  engine->ring_dma);
+	engine->ring = NULL;
+	mutex_destroy(&engine->ring_lock);
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * simgpu GART: the page table through which the engine reaches the
+ * system pages of buffer objects in the TT placement.
+ *
+ * The TT placement is a TTM range manager over the GART aperture, so a
+ * TT resource's &ttm_resource.start is its page offset in the aperture.
+ * A BO's pages are bound (their DMA addresses, from the TTM pool, written
+ * to the table) when the BO enters TT and unbound when it leaves.
+ *
+ * Copyright (c) 2026 The simgpu authors
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/pci.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+#include <drm/ttm/ttm_range_manager.h>
+#include <drm/ttm/ttm_tt.h>
+
+#include "simgpu_drv.h"
+
+/* Upper bound of the GART the driver uses: 1 GiB, a 2 MiB table. */
+#define SIMGPU_GART_MAX_PAGES	(SZ_1G >> SIMGPU_GART_PAGE_SHIFT)
+
+static size_t simgpu_gart_table_size(struct simgpu_gart *gart)
+{
+	return PAGE_ALIGN((size_t)gart->entries * SIMGPU_GART_ENTRY_SIZE);
+}
+
+/**
+ * simgpu_gart_hw_init - program the GART table into the device
+ * @sdev: simgpu device with its GART allocated
+ */
+void simgpu_gart_hw_init(struct simgpu_device *sdev)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+
+	simgpu_write(sdev, SIMGPU_REG_GART_BASE_LO, lower_32_bits(gart->table_dma));
+	simgpu_write(sdev, SIMGPU_REG_GART_BASE_HI, upper_32_bits(gart->table_dma));
+	simgpu_write(sdev, SIMGPU_REG_GART_ENTRIES, gart->entries);
+}
+
+/**
+ * simgpu_gart_init - allocate the GART table and create the TT manager
+ * @sdev: simgpu device with its TTM device initialised
+ *
+ * Return: 0 or a negative error code.
+ */
+int simgpu_gart_init(struct simgpu_device *sdev)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+	int ret;
+
+	BUILD_BUG_ON(PAGE_SIZE != SIMGPU_GART_PAGE_SIZE);
+
+	gart->entries = min_t(u32, sdev->gart_max_entries,
+			      SIMGPU_GART_MAX_PAGES);
+	if (!gart->entries) {
+		drm_err(&sdev->drm, "device has no GART\n");
+		return -ENODEV;
+	}
+	gart->table = dma_alloc_coherent(&sdev->pdev->dev,
+					 simgpu_gart_table_size(gart),
+					 &gart->table_dma, GFP_KERNEL);
+	if (!gart->table)
+		return -ENOMEM;
+
+	ret = ttm_range_man_init(&sdev->bdev, TTM_PL_TT, true, gart->entries);
+	if (ret)
+		goto err_free;
+
+	simgpu_gart_hw_init(sdev);
+	drm_info(&sdev->drm, "GART: %u MiB\n",
+		 gart->entries >> (20 - SIMGPU_GART_PAGE_SHIFT));
+	return 0;
+
+err_free:
+	dma_free_coherent(&sdev->pdev->dev, simgpu_gart_table_size(gart),
+			  gart->table, gart->table_dma);
+	gart->table = NULL;
+	return ret;
+}
+
+/**
+ * simgpu_gart_fini - remove the TT manager and free the GART table
+ * @sdev: simgpu device
+ *
+ * Called when the DRM device is released, before ttm_device_fini(); the
+ * engine is stopped by then.
+ */
+void simgpu_gart_fini(struct simgpu_device *sdev)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+
+	if (!gart->table)
+		return;
+	ttm_range_man_fini(&sdev->bdev, TTM_PL_TT);
+	dma_free_coherent(&sdev->pdev->dev, simgpu_gart_table_size(gart),
+			  gart->table, gart->table_dma);
+	gart->table = NULL;
+}
+
+/**
+ * simgpu_gart_bind - map a BO's pages at its TT resource
+ * @sdev: simgpu device
+ * @tt: the BO's populated ttm_tt (with DMA addresses)
+ * @res: the BO's TT resource; the BO is reserved
+ */
+void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
+		      struct ttm_resource *res)
+{
+	unsigned long i, n = PFN_UP(res->size);
+
+	if (WARN_ON(res->start + n > sdev->gart.entries))
+		return;
+	for (i = 0; i < n; i++)
+		sdev->gart.table[res->start + i] =
+			cpu_to_le64((tt->dma_address[i] &
+				     SIMGPU_GART_ENTRY_ADDR_MASK) |
+				    SIMGPU_GART_ENTRY_VALID);
+	/* The engine reads entries when it uses them; order before doorbell. */
+	wmb();
+}
+
+/**
+ * simgpu_gart_unbind - clear the entries of a TT resource
+ * @sdev: simgpu device
+ * @res: a TT resource no engine work uses any more; its BO is reserved
+ */
+void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res)
+{
+	unsigned long n = PFN_UP(res->size);
+
+	if (WARN_ON(res->start + n > sdev->gart.entries) || !sdev->gart.table)
+		return;
+	memset(&sdev->gart.table[res->start], 0, n * SIMGPU_GART_ENTRY_SIZE);
+}

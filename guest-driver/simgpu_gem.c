@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * simgpu buffer objects: GEM objects on TTM buffer objects, their
+ * placements, and CPU mappings.
+ *
+ * A CPU fault on a BO in CPU-invisible VRAM (small-BAR) moves the BO into
+ * the visible window of its region, or to TT, before it is mapped.
+ *
+ * Copyright (c) 2026 The simgpu authors
+ */
+
+#include <linux/slab.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_gem_ttm_helper.h>
+
+#include "simgpu_drv.h"
+#include "uapi/simgpu_drm.h"
+
+static const u32 simgpu_mem_to_ttm[DRM_SIMGPU_NUM_MEM] = {
+	[DRM_SIMGPU_MEM_VRAM0] = SIMGPU_PL_VRAM0,
+	[DRM_SIMGPU_MEM_VRAM1] = SIMGPU_PL_VRAM1,
+	[DRM_SIMGPU_MEM_TT] = TTM_PL_TT,
+	[DRM_SIMGPU_MEM_SYSTEM] = TTM_PL_SYSTEM,
+};
+
+static void simgpu_add_place(struct simgpu_bo *bo, u32 mem, bool cpu_visible)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
+	struct ttm_place *place = &bo->places[bo->placement.num_placement++];
+
+	memset(place, 0, sizeof(*place));
+	place->mem_type = simgpu_mem_to_ttm[mem];
+	if (mem <= DRM_SIMGPU_MEM_VRAM1 && cpu_visible)
+		place->lpfn = sdev->region[mem].visible_size >> PAGE_SHIFT;
+}
+
+/**
+ * simgpu_bo_placement - build a BO's placement list
+ * @bo: the BO, reserved (or not yet visible to anyone)
+ * @mask: DRM_SIMGPU_PLACEMENT() bits to include, at least one
+ * @first: DRM_SIMGPU_MEM_* placement to put first (must be in @mask)
+ * @cpu_visible: restrict VRAM to the CPU-visible window
+ *
+ * The result is in @bo->placement, valid until the next call.
+ */
+void simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
+			 bool cpu_visible)
+{
+	u32 mem;
+
+	bo->placement.num_placement = 0;
+	bo->placement.placement = bo->places;
+	simgpu_add_place(bo, first, cpu_visible);
+	for (mem = 0; mem < DRM_SIMGPU_NUM_MEM; mem++)
+		if (mem != first && (mask & DRM_SIMGPU_PLACEMENT(mem)))
+			simgpu_add_place(bo, mem, cpu_visible);
+}
+
+static void simgpu_bo_destroy(struct ttm_buffer_object *tbo)
+{
+	struct simgpu_bo *bo = to_simgpu_bo(tbo);
+
+	drm_gem_object_release(&tbo->base);
+	kfree(bo);
+}
+
+static void simgpu_gem_free(struct drm_gem_object *gem)
+{
+	ttm_bo_fini(drm_gem_ttm_of_gem(gem));
+}
+
+static vm_fault_t simgpu_gem_fault_visible(struct simgpu_bo *bo)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
+	struct ttm_operation_ctx ctx = { };
+	struct ttm_resource *res = bo->tbo.resource;
+	u32 mem;
+	int ret;
+
+	if (simgpu_vram_res_visible(sdev, res))
+		return 0;
+	if (bo->tbo.pin_count)
+		return VM_FAULT_SIGBUS;
+
+	atomic64_inc(&sdev->stats.invisible_faults);
+	mem = simgpu_mem_index(res->mem_type);
+	simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem) |
+			    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT), mem, true);
+	ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
+	if (ret == -EBUSY || ret == -ERESTARTSYS || ret == -EINTR)
+		return VM_FAULT_NOPAGE;
+	if (ret || !simgpu_vram_res_visible(sdev, bo->tbo.resource))
+		return VM_FAULT_SIGBUS;
+	return 0;
+}
+
+static vm_fault_t simgpu_gem_fault(struct vm_fault *vmf)
+{
+	struct ttm_buffer_object *tbo = vmf->vma->vm_private_data;
+	vm_fault_t ret;
+	int idx;
+
+	ret = ttm_bo_vm_reserve(tbo, vmf);
+	if (ret)
+		return ret;
+
+	if (drm_dev_enter(tbo->base.dev, &idx)) {
+		ret = simgpu_gem_fault_visible(to_simgpu_bo(tbo));
+		if (!ret)
+			ret = ttm_bo_vm_fault_reserved(vmf, vmf->vma->vm_page_prot,
+						       TTM_BO_VM_NUM_PREFAULT);
+		drm_dev_exit(idx);
+	} else {
+		ret = ttm_bo_vm_dummy_page(vmf, vmf->vma->vm_page_prot);
+	}
+	if (ret == VM_FAULT_RETRY && !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return ret; /* ttm_bo_vm_fault_reserved() dropped the lock */
+
+	dma_resv_unlock(tbo->base.resv);
+	return ret;
+}
+
+static const struct vm_operations_struct simgpu_gem_vm_ops = {
+	.fault = simgpu_gem_fault,
+	.open = ttm_bo_vm_open,
+	.close = ttm_bo_vm_close,
+	.access = ttm_bo_vm_access,
+};
+
+static const struct drm_gem_object_funcs simgpu_gem_funcs = {
+	.free = simgpu_gem_free,
+	.mmap = drm_gem_ttm_mmap,
+	.vmap = drm_gem_ttm_vmap,
+	.vunmap = drm_gem_ttm_vunmap,
+	.print_info = drm_gem_ttm_print_info,
+	.vm_ops = &simgpu_gem_vm_ops,
+};
+
+/**
+ * simgpu_bo_create - create a BO and place it
+ * @sdev: simgpu device
+ * @size: bytes, page aligned, not zero
+ * @placements: allowed DRM_SIMGPU_PLACEMENT() mask, validated
+ * @preferred: DRM_SIMGPU_MEM_* placement tried first, in @placements
+ * @flags: DRM_SIMGPU_GEM_CREATE_* flags, validated
+ *
+ * The BO's content is zero.
+ *
+ * Return: the BO with one GEM reference, or an ERR_PTR().
+ */
+struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
+				   u32 placements, u32 preferred, u32 flags)
+{
+	struct simgpu_bo *bo;
+	int ret;
+
+	bo = kzalloc_obj(*bo);
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+
+	drm_gem_private_object_init(&sdev->drm, &bo->tbo.base, size);
+	bo->tbo.base.funcs = &simgpu_gem_funcs;
+	bo->tbo.bdev = &sdev->bdev;
+	bo->placements = placements;
+	bo->preferred = preferred;
+	bo->flags = flags;
+	simgpu_bo_placement(bo, placements, preferred,
+			    flags & DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS);
+
+	/* On failure TTM calls simgpu_bo_destroy(). */
+	ret = ttm_bo_init_validate(&sdev->bdev, &bo->tbo, ttm_bo_type_device,
+				   &bo->placement, 0, true, NULL, NULL,
+				   simgpu_bo_destroy);
+	if (ret)
+		return ERR_PTR(ret);
+	return bo;
+}
+
+/**
+ * simgpu_bo_migrate - move a BO to one placement
+ * @bo: the BO, not reserved
+ * @mem: DRM_SIMGPU_MEM_* placement
+ * @cpu_visible: for VRAM, inside the CPU-visible window
+ * @interruptible: whether waits may be interrupted by signals
+ *
+ * Return: 0, -ENOSPC if it does not fit, or another negative error code
+ * (the BO then stays where it was).
+ */
+int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
+		      bool interruptible)
+{
+	struct ttm_operation_ctx ctx = { .interruptible = interruptible };
+	int ret;
+
+	ret = ttm_bo_reserve(&bo->tbo, interruptible, false, NULL);
+	if (ret)
+		return ret;
+	simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem), mem, cpu_visible);
+	ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
+	ttm_bo_unreserve(&bo->tbo);
+	return ret == -ENOMEM && simgpu_mem_is_vram(simgpu_mem_to_ttm[mem]) ?
+	       -ENOSPC : ret;
+}
+
+/**
+ * simgpu_bo_lookup - find a BO by handle
+ * @file: DRM file the handle belongs to
+ * @handle: GEM handle
+ *
+ * Return: the BO with a GEM reference (drop it with drm_gem_object_put()),
+ * or NULL if @file has no such handle.
+ */
+struct simgpu_bo *simgpu_bo_lookup(struct drm_file *file, u32 handle)
+{
+	struct drm_gem_object *gem = drm_gem_object_lookup(file, handle);
+
+	return gem ? to_simgpu_bo(drm_gem_ttm_of_gem(gem)) : NULL;
+}

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * simgpu TTM device and callbacks: placements, eviction, moves.
+ *
+ * Placements: SYSTEM (pages only the CPU uses), TT (the same pages,
+ * mapped in the GART so the engine reaches them), VRAM0 (TTM_PL_VRAM) and
+ * VRAM1 (TTM_PL_PRIV).  Evictions go VRAM -> TT -> SYSTEM.
+ *
+ * Moves between VRAM and TT or within VRAM run on the engine; VRAM <->
+ * SYSTEM hops through TT.  The driver waits for its own move fence before
+ * it commits the move, so an engine error or hang never leaves a BO with
+ * undefined content: the move then falls back to the CPU
+ * (ttm_bo_move_memcpy()) when both sides are CPU-reachable, or is retried
+ * on the (reset) engine, or fails with -EIO and the BO stays where it
+ * was.  The module parameter force_cpu_copy makes every move a CPU copy.
+ *
+ * Copyright (c) 2026 The simgpu authors
+ */
+
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+#include <drm/ttm/ttm_pool.h>
+#include <drm/ttm/ttm_tt.h>
+
+#include "simgpu_drv.h"
+#include "uapi/simgpu_drm.h"
+
+/**
+ * simgpu_mem_index - statistics index of a TTM memory type
+ * @mem_type: TTM memory type
+ *
+ * Return: the DRM_SIMGPU_MEM_* value of @mem_type.
+ */
+unsigned int simgpu_mem_index(u32 mem_type)
+{
+	switch (mem_type) {
+	case SIMGPU_PL_VRAM0:
+		return DRM_SIMGPU_MEM_VRAM0;
+	case SIMGPU_PL_VRAM1:
+		return DRM_SIMGPU_MEM_VRAM1;
+	case TTM_PL_TT:
+		return DRM_SIMGPU_MEM_TT;
+	default:
+		return DRM_SIMGPU_MEM_SYSTEM;
+	}
+}
+
+/**
+ * simgpu_ttm_gpu_addr - where the engine reaches a resource
+ * @sdev: simgpu device
+ * @res: a VRAM or TT resource
+ * @space: returns its SIMGPU_SPACE_*
+ * @addr: returns its address in @space
+ *
+ * Return: 0, or -EINVAL for a SYSTEM resource (not GPU-accessible).
+ */
+int simgpu_ttm_gpu_addr(struct simgpu_device *sdev, struct ttm_resource *res,
+			u32 *space, u64 *addr)
+{
+	switch (res->mem_type) {
+	case SIMGPU_PL_VRAM0:
+		*space = SIMGPU_SPACE_VRAM0;
+		break;
+	case SIMGPU_PL_VRAM1:
+		*space = SIMGPU_SPACE_VRAM1;
+		break;
+	case TTM_PL_TT:
+		*space = SIMGPU_SPACE_GART;
+		break;
+	default:
+		return -EINVAL;
+	}
+	*addr = (u64)res->start << PAGE_SHIFT;
+	return 0;
+}
+
+static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
+					   u32 page_flags)
+{
+	struct ttm_tt *tt;
+
+	tt = kzalloc_obj(*tt);
+	if (!tt)
+		return NULL;
+	/* The engine snoops: system pages stay cached. */
+	if (ttm_sg_tt_init(tt, tbo, page_flags, ttm_cached)) {
+		kfree(tt);
+		return NULL;
+	}
+	return tt;
+}
+
+static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
+				  struct ttm_operation_ctx *ctx)
+{
+	return ttm_pool_alloc(&bdev->pool, tt, ctx);
+}
+
+static void simgpu_ttm_tt_unpopulate(struct ttm_device *bdev,
+				     struct ttm_tt *tt)
+{
+	ttm_pool_free(&bdev->pool, tt);
+}
+
+static void simgpu_ttm_tt_destroy(struct ttm_device *bdev, struct ttm_tt *tt)
+{
+	ttm_tt_fini(tt);
+	kfree(tt);
+}
+
+static const struct ttm_place simgpu_sys_place = {
+	.mem_type = TTM_PL_SYSTEM,
+};
+
+static const struct ttm_place simgpu_evict_places[] = {
+	{ .mem_type = TTM_PL_TT },
+	{ .mem_type = TTM_PL_SYSTEM, .flags = TTM_PL_FLAG_FALLBACK },
+};
+
+static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
+			       struct ttm_placement *placement)
+{
+	if (simgpu_mem_is_vram(tbo->resource->mem_type)) {
+		placement->placement = simgpu_evict_places;
+		placement->num_placement = ARRAY_SIZE(simgpu_evict_places);
+	} else {
+		placement->placement = &simgpu_sys_place;
+		placement->num_placement = 1;
+	}
+}
+
+static bool simgpu_eviction_valuable(struct ttm_buffer_object *tbo,
+				     const struct ttm_place *place)
+{
+	/* Evicting a SYSTEM BO frees nothing any placement wants. */
+	if (tbo->resource->mem_type == TTM_PL_SYSTEM)
+		return false;
+	return ttm_bo_eviction_valuable(tbo, place);
+}
+
+static bool simgpu_engine_usable(struct simgpu_device *sdev)
+{
+	return !simgpu_force_cpu_copy && !READ_ONCE(sdev->engine.dead);
+}
+
+static void simgpu_count_move(struct simgpu_device *sdev, u32 from, u32 to,
+			      bool evict)
+{
+	unsigned int s = simgpu_mem_index(from), d = simgpu_mem_index(to);
+
+	atomic64_inc(&sdev->stats.moves[s][d]);
+	if (evict)
+		atomic64_inc(&sdev->stats.evictions[s][d]);
+}
+
+/*
+ * Copy (or clear) @tbo into @new_mem on the engine and wait for it.
+ * On success the move is committed; on failure nothing changed.
+ */
+static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
+			      struct ttm_resource *new_mem, bool clear)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource *old_mem = tbo->resource;
+	struct simgpu_engine_op op = {
+		.op = clear ? SIMGPU_OP_FILL : SIMGPU_OP_COPY,
+		.len = tbo->base.size,
+	};
+	struct dma_fence *fence;
+	int ret;
+
+	if (simgpu_ttm_gpu_addr(sdev, new_mem, &op.dst_space, &op.dst))
+		return -EINVAL;
+	if (!clear &&
+	    simgpu_ttm_gpu_addr(sdev, old_mem, &op.src_space, &op.src))
+		return -EINVAL;
+	if (new_mem->mem_type == TTM_PL_TT)
+		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
+
+	fence = simgpu_engine_submit(sdev, &op, 1);
+	if (IS_ERR(fence))
+		return PTR_ERR(fence);
+	/*
+	 * Not interruptible: the copy runs anyway; the engine timeout bounds
+	 * the wait.  The fence error tells whether the data arrived.
+	 */
+	dma_fence_wait(fence, false);
+	ret = fence->error;
+	if (ret)
+		goto out;
+	atomic64_add(op.len, &sdev->stats.engine_bytes);
+
+	if (!old_mem) {
+		/* A new BO: no old resource to hand over to the fence. */
+		ttm_bo_move_sync_cleanup(tbo, new_mem);
+		goto out;
+	}
+	if (old_mem->mem_type == TTM_PL_TT)
+		simgpu_gart_unbind(sdev, old_mem);
+	ret = ttm_bo_move_accel_cleanup(tbo, fence, evict, false, new_mem);
+out:
+	dma_fence_put(fence);
+	return ret;
+}
+
+/* Clear new VRAM @new_mem of a BO that has no content yet, with the CPU. */
+static int simgpu_clear_cpu(struct ttm_buffer_object *tbo,
+			    struct ttm_resource *new_mem)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct simgpu_vram_region *r;
+	void __iomem *vram;
+
+	if (!simgpu_vram_res_visible(sdev, new_mem))
+		return -EIO;
+	r = &sdev->region[new_mem->mem_type == SIMGPU_PL_VRAM1];
+	vram = ioremap_wc(r->io_start + ((u64)new_mem->start << PAGE_SHIFT),
+			  new_mem->size);
+	if (!vram)
+		return -ENOMEM;
+	memset_io(vram, 0, new_mem->size);
+	iounmap(vram);
+	ttm_bo_move_sync_cleanup(tbo, new_mem);
+	atomic64_add(new_mem->size, &sdev->stats.cpu_bytes);
+	return 0;
+}
+
+/* Copy or clear @tbo into @new_mem with the CPU. */
+static int simgpu_move_cpu(struct ttm_buffer_object *tbo,
+			   struct ttm_operation_ctx *ctx,
+			   struct ttm_resource *new_mem, bool clear)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource *old_mem = tbo->resource;
+	int ret;
+
+	if (clear)
+		return simgpu_clear_cpu(tbo, new_mem);
+	if (!simgpu_vram_res_visible(sdev, old_mem) ||
+	    !simgpu_vram_res_visible(sdev, new_mem))
+		return -EIO; /* the CPU cannot reach one side */
+
+	if (old_mem->mem_type == TTM_PL_TT)
+		simgpu_gart_unbind(sdev, old_mem);
+	ret = ttm_bo_move_memcpy(tbo, ctx, new_mem);
+	if (ret) {
+		if (old_mem->mem_type == TTM_PL_TT)
+			simgpu_gart_bind(sdev, tbo->ttm, old_mem);
+		return ret;
+	}
+	if (new_mem->mem_type == TTM_PL_TT)
+		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
+	atomic64_add(new_mem->size, &sdev->stats.cpu_bytes);
+	return 0;
+}
+
+/* A data move: engine first, with the fallbacks described at the top. */
+static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
+			    struct ttm_operation_ctx *ctx,
+			    struct ttm_resource *new_mem, bool clear)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	int ret;
+
+	if (!simgpu_engine_usable(sdev))
+		return simgpu_move_cpu(tbo, ctx, new_mem, clear);
+
+	ret = simgpu_move_engine(tbo, evict, new_mem, clear);
+	if (ret != -EIO)
+		return ret;
+	atomic64_inc(&sdev->stats.engine_fallbacks);
+	ret = simgpu_move_cpu(tbo, ctx, new_mem, clear);
+	if (ret != -EIO)
+		return ret;
+	/* The CPU cannot reach one side: try the reset engine again. */
+	return simgpu_move_engine(tbo, evict, new_mem, clear);
+}
+
+static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
+			  struct ttm_operation_ctx *ctx,
+			  struct ttm_resource *new_mem,
+			  struct ttm_place *hop)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource *old_mem = tbo->resource;
+	u32 old_type = old_mem ? old_mem->mem_type : TTM_PL_SYSTEM;
+	u32 new_type = new_mem->mem_type;
+	bool populated = old_mem && tbo->ttm && ttm_tt_is_populated(tbo->ttm);
+	bool clear = false;
+	int ret, idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx)) {
+		/* The device is gone, and the content of its VRAM with it. */
+		if (old_mem && old_type == TTM_PL_TT)
+			simgpu_gart_unbind(sdev, old_mem);
+		ttm_bo_move_null(tbo, new_mem);
+		return 0;
+	}
+
+	/* User work on the BO first: the move must see its result. */
+	ret = ttm_bo_wait_ctx(tbo, ctx);
+	if (ret)
+		goto out;
+
+	if (old_type == TTM_PL_SYSTEM && !populated) {
+		/* A new BO (or one never touched): nothing to copy. */
+		if (!simgpu_mem_is_vram(new_type)) {
+			if (new_type == TTM_PL_TT)
+				simgpu_gart_bind(sdev, tbo->ttm, new_mem);
+			ttm_bo_move_null(tbo, new_mem);
+			goto done;
+		}
+		clear = true;
+	} else if (old_type == TTM_PL_SYSTEM && new_type == TTM_PL_TT) {
+		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
+		ttm_bo_move_null(tbo, new_mem);
+		goto done;
+	} else if (old_type == TTM_PL_TT && new_type == TTM_PL_SYSTEM) {
+		simgpu_gart_unbind(sdev, old_mem);
+		ttm_bo_move_null(tbo, new_mem);
+		goto done;
+	} else if (old_type == new_type && old_type == TTM_PL_SYSTEM) {
+		ttm_bo_move_null(tbo, new_mem);
+		goto done;
+	} else if ((old_type == TTM_PL_SYSTEM || new_type == TTM_PL_SYSTEM) &&
+		   simgpu_engine_usable(sdev)) {
+		/* VRAM <-> SYSTEM: the engine needs the pages in the GART. */
+		hop->fpfn = 0;
+		hop->lpfn = 0;
+		hop->mem_type = TTM_PL_TT;
+		hop->flags = TTM_PL_FLAG_TEMPORARY;
+		ret = -EMULTIHOP;
+		goto out;
+	}
+
+	ret = simgpu_move_data(tbo, evict, ctx, new_mem, clear);
+	if (ret)
+		goto out;
+done:
+	simgpu_count_move(sdev, old_type, new_type, evict);
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static void simgpu_delete_mem_notify(struct ttm_buffer_object *tbo)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+
+	if (tbo->resource && tbo->resource->mem_type == TTM_PL_TT)
+		simgpu_gart_unbind(sdev, tbo->resource);
+}
+
+static int simgpu_io_mem_reserve(struct ttm_device *bdev,
+				 struct ttm_resource *mem)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(bdev);
+	struct simgpu_vram_region *r;
+
+	switch (mem->mem_type) {
+	case TTM_PL_SYSTEM:
+	case TTM_PL_TT:
+		return 0;
+	case SIMGPU_PL_VRAM0:
+	case SIMGPU_PL_VRAM1:
+		if (!simgpu_vram_res_visible(sdev, mem))
+			return -EINVAL;
+		r = &sdev->region[mem->mem_type == SIMGPU_PL_VRAM1];
+		mem->bus.offset = r->io_start + ((u64)mem->start << PAGE_SHIFT);
+		mem->bus.is_iomem = true;
+		mem->bus.caching = ttm_write_combined;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static unsigned long simgpu_io_mem_pfn(struct ttm_buffer_object *tbo,
+				       unsigned long page_offset)
+{
+	/* VRAM resources are contiguous: the BAR maps them linearly. */
+	return (tbo->resource->bus.offset >> PAGE_SHIFT) + page_offset;
+}
+
+static const struct ttm_device_funcs simgpu_ttm_funcs = {
+	.ttm_tt_create = simgpu_ttm_tt_create,
+	.ttm_tt_populate = simgpu_ttm_tt_populate,
+	.ttm_tt_unpopulate = simgpu_ttm_tt_unpopulate,
+	.ttm_tt_destroy = simgpu_ttm_tt_destroy,
+	.eviction_valuable = simgpu_eviction_valuable,
+	.evict_flags = simgpu_evict_flags,
+	.move = simgpu_bo_move,
+	.delete_mem_notify = simgpu_delete_mem_notify,
+	.io_mem_reserve = simgpu_io_mem_reserve,
+	.io_mem_pfn = simgpu_io_mem_pfn,
+};
+
+/**
+ * simgpu_ttm_init - create the TTM device and its memory managers
+ * @sdev: simgpu device, with the hardware discovered
+ *
+ * Return: 0 or a negative error code; on error nothing is left to undo.
+ */
+int simgpu_ttm_init(struct simgpu_device *sdev)
+{
+	struct drm_device *drm = &sdev->drm;
+	unsigned int n;
+	int ret;
+
+	ret = ttm_device_init(&sdev->bdev, &simgpu_ttm_funcs, drm->dev,
+			      drm->anon_inode->i_mapping,
+			      drm->vma_offset_manager, 0);
+	if (ret)
+		return ret;
+
+	for (n = 0; n < sdev->num_regions; n++) {
+		ret = simgpu_vram_mgr_init(sdev, n);
+		if (ret)
+			goto err_vram;
+	}
+	ret = simgpu_gart_init(sdev);
+	if (ret)
+		goto err_vram;
+	return 0;
+
+err_vram:
+	while (n--)
+		simgpu_vram_mgr_fini(sdev, n);
+	ttm_device_fini(&sdev->bdev);
+	return ret;
+}
+
+/**
+ * simgpu_ttm_fini - tear down what simgpu_ttm_init() created
+ * @sdev: simgpu device, when the DRM device is released
+ */
+void simgpu_ttm_fini(struct simgpu_device *sdev)
+{
+	unsigned int n;
+
+	for (n = 0; n < sdev->num_regions; n++)
+		simgpu_vram_mgr_fini(sdev, n);
+	simgpu_gart_fini(sdev);
+	ttm_device_fini(&sdev->bdev);
+}

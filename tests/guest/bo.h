@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers of simgpu's guest test programs: open the render node,
+ * create/map/query/migrate buffer objects, fill them with verifiable,
+ * poorly compressible patterns, read the driver's debugfs statistics and
+ * poke its fault-injection knobs.
+ */
+#ifndef SIMGPU_TEST_BO_H
+#define SIMGPU_TEST_BO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "simgpu_drm.h"
+
+#define RENDER_NODE "/dev/dri/renderD128"
+#define MiB (1024ULL * 1024)
+
+int dev_open(struct drm_simgpu_device_query *q);
+int bo_create(int fd, uint64_t size, uint32_t placements, uint32_t preferred,
+	      uint32_t flags, uint32_t *handle);
+void *bo_map(int fd, uint32_t handle, uint64_t size);
+int bo_query(int fd, uint32_t handle, struct drm_simgpu_gem_query *q);
+int bo_mem(int fd, uint32_t handle);
+int bo_migrate(int fd, uint32_t handle, uint32_t mem, uint32_t flags);
+int bo_wait(int fd, uint32_t handle, int64_t timeout_ns);
+int seqno_wait(int fd, uint64_t seqno, int64_t timeout_ns);
+int gpu_submit(int fd, struct drm_simgpu_cmd *cmds, unsigned int n,
+	       uint64_t *seqno);
+int gem_close(int fd, uint32_t handle);
+
+/* The pattern word at byte offset @off (a multiple of 8) for @seed. */
+uint64_t pattern_word(uint64_t seed, uint64_t off);
+void pattern_fill(void *p, uint64_t off, uint64_t len, uint64_t seed);
+/* Number of bytes in [off, off + len) that differ from the pattern. */
+uint64_t pattern_check(const void *p, uint64_t off, uint64_t len,
+		       uint64_t seed);
+
+/* debugfs of the device; stat_get() returns -1 if @name is unknown. */
+long long stat_get(const char *name);
+int dbg_write(const char *file, const char *val);
+
+/* A small PRNG for test decisions (xorshift64). */
+uint64_t rnd_next(uint64_t *state);
+
+#endif /* SIMGPU_TEST_BO_H */
