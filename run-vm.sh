@@ -331,7 +331,18 @@ start=$(date +%s.%N)
 rc=0
 run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
 elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
-qemu_failed() { [ $((rc & 1)) = 1 ] && [ -z "$reported" ] && [ -z "$panic" ]; }
+# vm-exit makes QEMU exit with 2 * status + 1.  QEMU's own failures exit
+# with 1 or 128 + signal, so those values count as a guest status only
+# when vm-exit's console line confirms them.
+guest_status() {
+	local s=$(((rc - 1) >> 1))
+	[ $((rc & 1)) = 1 ] || return 1
+	if [ "$rc" = 1 ] || [ "$rc" -ge 129 ]; then
+		[ "$reported" = "$s" ] || return 1
+	fi
+	echo "$s"
+}
+qemu_failed() { [ $rc != 0 ] && [ $rc != 124 ] && ! guest_status >/dev/null && [ -z "$panic" ]; }
 
 reported=$(grep -a -o 'vm-exit: status [0-9]*' "$log" |
 	tail -n 1 | grep -o '[0-9]*$' || true)
@@ -342,8 +353,7 @@ if [ $rc = 124 ] || [ $rc = 137 ]; then
 	die "guest did not finish within ${timeout_s}s (--timeout); console: ${logfile:-(use --log)}" $EXIT_TIMEOUT
 elif [ -n "$panic" ]; then
 	die "guest kernel panic after ${elapsed}s: ${panic#*] }" $EXIT_NOSTATUS
-elif [ $((rc & 1)) = 1 ] && [ -n "$reported" ] && [ $((rc >> 1)) = "$reported" ]; then
-	status=$reported
+elif status=$(guest_status); then
 	if [ "$status" = $EXIT_SETUP ]; then
 		die "guest setup failed: $(grep -a -m1 'simgpu-init:' "$log" || echo '(no message)')" $EXIT_SETUP
 	fi

@@ -3,15 +3,16 @@
  * vm-exit STATUS: end the VM and hand STATUS (0-127) to the host.
  *
  * Writes STATUS to QEMU's isa-debug-exit port; QEMU then exits with
- * (STATUS << 1) | 1, which run-vm.sh decodes.  A QEMU exit status of 0
- * therefore always means the guest did not report (e.g. a kernel panic
- * rebooted it), never a guest status.
+ * (STATUS << 1) | 1, which run-vm.sh decodes.  QEMU's own exit status 1
+ * (a startup error) and 128 + signal look like some guest statuses, so
+ * the status is also printed on the console for run-vm.sh to confirm.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define DEBUG_EXIT_PORT 0xf4	/* run-vm.sh: -device isa-debug-exit,iobase=0xf4 */
@@ -30,9 +31,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vm-exit: bad status '%s' (0-127)\n", argv[1]);
 		return 2;
 	}
-	/* run-vm.sh reads this line to tell a guest status from a QEMU error. */
+	/* Drain the console so that the line is out before QEMU exits. */
 	printf("vm-exit: status %ld\n", status);
 	fflush(stdout);
+	tcdrain(STDOUT_FILENO);
 	sync();
 	if (ioperm(DEBUG_EXIT_PORT, 1, 1)) {
 		fprintf(stderr, "vm-exit: ioperm: %s\n", strerror(errno));
