@@ -61,15 +61,17 @@ static int simgpu_submit_place(struct simgpu_bo *bo)
 	struct ttm_operation_ctx ctx = { .interruptible = true };
 	u32 mask = bo->placements & SIMGPU_GPU_PLACEMENTS;
 	u32 first;
+	int ret;
 
-	if (!simgpu_mem_is_vram(bo->tbo.resource->mem_type) &&
-	    bo->tbo.resource->mem_type != TTM_PL_TT) {
-		first = mask & DRM_SIMGPU_PLACEMENT(bo->preferred) ?
-			bo->preferred : __ffs(mask);
-		simgpu_bo_placement(bo, mask, first, false);
-		return ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
-	}
-	return 0;
+	if (simgpu_mem_is_vram(bo->tbo.resource->mem_type) ||
+	    bo->tbo.resource->mem_type == TTM_PL_TT)
+		return 0;
+	first = mask & DRM_SIMGPU_PLACEMENT(bo->preferred) ?
+		bo->preferred : __ffs(mask);
+	ret = simgpu_bo_placement(bo, mask, first, false);
+	if (ret)
+		return ret;
+	return ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
 }
 
 static int simgpu_submit_locked(struct simgpu_device *sdev,
