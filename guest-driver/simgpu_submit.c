@@ -87,10 +87,11 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 	int ret;
 
 	for (i = 0; i < num_objs; i++) {
-		ret = dma_resv_reserve_fences(objs[i]->resv, 1);
+		ret = simgpu_submit_place(to_simgpu_bo(drm_gem_ttm_of_gem(objs[i])));
 		if (ret)
 			return ret;
-		ret = simgpu_submit_place(to_simgpu_bo(drm_gem_ttm_of_gem(objs[i])));
+		/* After the move, which may have used the slots it reserved. */
+		ret = dma_resv_reserve_fences(objs[i]->resv, 1);
 		if (ret)
 			return ret;
 	}
