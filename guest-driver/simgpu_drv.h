@@ -333,8 +333,8 @@ unsigned int simgpu_mem_index(u32 mem_type);
 /* simgpu_gem.c */
 struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
 				   u32 placements, u32 preferred, u32 flags);
-void simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
-			 bool cpu_visible);
+int simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
+			bool cpu_visible);
 int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 		      bool interruptible);
 struct simgpu_bo *simgpu_bo_lookup(struct drm_file *file, u32 handle);

@@ -26,11 +26,26 @@ static const u32 simgpu_mem_to_ttm[DRM_SIMGPU_NUM_MEM] = {
 	[DRM_SIMGPU_MEM_SYSTEM] = TTM_PL_SYSTEM,
 };
 
+/* Add @mem to @bo's placement list, unless @bo can never fit there. */
 static void simgpu_add_place(struct simgpu_bo *bo, u32 mem, bool cpu_visible)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
-	struct ttm_place *place = &bo->places[bo->placement.num_placement++];
+	struct ttm_place *place;
+	u64 room = U64_MAX;
 
+	if (mem <= DRM_SIMGPU_MEM_VRAM1)
+		room = cpu_visible ? sdev->region[mem].visible_size :
+				     sdev->region[mem].size;
+	else if (mem == DRM_SIMGPU_MEM_TT)
+		room = (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT;
+	/*
+	 * The managers would fail it (VRAM with -E2BIG, which ends the
+	 * search, TT with -ENOSPC after evicting everything): leave it out.
+	 */
+	if (bo->tbo.base.size > room)
+		return;
+
+	place = &bo->places[bo->placement.num_placement++];
 	memset(place, 0, sizeof(*place));
 	place->mem_type = simgpu_mem_to_ttm[mem];
 	if (mem <= DRM_SIMGPU_MEM_VRAM1 && cpu_visible)
@@ -44,10 +59,14 @@ static void simgpu_add_place(struct simgpu_bo *bo, u32 mem, bool cpu_visible)
  * @first: DRM_SIMGPU_MEM_* placement to put first (must be in @mask)
  * @cpu_visible: restrict VRAM to the CPU-visible window
  *
- * The result is in @bo->placement, valid until the next call.
+ * Placements too small for the BO (a VRAM region or its visible window,
+ * the GART) are left out.  The result is in @bo->placement, valid until
+ * the next call.
+ *
+ * Return: 0, or -ENOSPC if no placement of @mask can ever hold the BO.
  */
-void simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
-			 bool cpu_visible)
+int simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
+			bool cpu_visible)
 {
 	u32 mem;
 
@@ -57,6 +76,7 @@ void simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
 	for (mem = 0; mem < DRM_SIMGPU_NUM_MEM; mem++)
 		if (mem != first && (mask & DRM_SIMGPU_PLACEMENT(mem)))
 			simgpu_add_place(bo, mem, cpu_visible);
+	return bo->placement.num_placement ? 0 : -ENOSPC;
 }
 
 static void simgpu_bo_destroy(struct ttm_buffer_object *tbo)
@@ -77,6 +97,7 @@ static vm_fault_t simgpu_gem_fault_visible(struct simgpu_bo *bo)
 	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
 	struct ttm_operation_ctx ctx = { };
 	struct ttm_resource *res = bo->tbo.resource;
+	unsigned int i;
 	u32 mem;
 	int ret;
 
@@ -87,8 +108,17 @@ static vm_fault_t simgpu_gem_fault_visible(struct simgpu_bo *bo)
 
 	atomic64_inc(&sdev->stats.invisible_faults);
 	mem = simgpu_mem_index(res->mem_type);
-	simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem) |
-			    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT), mem, true);
+	ret = simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem) |
+				  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT), mem,
+				  true);
+	if (ret)
+		return VM_FAULT_SIGBUS;
+	/*
+	 * Evict from the visible window before falling back to TT: without
+	 * the flag TTM would take free TT over evicting visible VRAM.
+	 */
+	for (i = 1; i < bo->placement.num_placement; i++)
+		bo->places[i].flags |= TTM_PL_FLAG_FALLBACK;
 	ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
 	if (ret == -EBUSY || ret == -ERESTARTSYS || ret == -EINTR)
 		return VM_FAULT_NOPAGE;
@@ -167,8 +197,13 @@ struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
 	bo->placements = placements;
 	bo->preferred = preferred;
 	bo->flags = flags;
-	simgpu_bo_placement(bo, placements, preferred,
-			    flags & DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS);
+	ret = simgpu_bo_placement(bo, placements, preferred,
+				  flags & DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS);
+	if (ret) {
+		drm_gem_object_release(&bo->tbo.base);
+		kfree(bo);
+		return ERR_PTR(ret);
+	}
 
 	/* On failure TTM calls simgpu_bo_destroy(). */
 	ret = ttm_bo_init_validate(&sdev->bdev, &bo->tbo, ttm_bo_type_device,
@@ -198,8 +233,10 @@ int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 	ret = ttm_bo_reserve(&bo->tbo, interruptible, false, NULL);
 	if (ret)
 		return ret;
-	simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem), mem, cpu_visible);
-	ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
+	ret = simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem), mem,
+				  cpu_visible);
+	if (!ret)
+		ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
 	ttm_bo_unreserve(&bo->tbo);
 	return ret == -ENOMEM && simgpu_mem_is_vram(simgpu_mem_to_ttm[mem]) ?
 	       -ENOSPC : ret;

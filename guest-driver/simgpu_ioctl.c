@@ -177,9 +177,9 @@ out:
  * @data: struct drm_simgpu_gem_migrate
  * @file: DRM file of the caller
  *
- * Return: 0, -EINVAL for bad arguments, -ENOENT for an unknown handle,
- * -ENOSPC if the BO does not fit, -ERESTARTSYS on a signal, -ENODEV if
- * the device is gone.
+ * Return: 0, -EINVAL for bad arguments or a placement outside the BO's
+ * allowed mask, -ENOENT for an unknown handle, -ENOSPC if the BO does not
+ * fit, -ERESTARTSYS on a signal, -ENODEV if the device is gone.
  */
 int simgpu_gem_migrate_ioctl(struct drm_device *drm, void *data,
 			     struct drm_file *file)
@@ -196,6 +196,10 @@ int simgpu_gem_migrate_ioctl(struct drm_device *drm, void *data,
 	bo = simgpu_bo_lookup(file, args->handle);
 	if (!bo)
 		return -ENOENT;
+	if (!(bo->placements & DRM_SIMGPU_PLACEMENT(args->mem))) {
+		ret = -EINVAL;
+		goto out;
+	}
 	if (!drm_dev_enter(drm, &idx)) {
 		ret = -ENODEV;
 		goto out;

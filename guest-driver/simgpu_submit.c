@@ -61,15 +61,17 @@ static int simgpu_submit_place(struct simgpu_bo *bo)
 	struct ttm_operation_ctx ctx = { .interruptible = true };
 	u32 mask = bo->placements & SIMGPU_GPU_PLACEMENTS;
 	u32 first;
+	int ret;
 
-	if (!simgpu_mem_is_vram(bo->tbo.resource->mem_type) &&
-	    bo->tbo.resource->mem_type != TTM_PL_TT) {
-		first = mask & DRM_SIMGPU_PLACEMENT(bo->preferred) ?
-			bo->preferred : __ffs(mask);
-		simgpu_bo_placement(bo, mask, first, false);
-		return ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
-	}
-	return 0;
+	if (simgpu_mem_is_vram(bo->tbo.resource->mem_type) ||
+	    bo->tbo.resource->mem_type == TTM_PL_TT)
+		return 0;
+	first = mask & DRM_SIMGPU_PLACEMENT(bo->preferred) ?
+		bo->preferred : __ffs(mask);
+	ret = simgpu_bo_placement(bo, mask, first, false);
+	if (ret)
+		return ret;
+	return ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
 }
 
 static int simgpu_submit_locked(struct simgpu_device *sdev,
@@ -85,10 +87,11 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 	int ret;
 
 	for (i = 0; i < num_objs; i++) {
-		ret = dma_resv_reserve_fences(objs[i]->resv, 1);
+		ret = simgpu_submit_place(to_simgpu_bo(drm_gem_ttm_of_gem(objs[i])));
 		if (ret)
 			return ret;
-		ret = simgpu_submit_place(to_simgpu_bo(drm_gem_ttm_of_gem(objs[i])));
+		/* After the move, which may have used the slots it reserved. */
+		ret = dma_resv_reserve_fences(objs[i]->resv, 1);
 		if (ret)
 			return ret;
 	}

@@ -107,7 +107,9 @@ struct drm_simgpu_device_query {
  * @handle: out, the GEM handle, valid in the caller's DRM file only
  * @pad: must be zero
  *
- * New objects read as zero.
+ * New objects read as zero.  Fails with -ENOSPC if the object fits in
+ * none of @placements (a VRAM region, or its CPU-visible window with
+ * DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, or the GART is too small).
  */
 struct drm_simgpu_gem_create {
 	__u64 size;
@@ -162,8 +164,8 @@ struct drm_simgpu_gem_query {
 /**
  * struct drm_simgpu_gem_migrate - move an object (for tests)
  * @handle: in, GEM handle
- * @mem: in, the DRM_SIMGPU_MEM_* placement to move to (any placement; it
- *	need not be in the object's mask)
+ * @mem: in, the DRM_SIMGPU_MEM_* placement to move to; must be in the
+ *	object's placement mask (-EINVAL otherwise)
  * @flags: in, DRM_SIMGPU_MIGRATE_* flags
  * @pad: must be zero
  *

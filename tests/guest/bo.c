@@ -12,7 +12,7 @@
 
 #include "bo.h"
 
-static int xioctl(int fd, unsigned long req, void *arg)
+int drm_xioctl(int fd, unsigned long req, void *arg)
 {
 	int ret;
 
@@ -30,12 +30,28 @@ int dev_open(struct drm_simgpu_device_query *q)
 		return -errno;
 	if (q) {
 		memset(q, 0, sizeof(*q));
-		if (xioctl(fd, DRM_IOCTL_SIMGPU_DEVICE_QUERY, q)) {
+		if (drm_xioctl(fd, DRM_IOCTL_SIMGPU_DEVICE_QUERY, q)) {
 			close(fd);
 			return -EIO;
 		}
 	}
 	return fd;
+}
+
+uint32_t placements_all(const struct drm_simgpu_device_query *q)
+{
+	uint32_t mask = DRM_SIMGPU_PLACEMENT_ALL;
+
+	if (q->num_regions < 2)
+		mask &= ~DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM1);
+	return mask;
+}
+
+const char *mem_name(uint32_t mem)
+{
+	static const char *const names[] = { "VRAM0", "VRAM1", "TT", "SYSTEM" };
+
+	return mem < DRM_SIMGPU_NUM_MEM ? names[mem] : "?";
 }
 
 int bo_create(int fd, uint64_t size, uint32_t placements, uint32_t preferred,
@@ -45,7 +61,7 @@ int bo_create(int fd, uint64_t size, uint32_t placements, uint32_t preferred,
 		.size = size, .placements = placements,
 		.preferred = preferred, .flags = flags,
 	};
-	int ret = xioctl(fd, DRM_IOCTL_SIMGPU_GEM_CREATE, &c);
+	int ret = drm_xioctl(fd, DRM_IOCTL_SIMGPU_GEM_CREATE, &c);
 
 	*handle = c.handle;
 	return ret;
@@ -56,17 +72,29 @@ void *bo_map(int fd, uint32_t handle, uint64_t size)
 	struct drm_simgpu_gem_mmap_offset m = { .handle = handle };
 	void *p;
 
-	if (xioctl(fd, DRM_IOCTL_SIMGPU_GEM_MMAP_OFFSET, &m))
+	if (drm_xioctl(fd, DRM_IOCTL_SIMGPU_GEM_MMAP_OFFSET, &m))
 		return NULL;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, m.offset);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+void *bo_new(int fd, uint64_t size, uint32_t placements, uint32_t preferred,
+	     uint32_t flags, uint32_t *handle)
+{
+	int ret = bo_create(fd, size, placements, preferred, flags, handle);
+	void *p = ret ? NULL : bo_map(fd, *handle, size);
+
+	if (!p)
+		printf("# create/map of a %llu byte BO in %s failed (%d)\n",
+		       (unsigned long long)size, mem_name(preferred), ret);
+	return p;
 }
 
 int bo_query(int fd, uint32_t handle, struct drm_simgpu_gem_query *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->handle = handle;
-	return xioctl(fd, DRM_IOCTL_SIMGPU_GEM_QUERY, q);
+	return drm_xioctl(fd, DRM_IOCTL_SIMGPU_GEM_QUERY, q);
 }
 
 int bo_mem(int fd, uint32_t handle)
@@ -83,14 +111,14 @@ int bo_migrate(int fd, uint32_t handle, uint32_t mem, uint32_t flags)
 		.handle = handle, .mem = mem, .flags = flags,
 	};
 
-	return xioctl(fd, DRM_IOCTL_SIMGPU_GEM_MIGRATE, &m);
+	return drm_xioctl(fd, DRM_IOCTL_SIMGPU_GEM_MIGRATE, &m);
 }
 
 int bo_wait(int fd, uint32_t handle, int64_t timeout_ns)
 {
 	struct drm_simgpu_wait w = { .handle = handle, .timeout_ns = timeout_ns };
 
-	return xioctl(fd, DRM_IOCTL_SIMGPU_WAIT, &w);
+	return drm_xioctl(fd, DRM_IOCTL_SIMGPU_WAIT, &w);
 }
 
 int seqno_wait(int fd, uint64_t seqno, int64_t timeout_ns)
@@ -100,7 +128,7 @@ int seqno_wait(int fd, uint64_t seqno, int64_t timeout_ns)
 		.timeout_ns = timeout_ns,
 	};
 
-	return xioctl(fd, DRM_IOCTL_SIMGPU_WAIT, &w);
+	return drm_xioctl(fd, DRM_IOCTL_SIMGPU_WAIT, &w);
 }
 
 int gpu_submit(int fd, struct drm_simgpu_cmd *cmds, unsigned int n,
@@ -109,7 +137,7 @@ int gpu_submit(int fd, struct drm_simgpu_cmd *cmds, unsigned int n,
 	struct drm_simgpu_submit s = {
 		.cmds = (uintptr_t)cmds, .num_cmds = n,
 	};
-	int ret = xioctl(fd, DRM_IOCTL_SIMGPU_SUBMIT, &s);
+	int ret = drm_xioctl(fd, DRM_IOCTL_SIMGPU_SUBMIT, &s);
 
 	if (seqno)
 		*seqno = s.seqno;
@@ -120,7 +148,37 @@ int gem_close(int fd, uint32_t handle)
 {
 	struct drm_gem_close c = { .handle = handle };
 
-	return xioctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
+	return drm_xioctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
+}
+
+struct drm_simgpu_cmd cmd_copy(uint32_t src, uint64_t src_off, uint32_t dst,
+			       uint64_t dst_off, uint64_t len)
+{
+	struct drm_simgpu_cmd c = {
+		.op = DRM_SIMGPU_CMD_COPY, .src_handle = src, .dst_handle = dst,
+		.src_offset = src_off, .dst_offset = dst_off, .length = len,
+	};
+
+	return c;
+}
+
+struct drm_simgpu_cmd cmd_fill(uint32_t dst, uint64_t off, uint64_t len,
+			       uint32_t value)
+{
+	struct drm_simgpu_cmd c = {
+		.op = DRM_SIMGPU_CMD_FILL, .dst_handle = dst,
+		.dst_offset = off, .length = len, .value = value,
+	};
+
+	return c;
+}
+
+int gpu_run(int fd, struct drm_simgpu_cmd *cmds, unsigned int n)
+{
+	uint64_t seqno;
+	int ret = gpu_submit(fd, cmds, n, &seqno);
+
+	return ret ? ret : seqno_wait(fd, seqno, 10000000000LL);
 }
 
 uint64_t pattern_word(uint64_t seed, uint64_t off)
@@ -142,19 +200,35 @@ void pattern_fill(void *p, uint64_t off, uint64_t len, uint64_t seed)
 		w[i] = pattern_word(seed, off + 8 * i);
 }
 
-uint64_t pattern_check(const void *p, uint64_t off, uint64_t len,
-		       uint64_t seed)
+uint64_t pattern_check_at(const void *p, uint64_t pat_off, uint64_t len,
+			  uint64_t seed)
 {
-	const uint64_t *w = (const uint64_t *)((const char *)p + off);
+	const uint64_t *w = p;
 	uint64_t i, bad = 0;
 
 	for (i = 0; i < len / 8; i++) {
-		uint64_t x = w[i] ^ pattern_word(seed, off + 8 * i);
+		uint64_t x = w[i] ^ pattern_word(seed, pat_off + 8 * i);
 		unsigned int b;
 
 		for (b = 0; x && b < 8; b++, x >>= 8)
 			bad += (x & 0xff) != 0;
 	}
+	return bad;
+}
+
+uint64_t pattern_check(const void *p, uint64_t off, uint64_t len,
+		       uint64_t seed)
+{
+	return pattern_check_at((const char *)p + off, off, len, seed);
+}
+
+uint64_t bytes_check(const void *p, uint64_t len, uint8_t byte)
+{
+	const uint8_t *b = p;
+	uint64_t i, bad = 0;
+
+	for (i = 0; i < len; i++)
+		bad += b[i] != byte;
 	return bad;
 }
 
@@ -193,14 +267,10 @@ long long stat_get(const char *name)
 	return ret;
 }
 
-int dbg_write(const char *file, const char *val)
+int file_write(const char *path, const char *val)
 {
-	char path[320];
 	int fd, ret = 0;
 
-	if (!dbg_dir())
-		return -ENOENT;
-	snprintf(path, sizeof(path), "%s/%s", dbg_dir(), file);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
@@ -208,6 +278,28 @@ int dbg_write(const char *file, const char *val)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+int dbg_write(const char *file, const char *val)
+{
+	char path[320];
+
+	if (!dbg_dir())
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/%s", dbg_dir(), file);
+	return file_write(path, val);
+}
+
+const char *dev_bdf(void)
+{
+	static char bdf[64];
+	glob_t g;
+
+	if (glob("/sys/bus/pci/drivers/simgpu/0000:*", 0, NULL, &g))
+		return NULL;
+	snprintf(bdf, sizeof(bdf), "%s", strrchr(g.gl_pathv[0], '/') + 1);
+	globfree(&g);
+	return bdf;
 }
 
 uint64_t rnd_next(uint64_t *state)

@@ -17,9 +17,17 @@
 #define MiB (1024ULL * 1024)
 
 int dev_open(struct drm_simgpu_device_query *q);
+/* ioctl() restarted on EINTR/EAGAIN; returns 0 or -errno. */
+int drm_xioctl(int fd, unsigned long req, void *arg);
+/* The DRM_SIMGPU_PLACEMENT() mask of every placement the device has. */
+uint32_t placements_all(const struct drm_simgpu_device_query *q);
+const char *mem_name(uint32_t mem);
 int bo_create(int fd, uint64_t size, uint32_t placements, uint32_t preferred,
 	      uint32_t flags, uint32_t *handle);
 void *bo_map(int fd, uint32_t handle, uint64_t size);
+/* bo_create() and bo_map(); NULL (with a TAP diagnostic) on failure. */
+void *bo_new(int fd, uint64_t size, uint32_t placements, uint32_t preferred,
+	     uint32_t flags, uint32_t *handle);
 int bo_query(int fd, uint32_t handle, struct drm_simgpu_gem_query *q);
 int bo_mem(int fd, uint32_t handle);
 int bo_migrate(int fd, uint32_t handle, uint32_t mem, uint32_t flags);
@@ -28,6 +36,12 @@ int seqno_wait(int fd, uint64_t seqno, int64_t timeout_ns);
 int gpu_submit(int fd, struct drm_simgpu_cmd *cmds, unsigned int n,
 	       uint64_t *seqno);
 int gem_close(int fd, uint32_t handle);
+struct drm_simgpu_cmd cmd_copy(uint32_t src, uint64_t src_off, uint32_t dst,
+			       uint64_t dst_off, uint64_t len);
+struct drm_simgpu_cmd cmd_fill(uint32_t dst, uint64_t off, uint64_t len,
+			       uint32_t value);
+/* Submit @n commands and wait for them; 0 or -errno. */
+int gpu_run(int fd, struct drm_simgpu_cmd *cmds, unsigned int n);
 
 /* The pattern word at byte offset @off (a multiple of 8) for @seed. */
 uint64_t pattern_word(uint64_t seed, uint64_t off);
@@ -35,10 +49,19 @@ void pattern_fill(void *p, uint64_t off, uint64_t len, uint64_t seed);
 /* Number of bytes in [off, off + len) that differ from the pattern. */
 uint64_t pattern_check(const void *p, uint64_t off, uint64_t len,
 		       uint64_t seed);
+/* Likewise for @len bytes at @p that should hold the pattern of @pat_off. */
+uint64_t pattern_check_at(const void *p, uint64_t pat_off, uint64_t len,
+			  uint64_t seed);
+/* Number of bytes in @len at @p that are not @byte. */
+uint64_t bytes_check(const void *p, uint64_t len, uint8_t byte);
 
 /* debugfs of the device; stat_get() returns -1 if @name is unknown. */
 long long stat_get(const char *name);
 int dbg_write(const char *file, const char *val);
+/* Write @val to the file @path (sysfs, debugfs); 0 or -errno. */
+int file_write(const char *path, const char *val);
+/* The PCI address of the device bound to simgpu, or NULL. */
+const char *dev_bdf(void);
 
 /* A small PRNG for test decisions (xorshift64). */
 uint64_t rnd_next(uint64_t *state);
