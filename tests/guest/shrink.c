@@ -29,8 +29,13 @@
 #include "tap.h"
 
 #define PAGE 4096ULL
-#define SYS_TT (DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) | \
-		DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM))
+/*
+ * BOs live in SYSTEM/TT (what the shrinker shrinks); VRAM0 is allowed too
+ * so that migrating a backed-up BO there can be tested.
+ */
+#define PLACEMENTS (DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) | \
+		    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM) | \
+		    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0))
 
 struct obj {
 	uint32_t handle;
@@ -106,7 +111,7 @@ static int shrink(uint64_t pages, bool writeback)
 static int create(int fd, struct obj *o, uint64_t size, uint32_t mem,
 		  uint64_t seed)
 {
-	int ret = bo_create(fd, size, SYS_TT, mem, 0, &o->handle);
+	int ret = bo_create(fd, size, PLACEMENTS, mem, 0, &o->handle);
 
 	if (ret)
 		return ret;
