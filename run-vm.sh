@@ -21,7 +21,7 @@ Usage: $PROG [OPTION]...
 Boot a VM with a simgpu device and its driver loaded.
 
 With a terminal and no --exec: an interactive shell in the guest (exit it,
-or press Ctrl-A X, to stop the VM).  Without a terminal and no --exec: runs
+or press Ctrl-A X, to stop the VM; its exit status becomes run-vm.sh's).  Without a terminal and no --exec: runs
 the default demo workload (simgpu-smoke) and exits with its status.
 
 Guest workload:
@@ -314,22 +314,21 @@ extra+=($qemu_opts)
 log=${logfile:-$work/console.log}
 : >"$log"
 
-# --- interactive ---------------------------------------------------------
+start=$(date +%s.%N)
+rc=0
 if [ $interactive = 1 ]; then
+	# The terminal is the console (Ctrl-A C: QEMU monitor); no timeout.
 	make_initrd "$work/initrd.cpio.gz" 1 ""
 	cmd=()
 	mapfile -d '' cmd < <(qemu_base "$accel")
+	: >"$work/qemu.err"
 	"${cmd[@]}" -initrd "$work/initrd.cpio.gz" \
 		-chardev "stdio,id=con,mux=on,signal=off,logfile=$log" \
-		-serial chardev:con -mon chardev=con,mode=readline "${extra[@]}" || true
-	exit 0
+		-serial chardev:con -mon chardev=con,mode=readline "${extra[@]}" || rc=$?
+else
+	make_initrd "$work/initrd.cpio.gz" 0 "$exec_cmd"
+	run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
 fi
-
-# --- non-interactive -----------------------------------------------------
-make_initrd "$work/initrd.cpio.gz" 0 "$exec_cmd"
-start=$(date +%s.%N)
-rc=0
-run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
 elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 # vm-exit makes QEMU exit with 2 * status + 1.  QEMU's own failures exit
 # with 1 or 128 + signal, so those values count as a guest status only

@@ -8,6 +8,7 @@
  *   fault_fail_count   the device's FAULT_FAIL_COUNT register (read/write)
  *   fault_hang         the device's FAULT_HANG register (read/write)
  *   fault_stall_us     the device's FAULT_STALL_US register (read/write)
+ *   shrink             write N: run a shrink pass of up to N pages
  *   vram0_mm, ...      TTM manager state
  *
  * Copyright (c) 2026 The simgpu authors
@@ -75,6 +76,7 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "invisible_faults %lld\n",
 		   atomic64_read(&st->invisible_faults));
 	seq_printf(m, "submits %lld\n", atomic64_read(&st->submits));
+	simgpu_shrinker_stats_show(sdev, m);
 	return 0;
 }
 
@@ -174,4 +176,5 @@ void simgpu_debugfs_init(struct simgpu_device *sdev)
 	ttm_resource_manager_create_debugfs(ttm_manager_type(&sdev->bdev,
 							     TTM_PL_TT),
 					    root, "gtt_mm");
+	simgpu_shrinker_debugfs_init(sdev, root);
 }

@@ -42,6 +42,8 @@ static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_SUBMIT, simgpu_submit_ioctl,
 			  DRM_RENDER_ALLOW),
 	DRM_IOCTL_DEF_DRV(SIMGPU_WAIT, simgpu_wait_ioctl, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(SIMGPU_GEM_MADVISE, simgpu_gem_madvise_ioctl,
+			  DRM_RENDER_ALLOW),
 };
 
 DEFINE_DRM_GEM_FOPS(simgpu_fops);
@@ -107,13 +109,18 @@ static int simgpu_pci_probe(struct pci_dev *pdev,
 	if (ret)
 		goto err_engine;
 	sdev->ttm_ready = true;
+	ret = simgpu_shrinker_init(sdev);
+	if (ret)
+		goto err_engine;
 
 	simgpu_debugfs_init(sdev);
 	ret = drm_dev_register(&sdev->drm, 0);
 	if (ret)
-		goto err_engine;
+		goto err_shrinker;
 	return 0;
 
+err_shrinker:
+	simgpu_shrinker_fini(sdev);
 err_engine:
 	simgpu_engine_fini(sdev);
 	return ret;
@@ -124,6 +131,7 @@ static void simgpu_pci_remove(struct pci_dev *pdev)
 	struct simgpu_device *sdev = pci_get_drvdata(pdev);
 
 	drm_dev_unplug(&sdev->drm);
+	simgpu_shrinker_fini(sdev);
 	/* CPU mappings of BOs fault again, onto a dummy page. */
 	unmap_mapping_range(sdev->drm.anon_inode->i_mapping, 0, 0, 1);
 	simgpu_engine_fini(sdev);

@@ -19,6 +19,7 @@
 #include <drm/ttm/ttm_device.h>
 #include <drm/ttm/ttm_placement.h>
 #include <drm/ttm/ttm_resource.h>
+#include <drm/ttm/ttm_tt.h>
 
 #include "simgpu_hw.h"
 
@@ -27,8 +28,11 @@
 #define DRIVER_MAJOR	0
 #define DRIVER_MINOR	2
 
-struct pci_dev;
+struct dentry;
 struct drm_file;
+struct pci_dev;
+struct seq_file;
+struct shrinker;
 
 /* TTM memory types: VRAM region 0 is TTM_PL_VRAM, region 1 a private one. */
 #define SIMGPU_PL_VRAM0		TTM_PL_VRAM
@@ -206,6 +210,44 @@ struct simgpu_stats {
 };
 
 /**
+ * struct simgpu_shrinker - system-memory shrinker of one device
+ *
+ * Locking: @lock protects the page counts @shrinkable, @purgeable and
+ * @backed_up, which follow the populate/unpopulate/backup/restore/destroy
+ * of every &struct simgpu_tt (see simgpu_shrinker.c); each &struct
+ * simgpu_tt changes state under its BO's reservation.  The event counters
+ * are atomic.  @shrink is set at probe and freed (unregistered) on remove;
+ * the rest lives as long as the DRM device.
+ *
+ * @shrink: the mm shrinker, NULL once unregistered
+ * @lock: see above
+ * @shrinkable: pages of populated, willneed tts (backup candidates)
+ * @purgeable: pages of populated, dontneed tts (purge candidates)
+ * @backed_up: pages of tts backed up to shmem, not yet restored
+ * @passes: shrink passes run (scan callbacks and debugfs triggers)
+ * @purged: pages freed without backup (dontneed)
+ * @backups: pages backed up to shmem
+ * @written_back: of @backups, pages whose writeback to swap was requested
+ * @restored: pages restored from a backup
+ * @interrupted: restores interrupted by a signal (resumed later)
+ * @restore_failed: restores that failed otherwise (e.g. no memory)
+ */
+struct simgpu_shrinker {
+	struct shrinker *shrink;
+	spinlock_t lock; /* shrinkable, purgeable, backed_up */
+	long shrinkable;
+	long purgeable;
+	long backed_up;
+	atomic64_t passes;
+	atomic64_t purged;
+	atomic64_t backups;
+	atomic64_t written_back;
+	atomic64_t restored;
+	atomic64_t interrupted;
+	atomic64_t restore_failed;
+};
+
+/**
  * struct simgpu_device - driver state of one simgpu
  * @drm: the DRM device, embedded
  * @pdev: the PCI device
@@ -221,6 +263,7 @@ struct simgpu_stats {
  * @gart: the GART
  * @engine: the copy/fill engine
  * @stats: statistics
+ * @shrinker: the system-memory shrinker
  *
  * The fields up to @gart_max_entries are set during probe and read-only
  * afterwards; the others document their own locking.
@@ -241,6 +284,7 @@ struct simgpu_device {
 	struct simgpu_gart gart;
 	struct simgpu_engine engine;
 	struct simgpu_stats stats;
+	struct simgpu_shrinker shrinker;
 };
 
 /* Most placements a BO can have: two VRAM regions, TT, SYSTEM. */
@@ -254,6 +298,9 @@ struct simgpu_device {
  * @flags: DRM_SIMGPU_GEM_CREATE_* flags, fixed at creation
  * @places: scratch placement list, under the BO's reservation
  * @placement: scratch placement, under the BO's reservation
+ * @madv: DRM_SIMGPU_MADV_*, under the BO's reservation
+ * @purged: the shrinker (or madvise) dropped the content since the last
+ *	DRM_SIMGPU_MADV_WILLNEED, under the BO's reservation
  */
 struct simgpu_bo {
 	struct ttm_buffer_object tbo;
@@ -262,7 +309,28 @@ struct simgpu_bo {
 	u32 flags;
 	struct ttm_place places[SIMGPU_MAX_PLACES];
 	struct ttm_placement placement;
+	u32 madv;
+	bool purged;
 };
+
+/**
+ * struct simgpu_tt - the system pages of a BO
+ * @ttm: the TTM page vector, embedded
+ * @purgeable: the BO is DRM_SIMGPU_MADV_DONTNEED: its pages count as
+ *	purgeable, not shrinkable; under the BO's reservation
+ * @purged: the pages were dropped without backup; the next populate
+ *	allocates new, zeroed pages; under the BO's reservation
+ */
+struct simgpu_tt {
+	struct ttm_tt ttm;
+	bool purgeable;
+	bool purged;
+};
+
+static inline struct simgpu_tt *to_simgpu_tt(struct ttm_tt *tt)
+{
+	return container_of(tt, struct simgpu_tt, ttm);
+}
 
 static inline struct simgpu_device *to_simgpu(struct drm_device *drm)
 {
@@ -338,6 +406,7 @@ int simgpu_bo_placement(struct simgpu_bo *bo, u32 mask, u32 first,
 int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 		      bool interruptible);
 struct simgpu_bo *simgpu_bo_lookup(struct drm_file *file, u32 handle);
+bool simgpu_bo_is_simgpu(struct ttm_buffer_object *tbo);
 
 /* simgpu_ioctl.c */
 int simgpu_device_query_ioctl(struct drm_device *drm, void *data,
@@ -356,6 +425,22 @@ int simgpu_wait_ioctl(struct drm_device *drm, void *data,
 /* simgpu_submit.c */
 int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 			struct drm_file *file);
+
+/* simgpu_shrinker.c */
+int simgpu_shrinker_init(struct simgpu_device *sdev);
+void simgpu_shrinker_fini(struct simgpu_device *sdev);
+void simgpu_shrinker_tt_populated(struct simgpu_device *sdev,
+				  struct ttm_tt *tt, bool restored);
+void simgpu_shrinker_tt_unpopulated(struct simgpu_device *sdev,
+				    struct ttm_tt *tt);
+void simgpu_shrinker_tt_destroyed(struct simgpu_device *sdev,
+				  struct ttm_tt *tt);
+void simgpu_shrinker_debugfs_init(struct simgpu_device *sdev,
+				  struct dentry *root);
+void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
+				struct seq_file *m);
+int simgpu_gem_madvise_ioctl(struct drm_device *drm, void *data,
+			     struct drm_file *file);
 
 /* simgpu_debugfs.c */
 void simgpu_debugfs_init(struct simgpu_device *sdev);

@@ -87,6 +87,20 @@ static void simgpu_bo_destroy(struct ttm_buffer_object *tbo)
 	kfree(bo);
 }
 
+/**
+ * simgpu_bo_is_simgpu - whether a TTM BO is a simgpu BO
+ * @tbo: a TTM BO of a simgpu device
+ *
+ * TTM's ghost objects (what is left of a BO during a move) share the TTM
+ * device but are not embedded in a &struct simgpu_bo.
+ *
+ * Return: true if @tbo is embedded in a &struct simgpu_bo.
+ */
+bool simgpu_bo_is_simgpu(struct ttm_buffer_object *tbo)
+{
+	return tbo->destroy == simgpu_bo_destroy;
+}
+
 static void simgpu_gem_free(struct drm_gem_object *gem)
 {
 	ttm_bo_fini(drm_gem_ttm_of_gem(gem));

@@ -80,35 +80,81 @@ int simgpu_ttm_gpu_addr(struct simgpu_device *sdev, struct ttm_resource *res,
 static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 					   u32 page_flags)
 {
-	struct ttm_tt *tt;
+	struct simgpu_bo *bo = to_simgpu_bo(tbo);
+	struct simgpu_tt *stt;
 
-	tt = kzalloc_obj(*tt);
-	if (!tt)
+	stt = kzalloc_obj(*stt);
+	if (!stt)
 		return NULL;
 	/* The engine snoops: system pages stay cached. */
-	if (ttm_sg_tt_init(tt, tbo, page_flags, ttm_cached)) {
-		kfree(tt);
-		return NULL;
-	}
-	return tt;
+	if (ttm_sg_tt_init(&stt->ttm, tbo, page_flags, ttm_cached))
+		goto err_free;
+	/*
+	 * The driver's shrinker, not TTM's global swapout, reclaims these
+	 * pages (see simgpu_shrinker.c).  The flags are set after the init
+	 * so that it still allocates the page and DMA address arrays.
+	 */
+	stt->ttm.page_flags |= TTM_TT_FLAG_EXTERNAL |
+			       TTM_TT_FLAG_EXTERNAL_MAPPABLE;
+	if (ttm_tt_setup_backup(&stt->ttm))
+		goto err_fini;
+	stt->purgeable = bo->madv == DRM_SIMGPU_MADV_DONTNEED;
+	return &stt->ttm;
+
+err_fini:
+	ttm_tt_fini(&stt->ttm);
+err_free:
+	kfree(stt);
+	return NULL;
 }
 
 static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 				  struct ttm_operation_ctx *ctx)
 {
-	return ttm_pool_alloc(&bdev->pool, tt, ctx);
+	struct simgpu_device *sdev = ttm_to_simgpu(bdev);
+	struct simgpu_tt *stt = to_simgpu_tt(tt);
+	bool restore = ttm_tt_is_backed_up(tt) && !stt->purged;
+	int ret;
+
+	if (restore) {
+		/*
+		 * Reading a backup back from swap is slow: let a signal
+		 * interrupt it.  What was restored so far stays in
+		 * &ttm_tt.restore; the next populate resumes there.
+		 */
+		if (ctx->interruptible && signal_pending(current))
+			ret = -ERESTARTSYS;
+		else
+			ret = ttm_tt_restore(bdev, tt, ctx);
+	} else {
+		/* A new BO, or one whose content was purged: zeroed pages. */
+		ttm_tt_clear_backed_up(tt);
+		ret = ttm_pool_alloc(&bdev->pool, tt, ctx);
+	}
+	if (ret) {
+		if (restore && (ret == -EINTR || ret == -ERESTARTSYS))
+			atomic64_inc(&sdev->shrinker.interrupted);
+		else if (restore)
+			atomic64_inc(&sdev->shrinker.restore_failed);
+		return ret;
+	}
+	stt->purged = false;
+	simgpu_shrinker_tt_populated(sdev, tt, restore);
+	return 0;
 }
 
 static void simgpu_ttm_tt_unpopulate(struct ttm_device *bdev,
 				     struct ttm_tt *tt)
 {
 	ttm_pool_free(&bdev->pool, tt);
+	simgpu_shrinker_tt_unpopulated(ttm_to_simgpu(bdev), tt);
 }
 
 static void simgpu_ttm_tt_destroy(struct ttm_device *bdev, struct ttm_tt *tt)
 {
+	simgpu_shrinker_tt_destroyed(ttm_to_simgpu(bdev), tt);
 	ttm_tt_fini(tt);
-	kfree(tt);
+	kfree(to_simgpu_tt(tt));
 }
 
 static const struct ttm_place simgpu_sys_place = {
@@ -288,9 +334,20 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	struct ttm_resource *old_mem = tbo->resource;
 	u32 old_type = old_mem ? old_mem->mem_type : TTM_PL_SYSTEM;
 	u32 new_type = new_mem->mem_type;
-	bool populated = old_mem && tbo->ttm && ttm_tt_is_populated(tbo->ttm);
+	bool populated;
 	bool clear = false;
 	int ret, idx;
+
+	/*
+	 * A BO the shrinker backed up is in SYSTEM with its content in
+	 * shmem: read it back before anything reads the pages.
+	 */
+	if (old_mem && tbo->ttm && ttm_tt_is_backed_up(tbo->ttm)) {
+		ret = ttm_bo_populate(tbo, ctx);
+		if (ret)
+			return ret;
+	}
+	populated = old_mem && tbo->ttm && ttm_tt_is_populated(tbo->ttm);
 
 	if (!drm_dev_enter(&sdev->drm, &idx)) {
 		/* The device is gone, and the content of its VRAM with it. */

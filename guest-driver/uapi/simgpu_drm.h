@@ -21,6 +21,7 @@ extern "C" {
 #define DRM_SIMGPU_GEM_MIGRATE		0x04
 #define DRM_SIMGPU_SUBMIT		0x05
 #define DRM_SIMGPU_WAIT			0x06
+#define DRM_SIMGPU_GEM_MADVISE		0x07
 
 #define DRM_IOCTL_SIMGPU_DEVICE_QUERY \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_DEVICE_QUERY, \
@@ -42,6 +43,9 @@ extern "C" {
 		 struct drm_simgpu_submit)
 #define DRM_IOCTL_SIMGPU_WAIT \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_WAIT, struct drm_simgpu_wait)
+#define DRM_IOCTL_SIMGPU_GEM_MADVISE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_GEM_MADVISE, \
+		 struct drm_simgpu_gem_madvise)
 
 /** DRM_SIMGPU_MAX_REGIONS - room for VRAM regions in the query */
 #define DRM_SIMGPU_MAX_REGIONS		4
@@ -247,6 +251,33 @@ struct drm_simgpu_wait {
 	__u32 flags;
 	__u64 seqno;
 	__s64 timeout_ns;
+};
+
+/* The content is needed (the default). */
+#define DRM_SIMGPU_MADV_WILLNEED	0
+/* The content may be dropped under memory pressure. */
+#define DRM_SIMGPU_MADV_DONTNEED	1
+
+/**
+ * struct drm_simgpu_gem_madvise - whether an object's content is needed
+ * @handle: in, GEM handle
+ * @madv: in, DRM_SIMGPU_MADV_*
+ * @retained: out, 1 if the content still exists: for WILLNEED, whether it
+ *	survived since the object was last marked DONTNEED (0: it reads as
+ *	zero now); for DONTNEED, whether it is still in memory (a copy
+ *	swapped out is dropped at once, and 0 is returned)
+ * @pad: must be zero
+ *
+ * Under system-memory pressure the kernel frees the pages of DONTNEED
+ * objects in system memory (SYSTEM or TT) first, without saving them;
+ * WILLNEED objects are saved to swap and read back on the next use.
+ * Returns -EINTR/-ERESTARTSYS on a signal (nothing changed).
+ */
+struct drm_simgpu_gem_madvise {
+	__u32 handle;
+	__u32 madv;
+	__u32 retained;
+	__u32 pad;
 };
 
 #if defined(__cplusplus)

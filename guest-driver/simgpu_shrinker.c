@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * simgpu system-memory shrinker and DRM_IOCTL_SIMGPU_GEM_MADVISE.
+ *
+ * The pages of a BO in SYSTEM or TT are a &struct simgpu_tt.  Its
+ * ttm_tt carries TTM_TT_FLAG_EXTERNAL(_MAPPABLE), so TTM's global swapout
+ * leaves it alone, and a shmem backup file (ttm_tt_setup_backup()).  The
+ * per-device shrinker reclaims the pages instead:
+ *
+ * - count reports the pages of populated tts from the driver's own
+ *   accounting: purgeable (DRM_SIMGPU_MADV_DONTNEED) pages always,
+ *   shrinkable (WILLNEED) pages only as far as swap space is left and the
+ *   allocation may enter the filesystem (backup goes through shmem).
+ * - scan walks the SYSTEM and TT LRUs with trylocks only (it may run in
+ *   direct reclaim under any BO's reservation), first purging DONTNEED
+ *   BOs, then backing up the others to shmem.  Idle BOs go before busy
+ *   ones; outside kswapd (ttm_bo_shrink_avoid_wait()) it never waits for
+ *   the GPU and never asks for writeback, from kswapd it writes the
+ *   backup out to swap at once.
+ * - simgpu_bo_shrink() moves a TT BO to SYSTEM first (unbinding it from
+ *   the GART, after its work finished: the move waits per the ctx), then
+ *   ttm_bo_shrink() backs up or purges its pages.
+ *
+ * A backed-up BO stays in SYSTEM with its tt unpopulated; whatever
+ * populates it again - a CPU fault, a submission (which moves it to TT),
+ * a migration - restores it in simgpu_ttm_tt_populate().  A restore
+ * interrupted by a signal keeps what it restored and resumes on the next
+ * populate; one that fails for lack of memory leaves the BO backed up.
+ * A purged BO reads as zero and reports the loss through madvise.
+ *
+ * VRAM BOs are never shrunk: VRAM is device memory, and evicting a VRAM
+ * BO under system-memory pressure would first allocate the very system
+ * pages the shrinker is asked to free.  The walk only visits the SYSTEM
+ * and TT LRUs, so a VRAM BO is reclaimed only after VRAM pressure evicted
+ * it to TT.  Pinned BOs fail ttm_bo_shrink_suitable() and are skipped.
+ *
+ * Copyright (c) 2026 The simgpu authors
+ */
+
+#include <linux/debugfs.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/shmem_fs.h>
+#include <linux/shrinker.h>
+#include <linux/swap.h>
+#include <linux/uaccess.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/ttm/ttm_backup.h>
+#include <drm/ttm/ttm_bo.h>
+#include <drm/ttm/ttm_tt.h>
+
+#include "simgpu_drv.h"
+#include "uapi/simgpu_drm.h"
+
+/**
+ * struct simgpu_shrink_flags - what a shrink pass may do
+ * @purge: only purge DONTNEED BOs (no backups)
+ * @writeback: write backups out to swap at once
+ */
+struct simgpu_shrink_flags {
+	bool purge;
+	bool writeback;
+};
+
+static void simgpu_shrinker_mod(struct simgpu_shrinker *s, long shrinkable,
+				long purgeable, long backed_up)
+{
+	spin_lock(&s->lock);
+	s->shrinkable += shrinkable;
+	s->purgeable += purgeable;
+	s->backed_up += backed_up;
+	spin_unlock(&s->lock);
+}
+
+/**
+ * simgpu_shrinker_tt_populated - account a tt that got its pages
+ * @sdev: simgpu device
+ * @tt: the tt, populated, its BO reserved
+ * @restored: the pages were restored from a backup
+ */
+void simgpu_shrinker_tt_populated(struct simgpu_device *sdev,
+				  struct ttm_tt *tt, bool restored)
+{
+	struct simgpu_shrinker *s = &sdev->shrinker;
+	long n = tt->num_pages;
+
+	if (to_simgpu_tt(tt)->purgeable)
+		simgpu_shrinker_mod(s, 0, n, restored ? -n : 0);
+	else
+		simgpu_shrinker_mod(s, n, 0, restored ? -n : 0);
+	if (restored)
+		atomic64_add(n, &s->restored);
+}
+
+/**
+ * simgpu_shrinker_tt_unpopulated - account a tt whose pages were freed
+ * @sdev: simgpu device
+ * @tt: the tt, just unpopulated
+ */
+void simgpu_shrinker_tt_unpopulated(struct simgpu_device *sdev,
+				    struct ttm_tt *tt)
+{
+	long n = tt->num_pages;
+
+	if (to_simgpu_tt(tt)->purgeable)
+		simgpu_shrinker_mod(&sdev->shrinker, 0, -n, 0);
+	else
+		simgpu_shrinker_mod(&sdev->shrinker, -n, 0, 0);
+}
+
+/**
+ * simgpu_shrinker_tt_destroyed - account a tt about to be freed
+ * @sdev: simgpu device
+ * @tt: the tt, unpopulated; its backup, if any, goes with it
+ */
+void simgpu_shrinker_tt_destroyed(struct simgpu_device *sdev,
+				  struct ttm_tt *tt)
+{
+	if (ttm_tt_is_backed_up(tt) && !to_simgpu_tt(tt)->purged)
+		simgpu_shrinker_mod(&sdev->shrinker, 0, 0, -(long)tt->num_pages);
+}
+
+/*
+ * Back up or purge one BO of the SYSTEM or TT LRU, reserved by the walk.
+ * Returns the pages freed, or a negative error code: -EBUSY if the BO
+ * cannot be shrunk now (the walk goes on), another one to stop the walk.
+ */
+static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
+			     struct ttm_buffer_object *tbo,
+			     const struct simgpu_shrink_flags flags,
+			     unsigned long *scanned)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct simgpu_shrinker *s = &sdev->shrinker;
+	struct ttm_tt *tt = tbo->ttm;
+	struct simgpu_tt *stt = to_simgpu_tt(tt);
+	long n = tt->num_pages;
+	bool purge, writeback;
+	long lret;
+
+	/* A ghost: its pages go as soon as the move it belongs to ends. */
+	if (!simgpu_bo_is_simgpu(tbo))
+		return -EBUSY;
+	purge = stt->purgeable;
+	if (flags.purge && !purge)
+		return -EBUSY;
+	writeback = !purge && flags.writeback;
+
+	*scanned += n;
+	lret = ttm_bo_shrink(ctx, tbo, (struct ttm_bo_shrink_flags)
+			     { .purge = purge, .writeback = writeback,
+			       .allow_move = true });
+	if (lret <= 0)
+		return lret;
+
+	if (purge) {
+		stt->purged = true;
+		to_simgpu_bo(tbo)->purged = true;
+		simgpu_shrinker_mod(s, 0, -n, 0);
+		atomic64_add(lret, &s->purged);
+	} else {
+		simgpu_shrinker_mod(s, -n, 0, n);
+		atomic64_add(lret, &s->backups);
+		if (writeback)
+			atomic64_add(lret, &s->written_back);
+	}
+	return lret;
+}
+
+/* One walk over the SYSTEM and TT LRUs. */
+static int __simgpu_shrinker_walk(struct simgpu_device *sdev,
+				  struct ttm_operation_ctx *ctx,
+				  const struct simgpu_shrink_flags flags,
+				  unsigned long to_scan, unsigned long *scanned,
+				  unsigned long *freed)
+{
+	static const u32 mem_types[] = { TTM_PL_SYSTEM, TTM_PL_TT };
+	struct ttm_buffer_object *tbo;
+	unsigned int i;
+	long lret;
+
+	for (i = 0; i < ARRAY_SIZE(mem_types); i++) {
+		struct ttm_resource_manager *man =
+			ttm_manager_type(&sdev->bdev, mem_types[i]);
+		struct ttm_lru_walk_arg arg = {
+			.ctx = ctx,
+			.trylock_only = true,
+		};
+		struct ttm_bo_lru_cursor curs;
+
+		if (!man || !man->use_tt)
+			continue;
+		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo) {
+			if (!ttm_bo_shrink_suitable(tbo, ctx))
+				continue;
+			lret = simgpu_bo_shrink(ctx, tbo, flags, scanned);
+			if (lret < 0 && lret != -EBUSY)
+				return lret;
+			if (lret > 0)
+				*freed += lret;
+			if (*scanned >= to_scan)
+				return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Idle BOs first, then busy ones if the ctx may wait: light pressure
+ * causes no GPU stalls.  Unlike xe, writeback (kswapd only) is not left
+ * to a last walk: kswapd is the one reclaimer that should push backups
+ * out to swap, and a backup left in shmem frees nothing until it is.
+ */
+static int simgpu_shrinker_walk(struct simgpu_device *sdev,
+				struct ttm_operation_ctx *ctx,
+				const struct simgpu_shrink_flags flags,
+				unsigned long to_scan, unsigned long *scanned,
+				unsigned long *freed)
+{
+	bool no_wait_gpu = true;
+	int ret;
+
+	swap(no_wait_gpu, ctx->no_wait_gpu);
+	ret = __simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned, freed);
+	swap(no_wait_gpu, ctx->no_wait_gpu);
+	if (ret || *scanned >= to_scan || ctx->no_wait_gpu)
+		return ret;
+	return __simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned,
+				      freed);
+}
+
+/* Purge, then back up, until @to_scan pages were looked at. */
+static unsigned long simgpu_shrink(struct simgpu_device *sdev,
+				   struct ttm_operation_ctx *ctx,
+				   bool can_backup, bool writeback,
+				   unsigned long to_scan, unsigned long *scanned)
+{
+	struct simgpu_shrinker *s = &sdev->shrinker;
+	struct simgpu_shrink_flags flags = { .purge = true };
+	unsigned long freed = 0;
+	bool purgeable;
+
+	atomic64_inc(&s->passes);
+	spin_lock(&s->lock);
+	purgeable = s->purgeable > 0;
+	spin_unlock(&s->lock);
+
+	if (purgeable &&
+	    simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned, &freed))
+		return freed;
+	if (*scanned >= to_scan || !can_backup)
+		return freed;
+
+	flags.purge = false;
+	flags.writeback = writeback;
+	simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned, &freed);
+	return freed;
+}
+
+static unsigned long simgpu_shrinker_count(struct shrinker *shrink,
+					   struct shrink_control *sc)
+{
+	struct simgpu_device *sdev = shrink->private_data;
+	struct simgpu_shrinker *s = &sdev->shrinker;
+	unsigned long num_pages = 0;
+
+	spin_lock(&s->lock);
+	if (sc->gfp_mask & __GFP_FS)
+		num_pages = min_t(unsigned long, max(s->shrinkable, 0L),
+				  ttm_backup_bytes_avail() >> PAGE_SHIFT);
+	num_pages += max(s->purgeable, 0L);
+	spin_unlock(&s->lock);
+
+	return num_pages ? num_pages : SHRINK_EMPTY;
+}
+
+static unsigned long simgpu_shrinker_scan(struct shrinker *shrink,
+					  struct shrink_control *sc)
+{
+	struct simgpu_device *sdev = shrink->private_data;
+	struct ttm_operation_ctx ctx = {
+		.interruptible = false,
+		.no_wait_gpu = ttm_bo_shrink_avoid_wait(),
+	};
+	unsigned long scanned = 0, freed;
+
+	/* Writeback only from kswapd, and only if it may do I/O. */
+	freed = simgpu_shrink(sdev, &ctx, sc->gfp_mask & __GFP_FS,
+			      !ctx.no_wait_gpu && (sc->gfp_mask & __GFP_IO),
+			      sc->nr_to_scan, &scanned);
+	sc->nr_scanned = scanned;
+	return scanned ? freed : SHRINK_STOP;
+}
+
+/**
+ * simgpu_shrinker_init - create and register the device's shrinker
+ * @sdev: simgpu device, with TTM set up
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int simgpu_shrinker_init(struct simgpu_device *sdev)
+{
+	struct simgpu_shrinker *s = &sdev->shrinker;
+
+	spin_lock_init(&s->lock);
+	s->shrink = shrinker_alloc(0, "drm-simgpu:%s",
+				   dev_name(sdev->drm.dev));
+	if (!s->shrink)
+		return -ENOMEM;
+	s->shrink->count_objects = simgpu_shrinker_count;
+	s->shrink->scan_objects = simgpu_shrinker_scan;
+	s->shrink->private_data = sdev;
+	shrinker_register(s->shrink);
+	return 0;
+}
+
+/**
+ * simgpu_shrinker_fini - unregister and free the device's shrinker
+ * @sdev: simgpu device
+ *
+ * Called when the device goes away.  BOs may outlive it (open files); the
+ * page accounting stays valid for them until the DRM device is released.
+ */
+void simgpu_shrinker_fini(struct simgpu_device *sdev)
+{
+	shrinker_free(sdev->shrinker.shrink);
+	sdev->shrinker.shrink = NULL;
+}
+
+/*
+ * Drop the content of a backed-up tt.  TTM exports no way to free a
+ * backup short of destroying the tt, so the shmem file is truncated: the
+ * tt stays backed up (a partial restore included), and the next populate
+ * "restores" zero pages from the holes.
+ */
+static void simgpu_tt_drop_backup(struct simgpu_device *sdev,
+				  struct ttm_tt *tt)
+{
+	shmem_truncate_range(file_inode(tt->backup), 0, (loff_t)-1);
+	atomic64_add(tt->num_pages, &sdev->shrinker.purged);
+}
+
+/* Apply @madv to a reserved BO; returns whether its content is retained. */
+static bool simgpu_bo_madvise(struct simgpu_bo *bo, u32 madv)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
+	struct ttm_tt *tt = bo->tbo.ttm;
+	bool purgeable = madv == DRM_SIMGPU_MADV_DONTNEED;
+	struct simgpu_tt *stt;
+	bool retained;
+	long n;
+
+	bo->madv = madv;
+	if (tt) {
+		stt = to_simgpu_tt(tt);
+		n = tt->num_pages;
+		if (ttm_tt_is_populated(tt) && stt->purgeable != purgeable)
+			simgpu_shrinker_mod(&sdev->shrinker,
+					    purgeable ? -n : n,
+					    purgeable ? n : -n, 0);
+		stt->purgeable = purgeable;
+		if (purgeable && ttm_tt_is_backed_up(tt) && !stt->purged) {
+			simgpu_tt_drop_backup(sdev, tt);
+			bo->purged = true;
+		}
+	}
+	retained = !bo->purged;
+	if (!purgeable)
+		bo->purged = false;
+	return retained;
+}
+
+/**
+ * simgpu_gem_madvise_ioctl - DRM_IOCTL_SIMGPU_GEM_MADVISE
+ * @drm: DRM device
+ * @data: struct drm_simgpu_gem_madvise
+ * @file: DRM file of the caller
+ *
+ * Return: 0, -EINVAL for bad arguments, -ENOENT for an unknown handle,
+ * -ERESTARTSYS on a signal.
+ */
+int simgpu_gem_madvise_ioctl(struct drm_device *drm, void *data,
+			     struct drm_file *file)
+{
+	struct drm_simgpu_gem_madvise *args = data;
+	struct simgpu_bo *bo;
+	int ret;
+
+	if (args->pad || args->retained ||
+	    (args->madv != DRM_SIMGPU_MADV_WILLNEED &&
+	     args->madv != DRM_SIMGPU_MADV_DONTNEED))
+		return -EINVAL;
+	bo = simgpu_bo_lookup(file, args->handle);
+	if (!bo)
+		return -ENOENT;
+	ret = ttm_bo_reserve(&bo->tbo, true, false, NULL);
+	if (ret)
+		goto out;
+	args->retained = simgpu_bo_madvise(bo, args->madv);
+	ttm_bo_unreserve(&bo->tbo);
+out:
+	drm_gem_object_put(&bo->tbo.base);
+	return ret;
+}
+
+/*
+ * debugfs "shrink": "N" runs a shrink pass of up to N pages, waiting for
+ * the GPU if needed; "N w" writes every backup out to swap at once.
+ */
+static ssize_t simgpu_shrink_write(struct file *f, const char __user *ubuf,
+				   size_t len, loff_t *pos)
+{
+	struct simgpu_device *sdev = f->private_data;
+	struct ttm_operation_ctx ctx = { };
+	unsigned long pages, scanned = 0;
+	char buf[32], *sep;
+	bool writeback;
+	int ret, idx;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	sep = strchr(buf, ' ');
+	writeback = sep && sep[1] == 'w';
+	if (sep)
+		*sep = '\0';
+	ret = kstrtoul(strim(buf), 0, &pages);
+	if (ret)
+		return ret;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	simgpu_shrink(sdev, &ctx, true, writeback, pages, &scanned);
+	drm_dev_exit(idx);
+	return len;
+}
+
+static const struct file_operations simgpu_shrink_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = simgpu_shrink_write,
+};
+
+/**
+ * simgpu_shrinker_debugfs_init - create the "shrink" debugfs trigger
+ * @sdev: simgpu device
+ * @root: the DRM device's debugfs directory
+ */
+void simgpu_shrinker_debugfs_init(struct simgpu_device *sdev,
+				  struct dentry *root)
+{
+	debugfs_create_file("shrink", 0200, root, sdev, &simgpu_shrink_fops);
+}
+
+/**
+ * simgpu_shrinker_stats_show - print the shrinker's counters
+ * @sdev: simgpu device
+ * @m: the simgpu_stats seq_file
+ */
+void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
+				struct seq_file *m)
+{
+	struct simgpu_shrinker *s = &sdev->shrinker;
+	long shrinkable, purgeable, backed_up;
+
+	spin_lock(&s->lock);
+	shrinkable = s->shrinkable;
+	purgeable = s->purgeable;
+	backed_up = s->backed_up;
+	spin_unlock(&s->lock);
+
+	seq_printf(m, "shrinkable_pages %ld\n", shrinkable);
+	seq_printf(m, "purgeable_pages %ld\n", purgeable);
+	seq_printf(m, "backed_up_pages %ld\n", backed_up);
+	seq_printf(m, "shrink_passes %lld\n", atomic64_read(&s->passes));
+	seq_printf(m, "pages_purged %lld\n", atomic64_read(&s->purged));
+	seq_printf(m, "pages_backed_up %lld\n", atomic64_read(&s->backups));
+	seq_printf(m, "pages_written_back %lld\n",
+		   atomic64_read(&s->written_back));
+	seq_printf(m, "pages_restored %lld\n", atomic64_read(&s->restored));
+	seq_printf(m, "restore_interrupted %lld\n",
+		   atomic64_read(&s->interrupted));
+	seq_printf(m, "restore_failed %lld\n",
+		   atomic64_read(&s->restore_failed));
+}
