@@ -94,27 +94,29 @@ static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
 	wake_up_all(&engine->wq);
 }
 
+/*
+ * No drm_dev_enter() here nor in the timeout work: simgpu_pci_remove()
+ * unplugs the DRM device first and waits for everyone inside
+ * drm_dev_enter(), TTM moves waiting for engine fences among them, and
+ * only the interrupt handler and the timeout work signal those fences.
+ * Both stay safe without it: simgpu_engine_fini() frees the interrupts
+ * and cancels the work before the registers go away.
+ */
 static irqreturn_t simgpu_irq(int irq, void *arg)
 {
 	struct simgpu_device *sdev = arg;
-	irqreturn_t ret = IRQ_NONE;
 	u32 status;
-	int idx;
-
-	if (!drm_dev_enter(&sdev->drm, &idx))
-		return IRQ_NONE;
 
 	status = simgpu_read(sdev, SIMGPU_REG_INT_STATUS);
-	if (status) {
-		simgpu_write(sdev, SIMGPU_REG_INT_STATUS, status);
-		if (status & SIMGPU_INT_FENCE)
-			simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), 0);
-		if (status & SIMGPU_INT_ERROR)
-			mod_delayed_work(system_dfl_wq, &sdev->engine.timeout_work, 0);
-		ret = IRQ_HANDLED;
-	}
-	drm_dev_exit(idx);
-	return ret;
+	if (!status || status == U32_MAX) /* not ours, or surprise removal */
+		return IRQ_NONE;
+
+	simgpu_write(sdev, SIMGPU_REG_INT_STATUS, status);
+	if (status & SIMGPU_INT_FENCE)
+		simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), 0);
+	if (status & SIMGPU_INT_ERROR)
+		mod_delayed_work(system_dfl_wq, &sdev->engine.timeout_work, 0);
+	return IRQ_HANDLED;
 }
 
 static void simgpu_engine_hw_start(struct simgpu_device *sdev)
@@ -188,10 +190,7 @@ static void simgpu_engine_timeout_work(struct work_struct *work)
 	struct simgpu_engine *engine = &sdev->engine;
 	const char *why = NULL;
 	u32 status;
-	int idx;
 
-	if (!drm_dev_enter(&sdev->drm, &idx))
-		return;
 	mutex_lock(&engine->ring_lock);
 	if (engine->dead)
 		goto out;
@@ -216,7 +215,6 @@ static void simgpu_engine_timeout_work(struct work_struct *work)
 				   msecs_to_jiffies(simgpu_timeout_ms));
 out:
 	mutex_unlock(&engine->ring_lock);
-	drm_dev_exit(idx);
 }
 
 static u32 simgpu_engine_free_slots(struct simgpu_device *sdev)
@@ -512,8 +510,9 @@ void simgpu_engine_fini(struct simgpu_device *sdev)
 	simgpu_write(sdev, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_RESET);
 	mutex_unlock(&engine->ring_lock);
 
-	cancel_delayed_work_sync(&engine->timeout_work);
+	/* Interrupts first: the handler may queue the timeout work. */
 	simgpu_engine_irq_fini(sdev);
+	cancel_delayed_work_sync(&engine->timeout_work);
 	simgpu_engine_signal(sdev, 0, -ENODEV);
 }
 

@@ -227,12 +227,17 @@ static int simgpu_wait_bo(struct simgpu_bo *bo, long timeout)
 	if (!ret)
 		return -ETIME;
 
-	ret = 0;
-	dma_resv_iter_begin(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP);
-	dma_resv_for_each_fence_unlocked(&cursor, fence)
-		if (fence->error)
+	/*
+	 * The unlocked iterator skips signalled fences, and all of them are
+	 * signalled now: look at their errors under the lock.
+	 */
+	ret = dma_resv_lock_interruptible(resv, NULL);
+	if (ret)
+		return ret;
+	dma_resv_for_each_fence(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP, fence)
+		if (dma_fence_get_status(fence) < 0)
 			ret = -EIO;
-	dma_resv_iter_end(&cursor);
+	dma_resv_unlock(resv);
 	return ret;
 }
 

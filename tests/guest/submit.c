@@ -8,7 +8,8 @@
  * timeouts while the engine is slowed down (the device's fault_stall_us
  * knob); and eviction of a BO while a slow copy into it is still queued,
  * forced through debugfs and by VRAM pressure: the eviction must wait for
- * the copy, so the evicted BO holds its result.  Every byte is checked
+ * the copy, so the evicted BO holds its result; an engine error fails
+ * the submission with -EIO and nothing else.  Every byte is checked
  * against the expected content after each step.
  *
  * Usage: simgpu-submit  (run with VRAM0 of 32 MiB)
@@ -221,6 +222,31 @@ static void evict_busy_pressure(struct obj *a, struct obj *b,
 	free(fh);
 }
 
+static void engine_error(struct obj *b)
+{
+	struct drm_simgpu_cmd cmd = cmd_fill(b->h, 0, BO_SIZE, 0x0badf00d);
+	long long r0 = stat_get("engine_resets");
+	uint64_t seqno = 0, bad;
+	int seq, bo, again, after;
+
+	/* The injected failure touches nothing: the content stays. */
+	if (dbg_write("fault_fail_count", "1") ||
+	    gpu_submit(fd, &cmd, 1, &seqno))
+		seqno = 0;
+	seq = seqno_wait(fd, seqno, 10 * SECOND);
+	bo = bo_wait(fd, b->h, 0);
+	bad = obj_bad(b);
+	cmd.value = 0x600df00d;
+	again = gpu_run(fd, &cmd, 1);
+	want_fill(b, 0, BO_SIZE, 0x600df00d);
+	after = bo_wait(fd, b->h, 0);
+	bad += obj_bad(b);
+	tap_check(&t, seqno && seq == -EIO && bo == -EIO && !again && !after &&
+		  stat_get("engine_resets") > r0 && !bad,
+		  "an engine error fails a submission: WAIT on seqno and BO returns -EIO (%d %d), the engine is reset, the next submission works (%d %d), %llu bad bytes",
+		  seq, bo, again, after, (unsigned long long)bad);
+}
+
 int main(void)
 {
 	struct drm_simgpu_device_query q;
@@ -229,7 +255,7 @@ int main(void)
 	struct obj a, b, c, d;
 	long long s0;
 
-	tap_plan(&t, 9);
+	tap_plan(&t, 10);
 	fd = dev_open(&q);
 	if (!tap_check(&t, fd >= 0, "render node opens"))
 		return tap_finish(&t);
@@ -249,6 +275,7 @@ int main(void)
 	wait_busy(&a, &b);
 	evict_busy_debugfs(&a, &b);
 	evict_busy_pressure(&a, &b, &q);
+	engine_error(&b);
 	tap_diag("submits counted: %lld", stat_get("submits") - s0);
 	return tap_finish(&t);
 }

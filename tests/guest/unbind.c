@@ -2,8 +2,9 @@
 /*
  * simgpu-unbind: hot-unplug with a client.
  *
- * A client has BOs in VRAM and TT, mapped, and engine work done; the
- * device is unbound from the driver under it.  Its ioctls must then fail
+ * A client has BOs in VRAM and TT, mapped, engine work queued and a
+ * move waiting for the engine; the device is unbound from the driver
+ * under it.  The unbind must wait for the move, which must end.  Its ioctls must then fail
  * with -ENODEV and its mappings must not crash it (they read a dummy
  * page); closing it must free everything.  Then the module is removed
  * and loaded again, and a fresh client creates, migrates and verifies
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bo.h"
@@ -55,6 +57,16 @@ static bool client_works(int fd, uint64_t seed)
 	return ok && !bad;
 }
 
+/* Move a VRAM BO to TT on the slowed engine; 0 if it ended cleanly. */
+static int move_child(int fd, uint32_t h)
+{
+	int ret = bo_migrate(fd, h, DRM_SIMGPU_MEM_TT, 0);
+
+	if (ret && ret != -ENODEV)
+		printf("# child: migrate: %d\n", ret);
+	return ret && ret != -ENODEV;
+}
+
 int main(void)
 {
 	struct drm_simgpu_device_query q;
@@ -62,7 +74,8 @@ int main(void)
 	char bdf[64], path[128];
 	uint32_t h, h2;
 	volatile uint8_t *p;
-	int fd, r1, r2, r3, r4;
+	int fd, r1, r2, r3, r4, status = -1;
+	pid_t pid;
 	uint64_t i;
 
 	tap_plan(&t, 6);
@@ -73,20 +86,30 @@ int main(void)
 	snprintf(bdf, sizeof(bdf), "%s", dev_bdf());
 
 	/* A mapped VRAM BO, and a TT BO with engine work pending. */
-	p = bo_new(fd, BO_SIZE, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0),
-		   DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS,
-		   &h);
+	p = bo_new(fd, BO_SIZE, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) |
+		   DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT), DRM_SIMGPU_MEM_VRAM0,
+		   DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, &h);
 	if (!p || bo_create(fd, 4 * BO_SIZE,
 			    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT),
 			    DRM_SIMGPU_MEM_TT, 0, &h2))
 		return tap_finish(&t);
 	pattern_fill((void *)p, 0, BO_SIZE, 2);
-	dbg_write("fault_stall_us", "100000");
+	dbg_write("fault_stall_us", "200000");
 	c = cmd_fill(h2, 0, 4 * BO_SIZE, 0x12345678);
 	gpu_submit(fd, &c, 1, NULL);
+	/* A child waits in an engine move while the device goes. */
+	pid = fork();
+	if (pid == 0)
+		_exit(move_child(fd, h));
+	usleep(100000);
 
-	tap_check(&t, !file_write("/sys/bus/pci/drivers/simgpu/unbind", bdf),
-		  "unbind %s with a client open, a BO mapped, work queued", bdf);
+	r1 = file_write("/sys/bus/pci/drivers/simgpu/unbind", bdf);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap_check(&t, !r1 && pid > 0 && WIFEXITED(status) &&
+		  !WEXITSTATUS(status),
+		  "unbind %s with a client open, a BO mapped, work queued, a move in flight (%d, child 0x%x)",
+		  bdf, r1, status);
 
 	r1 = bo_mem(fd, h);
 	r2 = bo_create(fd, BO_SIZE, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT),
