@@ -214,10 +214,10 @@ static int forced(void)
 		  "submission restored the source (%llu bad bytes)",
 		  (unsigned long long)bad);
 
-	/* Migration restores: BO 4 to TT (its mask has no VRAM). */
-	ret = bo_migrate(fd, o[4].handle, DRM_SIMGPU_MEM_TT, 0);
+	/* Migration restores: BO 4 to VRAM (populated before the copy). */
+	ret = bo_migrate(fd, o[4].handle, DRM_SIMGPU_MEM_VRAM0, 0);
 	tap_check(&t, !ret && stat_get("pages_restored") - restored0 ==
-		  (long long)(2 * np), "migration to TT restored (%d)", ret);
+		  (long long)(2 * np), "migration to VRAM restored (%d)", ret);
 
 	/* DONTNEED on a backed-up BO drops the backup. */
 	ret = madvise_bo(fd, o[5].handle, DRM_SIMGPU_MADV_DONTNEED, &retained);
