@@ -30,6 +30,7 @@
 
 struct dentry;
 struct drm_file;
+struct drm_simgpu_stats;
 struct pci_dev;
 struct seq_file;
 struct shrinker;
@@ -411,6 +412,7 @@ bool simgpu_bo_is_simgpu(struct ttm_buffer_object *tbo);
 /* simgpu_ioctl.c */
 int simgpu_device_query_ioctl(struct drm_device *drm, void *data,
 			      struct drm_file *file);
+void simgpu_stats_read(struct simgpu_device *sdev, struct drm_simgpu_stats *out);
 int simgpu_gem_create_ioctl(struct drm_device *drm, void *data,
 			    struct drm_file *file);
 int simgpu_gem_mmap_offset_ioctl(struct drm_device *drm, void *data,

@@ -26,7 +26,8 @@ static_assert(DRM_SIMGPU_NUM_MEM == SIMGPU_NUM_MEM);
  * @data: struct drm_simgpu_device_query, copied in and out by the DRM core
  * @file: DRM file of the caller
  *
- * Reports the hardware version, capabilities, VRAM regions and GART size.
+ * Reports the hardware version, capabilities, VRAM regions, GART size and
+ * the driver's statistics.
  *
  * Return: 0, or -EINVAL if @data has flags set.
  */
@@ -49,7 +50,36 @@ int simgpu_device_query_ioctl(struct drm_device *drm, void *data,
 		args->regions[n].visible_size = sdev->region[n].visible_size;
 	}
 	args->gart_size = (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT;
+	simgpu_stats_read(sdev, &args->stats);
 	return 0;
+}
+
+/**
+ * simgpu_stats_read - a snapshot of the driver's statistics
+ * @sdev: simgpu device
+ * @out: filled with the counters
+ *
+ * Each counter is read atomically; the snapshot as a whole is not.
+ */
+void simgpu_stats_read(struct simgpu_device *sdev, struct drm_simgpu_stats *out)
+{
+	const struct simgpu_stats *st = &sdev->stats;
+	const struct simgpu_shrinker *sh = &sdev->shrinker;
+	unsigned int s, d;
+
+	for (s = 0; s < SIMGPU_NUM_MEM; s++)
+		for (d = 0; d < SIMGPU_NUM_MEM; d++)
+			out->evictions[s][d] = atomic64_read(&st->evictions[s][d]);
+	out->engine_bytes = atomic64_read(&st->engine_bytes);
+	out->cpu_bytes = atomic64_read(&st->cpu_bytes);
+	out->engine_fallbacks = atomic64_read(&st->engine_fallbacks);
+	out->engine_errors = atomic64_read(&st->engine_errors);
+	out->engine_resets = atomic64_read(&st->engine_resets);
+	out->invisible_faults = atomic64_read(&st->invisible_faults);
+	out->submits = atomic64_read(&st->submits);
+	out->pages_purged = atomic64_read(&sh->purged);
+	out->pages_backed_up = atomic64_read(&sh->backups);
+	out->pages_restored = atomic64_read(&sh->restored);
 }
 
 /* A placement mask the device can honour? */

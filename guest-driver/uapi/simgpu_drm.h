@@ -61,27 +61,6 @@ struct drm_simgpu_region_info {
 	__u64 visible_size;
 };
 
-/**
- * struct drm_simgpu_device_query - what the hardware is
- * @flags: in, must be zero
- * @hw_version: out, the device's version register (major << 16 | minor)
- * @hw_caps: out, the device's capability bits (SIMGPU_CAP_*)
- * @num_regions: out, number of valid entries in @regions
- * @regions: out, the VRAM regions
- * @gart_size: out, bytes of the GART aperture (the TT placement's limit)
- *
- * Fields after @regions were added later: an older, shorter struct still
- * works (the DRM core copies only what the caller's size covers).
- */
-struct drm_simgpu_device_query {
-	__u32 flags;
-	__u32 hw_version;
-	__u32 hw_caps;
-	__u32 num_regions;
-	struct drm_simgpu_region_info regions[DRM_SIMGPU_MAX_REGIONS];
-	__u64 gart_size;
-};
-
 /*
  * Memory placements of a buffer object.  DRM_SIMGPU_MEM_* name one
  * placement; DRM_SIMGPU_PLACEMENT(mem) is its bit in a placement mask.
@@ -93,6 +72,57 @@ struct drm_simgpu_device_query {
 #define DRM_SIMGPU_NUM_MEM		4
 #define DRM_SIMGPU_PLACEMENT(mem)	(1U << (mem))
 #define DRM_SIMGPU_PLACEMENT_ALL	((1U << DRM_SIMGPU_NUM_MEM) - 1)
+
+/**
+ * struct drm_simgpu_stats - what the driver did, as in debugfs simgpu_stats
+ * @evictions: evictions by [source][destination] DRM_SIMGPU_MEM_* placement
+ * @engine_bytes: bytes moved or cleared by the engine for TTM
+ * @cpu_bytes: bytes moved or cleared by the CPU for TTM
+ * @engine_fallbacks: moves that fell back to the CPU after an engine failure
+ * @engine_errors: engine errors and timeouts seen
+ * @engine_resets: engine resets done
+ * @invisible_faults: CPU faults on objects in CPU-invisible VRAM
+ * @submits: user submissions
+ * @pages_purged: pages the shrinker freed without backup (DONTNEED)
+ * @pages_backed_up: pages the shrinker backed up to shmem
+ * @pages_restored: pages restored from a backup
+ */
+struct drm_simgpu_stats {
+	__u64 evictions[DRM_SIMGPU_NUM_MEM][DRM_SIMGPU_NUM_MEM];
+	__u64 engine_bytes;
+	__u64 cpu_bytes;
+	__u64 engine_fallbacks;
+	__u64 engine_errors;
+	__u64 engine_resets;
+	__u64 invisible_faults;
+	__u64 submits;
+	__u64 pages_purged;
+	__u64 pages_backed_up;
+	__u64 pages_restored;
+};
+
+/**
+ * struct drm_simgpu_device_query - what the hardware is
+ * @flags: in, must be zero
+ * @hw_version: out, the device's version register (major << 16 | minor)
+ * @hw_caps: out, the device's capability bits (SIMGPU_CAP_*)
+ * @num_regions: out, number of valid entries in @regions
+ * @regions: out, the VRAM regions
+ * @gart_size: out, bytes of the GART aperture (the TT placement's limit)
+ * @stats: out, the driver's statistics since it was loaded
+ *
+ * Fields after @regions were added later: an older, shorter struct still
+ * works (the DRM core copies only what the caller's size covers).
+ */
+struct drm_simgpu_device_query {
+	__u32 flags;
+	__u32 hw_version;
+	__u32 hw_caps;
+	__u32 num_regions;
+	struct drm_simgpu_region_info regions[DRM_SIMGPU_MAX_REGIONS];
+	__u64 gart_size;
+	struct drm_simgpu_stats stats;
+};
 
 /* The buffer object will be mapped by the CPU: keep VRAM CPU-visible. */
 #define DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS	0x1

@@ -107,6 +107,24 @@ static int worker(unsigned int id, uint64_t vram, struct tap *t)
 	return fails;
 }
 
+/* The device query reports the same statistics as debugfs (now idle). */
+static void check_query_stats(struct tap *t, int fd)
+{
+	struct drm_simgpu_device_query q = { 0 };
+	long long ev;
+	bool ok;
+
+	ok = !drm_xioctl(fd, DRM_IOCTL_SIMGPU_DEVICE_QUERY, &q);
+	ev = q.stats.evictions[DRM_SIMGPU_MEM_VRAM0][DRM_SIMGPU_MEM_TT] +
+	     q.stats.evictions[DRM_SIMGPU_MEM_VRAM0][DRM_SIMGPU_MEM_SYSTEM];
+	ok = ok && ev == stat_get("evict_vram0_tt") + stat_get("evict_vram0_system") &&
+	     (long long)q.stats.engine_bytes == stat_get("engine_bytes") &&
+	     (long long)q.stats.cpu_bytes == stat_get("cpu_bytes") &&
+	     (long long)q.stats.engine_resets == stat_get("engine_resets");
+	tap_check(t, ok, "device query statistics match debugfs (%lld evictions from VRAM0)",
+		  ev);
+}
+
 int main(int argc, char **argv)
 {
 	struct drm_simgpu_device_query q;
@@ -129,7 +147,7 @@ int main(int argc, char **argv)
 			faults = true;
 	}
 
-	tap_plan(&t, (procs == 1 ? rounds : 1) + 3);
+	tap_plan(&t, (procs == 1 ? rounds : 1) + 4);
 	fd = dev_open(&q);
 	if (!tap_check(&t, fd >= 0, "render node opens and answers the query"))
 		return tap_finish(&t);
@@ -178,6 +196,7 @@ int main(int argc, char **argv)
 		tap_check(&t, eng1 - eng0 > 0,
 			  "moves done by the engine (%lld bytes, CPU %lld)",
 			  eng1 - eng0, cpu1 - cpu0);
+	check_query_stats(&t, fd);
 	close(fd);
 	return tap_finish(&t);
 }
