@@ -389,7 +389,6 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 				       unsigned int num_ops);
 int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
 			     long timeout);
-void simgpu_engine_reset(struct simgpu_device *sdev, const char *why);
 u64 simgpu_engine_last_seqno(struct simgpu_device *sdev);
 
 /* simgpu_ttm.c */

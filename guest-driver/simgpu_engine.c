@@ -152,27 +152,6 @@ static void simgpu_engine_reset_locked(struct simgpu_device *sdev,
 	atomic64_inc(&sdev->stats.engine_resets);
 }
 
-/**
- * simgpu_engine_reset - reset the engine now
- * @sdev: simgpu device
- * @why: reason, for the log
- *
- * Drops all queued work; its fences signal with -EIO.
- */
-void simgpu_engine_reset(struct simgpu_device *sdev, const char *why)
-{
-	struct simgpu_engine *engine = &sdev->engine;
-	int idx;
-
-	if (!drm_dev_enter(&sdev->drm, &idx))
-		return;
-	mutex_lock(&engine->ring_lock);
-	if (!engine->dead)
-		simgpu_engine_reset_locked(sdev, why);
-	mutex_unlock(&engine->ring_lock);
-	drm_dev_exit(idx);
-}
-
 static bool simgpu_engine_idle(struct simgpu_engine *engine)
 {
 	bool idle;
