@@ -15,8 +15,8 @@
  *   direct reclaim under any BO's reservation), first purging DONTNEED
  *   BOs, then backing up the others to shmem.  Idle BOs go before busy
  *   ones; outside kswapd (ttm_bo_shrink_avoid_wait()) it never waits for
- *   the GPU and never asks for writeback, from kswapd it writes the
- *   backup out to swap at once.
+ *   the GPU and never asks for writeback; kswapd writes out the backups
+ *   of busy BOs, which it waited for, at once.
  * - simgpu_bo_shrink() moves a TT BO to SYSTEM first (unbinding it from
  *   the GART, after its work finished: the move waits per the ctx), then
  *   ttm_bo_shrink() backs up or purges its pages.
@@ -58,11 +58,13 @@
 /**
  * struct simgpu_shrink_flags - what a shrink pass may do
  * @purge: only purge DONTNEED BOs (no backups)
- * @writeback: write backups out to swap at once
+ * @writeback: write the backups of the last walk out to swap at once
+ * @writeback_idle: write out the backups of idle BOs too
  */
 struct simgpu_shrink_flags {
 	bool purge;
 	bool writeback;
+	bool writeback_idle;
 };
 
 static void simgpu_shrinker_mod(struct simgpu_shrinker *s, long shrinkable,
@@ -209,10 +211,13 @@ static int __simgpu_shrinker_walk(struct simgpu_device *sdev,
 }
 
 /*
- * Idle BOs first, then busy ones if the ctx may wait: light pressure
- * causes no GPU stalls.  Unlike xe, writeback (kswapd only) is not left
- * to a last walk: kswapd is the one reclaimer that should push backups
- * out to swap, and a backup left in shmem frees nothing until it is.
+ * Idle BOs first, without writeback, then busy ones if the ctx may wait:
+ * light pressure causes no GPU stalls.  As in xe, only the last walk
+ * writes backups out to swap at once.  The backups of the first walk
+ * are ordinary shmem pages that reclaim swaps out at its own pace:
+ * pushing them all out from here, from kswapd, drains the reserves that
+ * swap allocation itself needs (zram swap failed its swap-table
+ * allocations that way).
  */
 static int simgpu_shrinker_walk(struct simgpu_device *sdev,
 				struct ttm_operation_ctx *ctx,
@@ -220,11 +225,13 @@ static int simgpu_shrinker_walk(struct simgpu_device *sdev,
 				unsigned long to_scan, unsigned long *scanned,
 				unsigned long *freed)
 {
+	struct simgpu_shrink_flags first = flags;
 	bool no_wait_gpu = true;
 	int ret;
 
+	first.writeback = flags.writeback_idle;
 	swap(no_wait_gpu, ctx->no_wait_gpu);
-	ret = __simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned, freed);
+	ret = __simgpu_shrinker_walk(sdev, ctx, first, to_scan, scanned, freed);
 	swap(no_wait_gpu, ctx->no_wait_gpu);
 	if (ret || *scanned >= to_scan || ctx->no_wait_gpu)
 		return ret;
@@ -235,11 +242,11 @@ static int simgpu_shrinker_walk(struct simgpu_device *sdev,
 /* Purge, then back up, until @to_scan pages were looked at. */
 static unsigned long simgpu_shrink(struct simgpu_device *sdev,
 				   struct ttm_operation_ctx *ctx,
-				   bool can_backup, bool writeback,
+				   bool can_backup,
+				   struct simgpu_shrink_flags flags,
 				   unsigned long to_scan, unsigned long *scanned)
 {
 	struct simgpu_shrinker *s = &sdev->shrinker;
-	struct simgpu_shrink_flags flags = { .purge = true };
 	unsigned long freed = 0;
 	bool purgeable;
 
@@ -248,6 +255,7 @@ static unsigned long simgpu_shrink(struct simgpu_device *sdev,
 	purgeable = s->purgeable > 0;
 	spin_unlock(&s->lock);
 
+	flags.purge = true;
 	if (purgeable &&
 	    simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned, &freed))
 		return freed;
@@ -255,7 +263,6 @@ static unsigned long simgpu_shrink(struct simgpu_device *sdev,
 		return freed;
 
 	flags.purge = false;
-	flags.writeback = writeback;
 	simgpu_shrinker_walk(sdev, ctx, flags, to_scan, scanned, &freed);
 	return freed;
 }
@@ -285,11 +292,13 @@ static unsigned long simgpu_shrinker_scan(struct shrinker *shrink,
 		.interruptible = false,
 		.no_wait_gpu = ttm_bo_shrink_avoid_wait(),
 	};
+	/* Writeback only from kswapd, and only if it may do I/O. */
+	struct simgpu_shrink_flags flags = {
+		.writeback = !ctx.no_wait_gpu && (sc->gfp_mask & __GFP_IO),
+	};
 	unsigned long scanned = 0, freed;
 
-	/* Writeback only from kswapd, and only if it may do I/O. */
-	freed = simgpu_shrink(sdev, &ctx, sc->gfp_mask & __GFP_FS,
-			      !ctx.no_wait_gpu && (sc->gfp_mask & __GFP_IO),
+	freed = simgpu_shrink(sdev, &ctx, sc->gfp_mask & __GFP_FS, flags,
 			      sc->nr_to_scan, &scanned);
 	sc->nr_scanned = scanned;
 	return scanned ? freed : SHRINK_STOP;
@@ -415,9 +424,9 @@ static ssize_t simgpu_shrink_write(struct file *f, const char __user *ubuf,
 {
 	struct simgpu_device *sdev = f->private_data;
 	struct ttm_operation_ctx ctx = { };
+	struct simgpu_shrink_flags flags = { };
 	unsigned long pages, scanned = 0;
 	char buf[32], *sep;
-	bool writeback;
 	int ret, idx;
 
 	if (len >= sizeof(buf))
@@ -426,7 +435,8 @@ static ssize_t simgpu_shrink_write(struct file *f, const char __user *ubuf,
 		return -EFAULT;
 	buf[len] = '\0';
 	sep = strchr(buf, ' ');
-	writeback = sep && sep[1] == 'w';
+	flags.writeback = sep && sep[1] == 'w';
+	flags.writeback_idle = flags.writeback;
 	if (sep)
 		*sep = '\0';
 	ret = kstrtoul(strim(buf), 0, &pages);
@@ -435,7 +445,7 @@ static ssize_t simgpu_shrink_write(struct file *f, const char __user *ubuf,
 
 	if (!drm_dev_enter(&sdev->drm, &idx))
 		return -ENODEV;
-	simgpu_shrink(sdev, &ctx, true, writeback, pages, &scanned);
+	simgpu_shrink(sdev, &ctx, true, flags, pages, &scanned);
 	drm_dev_exit(idx);
 	return len;
 }

@@ -248,15 +248,13 @@ static const char *dbg_dir(void)
 	return dir;
 }
 
-long long stat_get(const char *name)
+/* The value of @name in a file of "name value" lines, or -1. */
+static long long keyed_get(const char *path, const char *name)
 {
-	char path[320], key[64];
+	char key[64];
 	long long val, ret = -1;
 	FILE *f;
 
-	if (!dbg_dir())
-		return -1;
-	snprintf(path, sizeof(path), "%s/simgpu_stats", dbg_dir());
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -265,6 +263,21 @@ long long stat_get(const char *name)
 			ret = val;
 	fclose(f);
 	return ret;
+}
+
+long long stat_get(const char *name)
+{
+	char path[320];
+
+	if (!dbg_dir())
+		return -1;
+	snprintf(path, sizeof(path), "%s/simgpu_stats", dbg_dir());
+	return keyed_get(path, name);
+}
+
+long long vmstat_get(const char *name)
+{
+	return keyed_get("/proc/vmstat", name);
 }
 
 int file_write(const char *path, const char *val)

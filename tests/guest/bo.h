@@ -57,6 +57,8 @@ uint64_t bytes_check(const void *p, uint64_t len, uint8_t byte);
 
 /* debugfs of the device; stat_get() returns -1 if @name is unknown. */
 long long stat_get(const char *name);
+/* A counter of /proc/vmstat (pswpout, ...), or -1. */
+long long vmstat_get(const char *name);
 int dbg_write(const char *file, const char *val);
 /* Write @val to the file @path (sysfs, debugfs); 0 or -errno. */
 int file_write(const char *path, const char *val);
