@@ -8,7 +8,10 @@
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/pci.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
@@ -27,6 +30,42 @@ MODULE_PARM_DESC(force_cpu_copy, "Move buffer objects with the CPU, never the en
 unsigned int simgpu_timeout_ms = 1000;
 module_param_named(timeout_ms, simgpu_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(timeout_ms, "Engine progress timeout before a reset, in ms (default 1000)");
+
+static const char *const simgpu_pool_names[] = {
+	[SIMGPU_POOL_NORMAL] = "normal",
+	[SIMGPU_POOL_DMA32] = "dma32",
+	[SIMGPU_POOL_COHERENT] = "coherent",
+};
+
+int simgpu_pool_mode = SIMGPU_POOL_NORMAL;
+
+/* Unknown names fail modprobe rather than a later probe. */
+static int simgpu_pool_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = sysfs_match_string(simgpu_pool_names, val);
+
+	if (mode < 0)
+		return -EINVAL;
+	*(int *)kp->arg = mode;
+	return 0;
+}
+
+static int simgpu_pool_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", simgpu_pool_names[*(int *)kp->arg]);
+}
+
+static const struct kernel_param_ops simgpu_pool_ops = {
+	.set = simgpu_pool_set,
+	.get = simgpu_pool_get,
+};
+
+module_param_cb(pool, &simgpu_pool_ops, &simgpu_pool_mode, 0444);
+MODULE_PARM_DESC(pool, "Pages of BOs in system memory: normal, dma32 or coherent (dma_alloc; only TTM's watermark swapout reclaims them)");
+
+bool simgpu_watermark_swapout;
+module_param_named(watermark_swapout, simgpu_watermark_swapout, bool, 0444);
+MODULE_PARM_DESC(watermark_swapout, "Leave BO pages to TTM's watermark swapout (ttm.pages_limit) instead of the driver's shrinker (implied by pool=coherent)");
 
 static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_DEVICE_QUERY, simgpu_device_query_ioctl,

@@ -39,9 +39,24 @@ struct shrinker;
 #define SIMGPU_PL_VRAM0		TTM_PL_VRAM
 #define SIMGPU_PL_VRAM1		TTM_PL_PRIV
 
+/**
+ * enum simgpu_pool_mode - where the TTM pool takes BO system pages from
+ * @SIMGPU_POOL_NORMAL: ordinary pages
+ * @SIMGPU_POOL_DMA32: pages below 4 GiB (GFP_DMA32)
+ * @SIMGPU_POOL_COHERENT: dma_alloc_coherent() memory, which TTM cannot
+ *	back up: only its watermark swapout reclaims it
+ */
+enum simgpu_pool_mode {
+	SIMGPU_POOL_NORMAL,
+	SIMGPU_POOL_DMA32,
+	SIMGPU_POOL_COHERENT,
+};
+
 /* Module parameters, see simgpu_drv.c. */
 extern bool simgpu_force_cpu_copy;
 extern unsigned int simgpu_timeout_ms;
+extern int simgpu_pool_mode;
+extern bool simgpu_watermark_swapout;
 
 /**
  * struct simgpu_vram_region - one VRAM region and the BAR that exposes it
@@ -225,6 +240,8 @@ struct simgpu_stats {
  * @shrinkable: pages of populated, willneed tts (backup candidates)
  * @purgeable: pages of populated, dontneed tts (purge candidates)
  * @backed_up: pages of tts backed up to shmem, not yet restored
+ * @unshrinkable: pages of populated tts left to TTM's watermark swapout
+ *	(&simgpu_tt.shrinkable false), which the shrinker does not count
  * @passes: shrink passes run (scan callbacks and debugfs triggers)
  * @purged: pages freed without backup (dontneed)
  * @backups: pages backed up to shmem
@@ -232,13 +249,16 @@ struct simgpu_stats {
  * @restored: pages restored from a backup
  * @interrupted: restores interrupted by a signal (resumed later)
  * @restore_failed: restores that failed otherwise (e.g. no memory)
+ * @ttm_swapouts: pages swapped out by TTM's watermark swapout
+ * @ttm_swapins: pages swapped back in after @ttm_swapouts
  */
 struct simgpu_shrinker {
 	struct shrinker *shrink;
-	spinlock_t lock; /* shrinkable, purgeable, backed_up */
+	spinlock_t lock; /* the page counts up to unshrinkable */
 	long shrinkable;
 	long purgeable;
 	long backed_up;
+	long unshrinkable;
 	atomic64_t passes;
 	atomic64_t purged;
 	atomic64_t backups;
@@ -246,6 +266,8 @@ struct simgpu_shrinker {
 	atomic64_t restored;
 	atomic64_t interrupted;
 	atomic64_t restore_failed;
+	atomic64_t ttm_swapouts;
+	atomic64_t ttm_swapins;
 };
 
 /**
@@ -321,12 +343,23 @@ struct simgpu_bo {
  *	purgeable, not shrinkable; under the BO's reservation
  * @purged: the pages were dropped without backup; the next populate
  *	allocates new, zeroed pages; under the BO's reservation
+ * @shrinkable: the driver's shrinker reclaims the pages (a shmem backup
+ *	file, TTM_TT_FLAG_EXTERNAL); if false, TTM's watermark swapout
+ *	does (simgpu_watermark_swapout, coherent pool).  Set at creation.
  */
 struct simgpu_tt {
 	struct ttm_tt ttm;
 	bool purgeable;
 	bool purged;
+	bool shrinkable;
 };
+
+/* Whether new tts go to the driver's shrinker (see &simgpu_tt.shrinkable). */
+static inline bool simgpu_tt_shrinkable(void)
+{
+	return !simgpu_watermark_swapout &&
+	       simgpu_pool_mode != SIMGPU_POOL_COHERENT;
+}
 
 static inline struct simgpu_tt *to_simgpu_tt(struct ttm_tt *tt)
 {

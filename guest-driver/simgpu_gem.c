@@ -241,7 +241,11 @@ struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
 int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 		      bool interruptible)
 {
-	struct ttm_operation_ctx ctx = { .interruptible = interruptible };
+	/* Out of memory is an error code for the caller, not an OOM kill. */
+	struct ttm_operation_ctx ctx = {
+		.interruptible = interruptible,
+		.gfp_retry_mayfail = true,
+	};
 	int ret;
 
 	ret = ttm_bo_reserve(&bo->tbo, interruptible, false, NULL);

@@ -28,6 +28,15 @@
  * populate; one that fails for lack of memory leaves the BO backed up.
  * A purged BO reads as zero and reports the loss through madvise.
  *
+ * Pool modes (module parameters "pool", "watermark_swapout"): the pages of
+ * a coherent (dma_alloc) pool cannot be backed up (ttm_pool_backup()
+ * refuses them), and with watermark_swapout the driver opts out on
+ * purpose.  Those tts have no backup file and no TTM_TT_FLAG_EXTERNAL:
+ * TTM counts them against ttm.pages_limit and its global swapout copies
+ * them to shmem when a populate crosses it.  The shrinker counts them as
+ * unshrinkable and skips them; madvise records the advice but such BOs
+ * are never purged.
+ *
  * VRAM BOs are never shrunk: VRAM is device memory, and evicting a VRAM
  * BO under system-memory pressure would first allocate the very system
  * pages the shrinker is asked to free.  The walk only visits the SYSTEM
@@ -77,6 +86,15 @@ static void simgpu_shrinker_mod(struct simgpu_shrinker *s, long shrinkable,
 	spin_unlock(&s->lock);
 }
 
+/* Pages the shrinker cannot reclaim come and go (watermark mode). */
+static void simgpu_shrinker_mod_unshrinkable(struct simgpu_shrinker *s,
+					     long pages)
+{
+	spin_lock(&s->lock);
+	s->unshrinkable += pages;
+	spin_unlock(&s->lock);
+}
+
 /**
  * simgpu_shrinker_tt_populated - account a tt that got its pages
  * @sdev: simgpu device
@@ -89,7 +107,9 @@ void simgpu_shrinker_tt_populated(struct simgpu_device *sdev,
 	struct simgpu_shrinker *s = &sdev->shrinker;
 	long n = tt->num_pages;
 
-	if (to_simgpu_tt(tt)->purgeable)
+	if (!to_simgpu_tt(tt)->shrinkable)
+		simgpu_shrinker_mod_unshrinkable(s, n);
+	else if (to_simgpu_tt(tt)->purgeable)
 		simgpu_shrinker_mod(s, 0, n, restored ? -n : 0);
 	else
 		simgpu_shrinker_mod(s, n, 0, restored ? -n : 0);
@@ -107,7 +127,9 @@ void simgpu_shrinker_tt_unpopulated(struct simgpu_device *sdev,
 {
 	long n = tt->num_pages;
 
-	if (to_simgpu_tt(tt)->purgeable)
+	if (!to_simgpu_tt(tt)->shrinkable)
+		simgpu_shrinker_mod_unshrinkable(&sdev->shrinker, -n);
+	else if (to_simgpu_tt(tt)->purgeable)
 		simgpu_shrinker_mod(&sdev->shrinker, 0, -n, 0);
 	else
 		simgpu_shrinker_mod(&sdev->shrinker, -n, 0, 0);
@@ -143,8 +165,11 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	bool purge, writeback;
 	long lret;
 
-	/* A ghost: its pages go as soon as the move it belongs to ends. */
-	if (!simgpu_bo_is_simgpu(tbo))
+	/*
+	 * A ghost: its pages go as soon as the move it belongs to ends.
+	 * Unshrinkable tts have no backup; TTM's watermark swapout has them.
+	 */
+	if (!simgpu_bo_is_simgpu(tbo) || !stt->shrinkable)
 		return -EBUSY;
 	purge = stt->purgeable;
 	if (flags.purge && !purge)
@@ -366,7 +391,8 @@ static bool simgpu_bo_madvise(struct simgpu_bo *bo, u32 madv)
 	if (tt) {
 		stt = to_simgpu_tt(tt);
 		n = tt->num_pages;
-		if (ttm_tt_is_populated(tt) && stt->purgeable != purgeable)
+		if (stt->shrinkable && ttm_tt_is_populated(tt) &&
+		    stt->purgeable != purgeable)
 			simgpu_shrinker_mod(&sdev->shrinker,
 					    purgeable ? -n : n,
 					    purgeable ? n : -n, 0);
@@ -476,17 +502,19 @@ void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
 				struct seq_file *m)
 {
 	struct simgpu_shrinker *s = &sdev->shrinker;
-	long shrinkable, purgeable, backed_up;
+	long shrinkable, purgeable, backed_up, unshrinkable;
 
 	spin_lock(&s->lock);
 	shrinkable = s->shrinkable;
 	purgeable = s->purgeable;
 	backed_up = s->backed_up;
+	unshrinkable = s->unshrinkable;
 	spin_unlock(&s->lock);
 
 	seq_printf(m, "shrinkable_pages %ld\n", shrinkable);
 	seq_printf(m, "purgeable_pages %ld\n", purgeable);
 	seq_printf(m, "backed_up_pages %ld\n", backed_up);
+	seq_printf(m, "unshrinkable_pages %ld\n", unshrinkable);
 	seq_printf(m, "shrink_passes %lld\n", atomic64_read(&s->passes));
 	seq_printf(m, "pages_purged %lld\n", atomic64_read(&s->purged));
 	seq_printf(m, "pages_backed_up %lld\n", atomic64_read(&s->backups));
@@ -497,4 +525,8 @@ void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
 		   atomic64_read(&s->interrupted));
 	seq_printf(m, "restore_failed %lld\n",
 		   atomic64_read(&s->restore_failed));
+	seq_printf(m, "ttm_swapout_pages %lld\n",
+		   atomic64_read(&s->ttm_swapouts));
+	seq_printf(m, "ttm_swapin_pages %lld\n",
+		   atomic64_read(&s->ttm_swapins));
 }

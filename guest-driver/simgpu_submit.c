@@ -58,7 +58,10 @@ static int simgpu_cmd_check(const struct drm_simgpu_cmd *cmd)
 /* Move a locked BO where the engine reaches it. */
 static int simgpu_submit_place(struct simgpu_bo *bo)
 {
-	struct ttm_operation_ctx ctx = { .interruptible = true };
+	struct ttm_operation_ctx ctx = {
+		.interruptible = true,
+		.gfp_retry_mayfail = true,
+	};
 	u32 mask = bo->placements & SIMGPU_GPU_PLACEMENTS;
 	u32 first;
 	int ret;

@@ -22,6 +22,7 @@
 
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
+#include <drm/ttm/ttm_allocation.h>
 #include <drm/ttm/ttm_pool.h>
 #include <drm/ttm/ttm_tt.h>
 
@@ -89,6 +90,10 @@ static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 	/* The engine snoops: system pages stay cached. */
 	if (ttm_sg_tt_init(&stt->ttm, tbo, page_flags, ttm_cached))
 		goto err_free;
+	stt->purgeable = bo->madv == DRM_SIMGPU_MADV_DONTNEED;
+	stt->shrinkable = simgpu_tt_shrinkable();
+	if (!stt->shrinkable)
+		return &stt->ttm;
 	/*
 	 * The driver's shrinker, not TTM's global swapout, reclaims these
 	 * pages (see simgpu_shrinker.c).  The flags are set after the init
@@ -98,7 +103,6 @@ static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 			       TTM_TT_FLAG_EXTERNAL_MAPPABLE;
 	if (ttm_tt_setup_backup(&stt->ttm))
 		goto err_fini;
-	stt->purgeable = bo->madv == DRM_SIMGPU_MADV_DONTNEED;
 	return &stt->ttm;
 
 err_fini:
@@ -140,6 +144,9 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 	}
 	stt->purged = false;
 	simgpu_shrinker_tt_populated(sdev, tt, restore);
+	/* TTM copies a watermark-swapped tt back once this returns. */
+	if (tt->page_flags & TTM_TT_FLAG_SWAPPED)
+		atomic64_add(tt->num_pages, &sdev->shrinker.ttm_swapins);
 	return 0;
 }
 
@@ -181,10 +188,24 @@ static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
 static bool simgpu_eviction_valuable(struct ttm_buffer_object *tbo,
 				     const struct ttm_place *place)
 {
-	/* Evicting a SYSTEM BO frees nothing any placement wants. */
+	/*
+	 * Evicting a SYSTEM BO frees nothing any placement wants; only
+	 * TTM's watermark swapout asks, with a SYSTEM place, and may swap
+	 * it out to shmem.
+	 */
 	if (tbo->resource->mem_type == TTM_PL_SYSTEM)
-		return false;
+		return place->mem_type == TTM_PL_SYSTEM;
 	return ttm_bo_eviction_valuable(tbo, place);
+}
+
+/* TTM's watermark swapout is about to copy @tbo's pages to shmem. */
+static void simgpu_swap_notify(struct ttm_buffer_object *tbo)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+
+	if (tbo->ttm && ttm_tt_is_populated(tbo->ttm))
+		atomic64_add(tbo->ttm->num_pages,
+			     &sdev->shrinker.ttm_swapouts);
 }
 
 static bool simgpu_engine_usable(struct simgpu_device *sdev)
@@ -451,6 +472,7 @@ static const struct ttm_device_funcs simgpu_ttm_funcs = {
 	.evict_flags = simgpu_evict_flags,
 	.move = simgpu_bo_move,
 	.delete_mem_notify = simgpu_delete_mem_notify,
+	.swap_notify = simgpu_swap_notify,
 	.io_mem_reserve = simgpu_io_mem_reserve,
 	.io_mem_pfn = simgpu_io_mem_pfn,
 };
@@ -463,13 +485,19 @@ static const struct ttm_device_funcs simgpu_ttm_funcs = {
  */
 int simgpu_ttm_init(struct simgpu_device *sdev)
 {
+	static const unsigned int pool_flags[] = {
+		[SIMGPU_POOL_NORMAL] = 0,
+		[SIMGPU_POOL_DMA32] = TTM_ALLOCATION_POOL_USE_DMA32,
+		[SIMGPU_POOL_COHERENT] = TTM_ALLOCATION_POOL_USE_DMA_ALLOC,
+	};
 	struct drm_device *drm = &sdev->drm;
 	unsigned int n;
 	int ret;
 
 	ret = ttm_device_init(&sdev->bdev, &simgpu_ttm_funcs, drm->dev,
 			      drm->anon_inode->i_mapping,
-			      drm->vma_offset_manager, 0);
+			      drm->vma_offset_manager,
+			      pool_flags[simgpu_pool_mode]);
 	if (ret)
 		return ret;
 

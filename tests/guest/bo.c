@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bo.h"
@@ -323,4 +324,24 @@ uint64_t rnd_next(uint64_t *state)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *state = x;
+}
+
+unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id))
+{
+	unsigned int i, failed = 0;
+	int status;
+
+	fflush(stdout);
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(fn(i) ? 1 : 0);
+		if (pid < 0)
+			failed++;
+	}
+	while (wait(&status) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+	return failed;
 }

@@ -65,6 +65,12 @@ int file_write(const char *path, const char *val);
 /* The PCI address of the device bound to simgpu, or NULL. */
 const char *dev_bdf(void);
 
+/*
+ * Run fn(0..n-1) in @n forked processes and wait for them all; returns
+ * how many failed (non-zero status or killed).
+ */
+unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id));
+
 /* A small PRNG for test decisions (xorshift64). */
 uint64_t rnd_next(uint64_t *state);
 

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bo.h"
@@ -108,6 +107,13 @@ static int worker(unsigned int id, uint64_t vram, struct tap *t)
 }
 
 /* The device query reports the same statistics as debugfs (now idle). */
+static uint64_t vram_size;
+
+static int proc_worker(unsigned int id)
+{
+	return worker(id, vram_size, NULL);
+}
+
 static void check_query_stats(struct tap *t, int fd)
 {
 	struct drm_simgpu_device_query q = { 0 };
@@ -159,17 +165,8 @@ int main(int argc, char **argv)
 	if (procs == 1) {
 		worker(0, q.regions[0].size, &t);
 	} else {
-		for (i = 0; i < (int)procs; i++) {
-			if (fork() == 0)
-				_exit(worker(i, q.regions[0].size, NULL) ? 1 : 0);
-		}
-		for (i = 0; i < (int)procs; i++) {
-			int status;
-
-			if (wait(&status) < 0 || !WIFEXITED(status) ||
-			    WEXITSTATUS(status))
-				fails++;
-		}
+		vram_size = q.regions[0].size;
+		fails = run_procs(procs, proc_worker);
 		tap_check(&t, !fails,
 			  "%u processes thrashed %u x VRAM in %u MiB BOs for %u rounds, every byte verified",
 			  procs, ratio, bo_mb, rounds);

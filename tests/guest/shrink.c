@@ -1,23 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * simgpu-shrink: the driver's system-memory shrinker.  Every BO gets its
- * own pattern; every byte is checked after every shrink/restore round.
+ * simgpu-shrink: the driver's system-memory shrinker and TTM's other
+ * reclaim paths.  Every BO gets its own pattern; every byte is checked
+ * after every shrink/restore round.
  *
- * Usage: simgpu-shrink forced
- *        simgpu-shrink pressure --total-mb N [--bo-mb N] [--compressible]
- *                               [--anon]
- *        simgpu-shrink signal [--bo-mb N]
+ * Usage: simgpu-shrink MODE [--total-mb N] [--bo-mb N] [--procs N]
+ *                           [--vram] [--compressible] [--anon] [--limit-mb N]
  *
  *   forced     BOs in SYSTEM and TT shrunk through debugfs "shrink":
  *              DONTNEED BOs purged first, the others backed up and
  *              restored by CPU faults, a submission and a migration.
  *   pressure   BOs totalling --total-mb (more than guest RAM): the kernel's
  *              own reclaim backs them up to swap; all are checked twice.
- *              --anon: the same with anonymous memory instead of BOs,
- *              the reference that BO swap is compared with.
+ *              --procs: split over N processes; --vram: BOs start in VRAM
+ *              and go back there before the second check (VRAM -> TT ->
+ *              backup -> swap and back); --anon: the same with anonymous
+ *              memory instead of BOs, the reference for BO swap.
+ *   watermark  TTM's own swapout with ttm.pages_limit set to --limit-mb,
+ *              on BOs the shrinker leaves alone (module parameter
+ *              watermark_swapout=1 or pool=coherent).
+ *   noswap     without swap: DONTNEED BOs purged, then -ENOMEM for new
+ *              BOs (no OOM kill), every other BO intact, recovery.
  *   signal     restores of a backed-up BO under a fast SIGALRM itimer
  *              (MIGRATE ioctls and CPU faults): interrupted, resumed,
  *              nothing lost.
+ *   enomem     a restore failing half-way for lack of memory
+ *              (fail_page_alloc, debug kernel) and its retry.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -302,61 +311,404 @@ static double since(const struct timespec *t0)
 	return t1.tv_sec - t0->tv_sec + (t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static int pressure(uint64_t total_mb, uint64_t bo_mb)
+/* Options of the pressure, watermark and noswap modes. */
+static struct {
+	uint64_t total_mb;
+	uint64_t bo_mb;
+	uint64_t limit_mb;
+	unsigned int procs;
+	bool vram;
+} opt = { .bo_mb = 8, .procs = 1 };
+
+/*
+ * A test point in a single process, a diagnostic in one of several (the
+ * parent reports their result).
+ */
+static bool report(struct tap *t, unsigned int id, bool ok, const char *msg)
 {
-	uint64_t size = bo_mb * MiB, bad = 0, n = total_mb / bo_mb, i;
-	long long out0 = swapped_out(), in0 = swapped_in();
+	if (t)
+		return tap_check(t, ok, "%s", msg);
+	tap_diag("process %u: %s%s", id, ok ? "" : "FAILED: ", msg);
+	return ok;
+}
+
+/* Fill the BOs (or anonymous memory) of one process, check them twice. */
+static int pressure_worker_tap(unsigned int id, struct tap *t)
+{
+	uint64_t size = opt.bo_mb * MiB, mb = opt.total_mb / opt.procs;
+	uint64_t n = mb / opt.bo_mb, bad, i;
 	const char *what = anon ? "anonymous memory" : "BOs";
 	struct obj *o = calloc(n, sizeof(*o));
-	unsigned int round;
+	unsigned int round, fails = 0, migrate_errs;
 	struct timespec t0;
+	char msg[160];
 	double secs;
-	struct tap t;
+	uint32_t mem;
 	int fd = -1, ret;
 
-	tap_plan(&t, 5);
 	if (!anon)
 		fd = dev_open(NULL);
 	if ((!anon && fd < 0) || !o)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
-		ret = create(fd, &o[i], size,
-			     i & 1 ? DRM_SIMGPU_MEM_TT : DRM_SIMGPU_MEM_SYSTEM,
-			     0x2000 + i);
+		mem = i & 1 ? DRM_SIMGPU_MEM_TT : DRM_SIMGPU_MEM_SYSTEM;
+		ret = create(fd, &o[i], size, opt.vram ? DRM_SIMGPU_MEM_VRAM0 : mem,
+			     0x2000 + ((uint64_t)id << 16) + i);
 		if (ret)
 			break;
 		fill(&o[i]);
 	}
 	secs = since(&t0);
-	tap_check(&t, i == n, "%llu MiB of %s created and filled in %.1f s",
-		  (unsigned long long)(i * bo_mb), what, secs);
+	snprintf(msg, sizeof(msg), "%llu MiB of %s created and filled in %.1f s",
+		 (unsigned long long)(i * opt.bo_mb), what, secs);
+	if (!report(t, id, i == n, msg))
+		return 1;
 	/* Machine-readable for the benchmarks: phase, MiB, seconds. */
-	tap_diag("timing fill %llu %.3f", (unsigned long long)(i * bo_mb),
-		 secs);
-	stats_diag();
-	if (i < n)
-		return tap_finish(&t);
-	tap_check(&t, swapped_out() > out0, "reclaim swapped out %lld pages",
-		  swapped_out() - out0);
+	tap_diag("timing fill %llu %.3f", (unsigned long long)mb, secs);
 
 	for (round = 0; round < 2; round++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		bad = 0;
+		migrate_errs = 0;
+		for (i = 0; i < n; i++) {
+			/* Round 1 of a chain: each BO back to VRAM first. */
+			if (opt.vram && round == 1 &&
+			    bo_migrate(fd, o[i].handle, DRM_SIMGPU_MEM_VRAM0, 0))
+				migrate_errs++;
+			bad += check(&o[i], false);
+		}
+		secs = since(&t0);
+		snprintf(msg, sizeof(msg),
+			 "round %u: every byte of %llu MiB verified in %.1f s (%llu bad, %u failed migrations)",
+			 round, (unsigned long long)mb, secs,
+			 (unsigned long long)bad, migrate_errs);
+		fails += !report(t, id, !bad && !migrate_errs, msg);
+		tap_diag("timing verify%u %llu %.3f", round,
+			 (unsigned long long)mb, secs);
+	}
+	for (i = 0; i < n; i++)
+		munmap(o[i].map, size);
+	if (fd >= 0)
+		close(fd);
+	free(o);
+	return fails;
+}
+
+static int pressure_worker(unsigned int id)
+{
+	return pressure_worker_tap(id, NULL);
+}
+
+static long long vram_evictions(void)
+{
+	return stat_get("evict_vram0_tt") + stat_get("evict_vram0_system");
+}
+
+static int pressure(void)
+{
+	long long out0 = swapped_out(), in0 = swapped_in();
+	long long ev0 = vram_evictions();
+	unsigned int fails;
+	struct tap t;
+
+	tap_plan(&t, (opt.procs == 1 ? 3 : 1) + 2 + opt.vram);
+	if (opt.procs == 1) {
+		pressure_worker_tap(0, &t);
+	} else {
+		fails = run_procs(opt.procs, pressure_worker);
+		tap_check(&t, !fails,
+			  "%u processes filled %llu MiB and verified every byte twice (%u failed)",
+			  opt.procs, (unsigned long long)opt.total_mb, fails);
+	}
+	stats_diag();
+	tap_check(&t, swapped_out() > out0, "reclaim swapped out %lld pages",
+		  swapped_out() - out0);
+	tap_check(&t, swapped_in() > in0, "%lld pages swapped in",
+		  swapped_in() - in0);
+	if (opt.vram)
+		tap_check(&t, vram_evictions() > ev0,
+			  "%lld evictions from VRAM", vram_evictions() - ev0);
+	return tap_finish(&t);
+}
+
+#define TTM_PAGES_LIMIT "/sys/module/ttm/parameters/pages_limit"
+
+/*
+ * TTM's watermark swapout (ttm.pages_limit) on BOs the shrinker leaves
+ * alone (module parameter watermark_swapout=1 or pool=coherent).
+ */
+static int watermark(void)
+{
+	uint64_t size = opt.bo_mb * MiB, n = opt.total_mb / opt.bo_mb, i, bad;
+	long long out0 = stat_get("ttm_swapout_pages");
+	long long in0 = stat_get("ttm_swapin_pages"), backups0;
+	unsigned long long old_limit = 0;
+	struct obj *o = calloc(n, sizeof(*o));
+	char buf[32];
+	unsigned int round;
+	struct tap t;
+	FILE *f;
+	int fd;
+
+	tap_plan(&t, 7);
+	fd = dev_open(NULL);
+	f = fopen(TTM_PAGES_LIMIT, "r");
+	if (fd < 0 || !o || !f || fscanf(f, "%llu", &old_limit) != 1)
+		return 1;
+	fclose(f);
+	snprintf(buf, sizeof(buf), "%llu",
+		 (unsigned long long)(opt.limit_mb * MiB / PAGE));
+	if (!tap_check(&t, !file_write(TTM_PAGES_LIMIT, buf),
+		       "ttm pages_limit %s pages (%llu MiB, was %llu pages)",
+		       buf, (unsigned long long)opt.limit_mb, old_limit))
+		return tap_finish(&t);
+
+	for (i = 0; i < n; i++) {
+		if (create(fd, &o[i], size,
+			   i & 1 ? DRM_SIMGPU_MEM_TT : DRM_SIMGPU_MEM_SYSTEM,
+			   0x4000 + i))
+			break;
+		fill(&o[i]);
+	}
+	tap_check(&t, i == n, "%llu MiB of BOs created and filled",
+		  (unsigned long long)(i * opt.bo_mb));
+	tap_check(&t, stat_get("shrinkable_pages") == 0 &&
+		  stat_get("unshrinkable_pages") > 0,
+		  "the shrinker counts none of them (%lld unshrinkable pages)",
+		  stat_get("unshrinkable_pages"));
+	backups0 = stat_get("pages_backed_up");
+	shrink(1 << 20, false);
+	tap_check(&t, stat_get("pages_backed_up") == backups0 &&
+		  stat_get("ttm_swapout_pages") > out0,
+		  "TTM swapped out %lld pages, a shrink pass backed up none",
+		  stat_get("ttm_swapout_pages") - out0);
+	for (round = 0; round < 2; round++) {
+		bad = 0;
 		for (i = 0; i < n; i++)
 			bad += check(&o[i], false);
-		secs = since(&t0);
-		tap_check(&t, !bad,
-			  "round %u: every byte of %llu MiB verified in %.1f s (%llu bad)",
-			  round, (unsigned long long)total_mb, secs,
-			  (unsigned long long)bad);
-		tap_diag("timing verify%u %llu %.3f", round,
-			 (unsigned long long)total_mb, secs);
-		stats_diag();
+		tap_check(&t, !bad, "round %u: every byte verified (%llu bad)",
+			  round, (unsigned long long)bad);
 	}
-	tap_check(&t, swapped_in() > in0, "%lld pages swapped in (%lld out)",
-		  swapped_in() - in0, swapped_out() - out0);
-	tap_diag("%llu bytes verified", (unsigned long long)bytes_verified);
+	tap_check(&t, stat_get("ttm_swapin_pages") > in0,
+		  "%lld pages swapped back in",
+		  stat_get("ttm_swapin_pages") - in0);
+	stats_diag();
+	snprintf(buf, sizeof(buf), "%llu", old_limit);
+	file_write(TTM_PAGES_LIMIT, buf);
+	return tap_finish(&t);
+}
+
+/* Whether /proc/swaps lists a swap device. */
+static bool have_swap(void)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		found |= line[0] == '/';
+	fclose(f);
+	return found;
+}
+
+/* Create a BO and give it pages by moving it to TT: 0 or -errno. */
+static int create_populated(int fd, struct obj *o, uint64_t size,
+			    uint64_t seed)
+{
+	int ret = create(fd, o, size, DRM_SIMGPU_MEM_SYSTEM, seed);
+
+	if (!ret)
+		ret = bo_migrate(fd, o->handle, DRM_SIMGPU_MEM_TT, 0);
+	if (ret && o->map) {
+		munmap(o->map, size);
+		gem_close(fd, o->handle);
+		o->map = NULL;
+	}
+	return ret;
+}
+
+/*
+ * Without swap: DONTNEED BOs are purged, ordinary BOs keep their pages
+ * and new ones fail with -ENOMEM, without an OOM kill.
+ */
+static int noswap(void)
+{
+	uint64_t size = opt.bo_mb * MiB, n = opt.total_mb / opt.bo_mb;
+	uint64_t np = 4, i, made, bad = 0, lost = 0;
+	long long purged0 = stat_get("pages_purged");
+	struct obj *o = calloc(n, sizeof(*o)), extra = { 0 };
+	uint32_t retained;
+	struct tap t;
+	int fd, ret = 0;
+
+	tap_plan(&t, 6);
+	fd = dev_open(NULL);
+	if (fd < 0 || !o)
+		return 1;
+	tap_check(&t, !have_swap(), "no swap device");
+
+	/* The first few BOs may go. */
+	for (i = 0; i < np; i++) {
+		if (create_populated(fd, &o[i], size, 0x5000 + i))
+			return 1;
+		fill(&o[i]);
+		o[i].dontneed = !madvise_bo(fd, o[i].handle,
+					    DRM_SIMGPU_MADV_DONTNEED, &retained);
+	}
+	for (made = np; made < n; made++) {
+		ret = create_populated(fd, &o[made], size, 0x5000 + made);
+		if (ret)
+			break;
+		fill(&o[made]);
+	}
+	tap_check(&t, ret == -ENOMEM || ret == -ENOSPC,
+		  "out of memory after %llu MiB of BOs: %s", (unsigned long long)
+		  (made * opt.bo_mb), ret ? strerror(-ret) : "no error");
+	tap_check(&t, stat_get("pages_purged") > purged0,
+		  "%lld pages of DONTNEED BOs purged",
+		  stat_get("pages_purged") - purged0);
+	for (i = 0; i < made; i++) {
+		if (!o[i].dontneed) {
+			bad += check(&o[i], false);
+			continue;
+		}
+		/*
+		 * A retained BO holds its pattern; a purged one has no
+		 * pages, and reading it would need memory there is none
+		 * of: it is dropped, as userspace would.
+		 */
+		if (madvise_bo(fd, o[i].handle, DRM_SIMGPU_MADV_WILLNEED,
+			       &retained))
+			bad++;
+		else if (retained)
+			bad += check(&o[i], false);
+		else
+			lost++;
+	}
+	tap_check(&t, !bad && lost, "every BO holds its pattern except %llu purged ones (%llu bad bytes)",
+		  lost, (unsigned long long)bad);
+	for (i = 0; i < np; i++) {
+		munmap(o[i].map, size);
+		gem_close(fd, o[i].handle);
+	}
+
+	/* Give back a quarter more: allocation works again. */
+	for (i = np; i < made && i < np + made / 4; i++) {
+		munmap(o[i].map, size);
+		gem_close(fd, o[i].handle);
+	}
+	ret = create_populated(fd, &extra, size, 0x5fff);
+	if (!ret)
+		fill(&extra);
+	tap_check(&t, !ret && !check(&extra, false),
+		  "after freeing %llu MiB a new BO gets its pages (%d)",
+		  (unsigned long long)((i - np) * opt.bo_mb), ret);
+	tap_check(&t, stat_get("backed_up_pages") == 0,
+		  "nothing backed up without swap");
+	stats_diag();
+	return tap_finish(&t);
+}
+
+#define FAIL_PAGE_ALLOC "/sys/kernel/debug/fail_page_alloc/"
+
+/*
+ * Fail every page allocation of the tasks that ask for it (make-it-fail)
+ * once @pages pages were allocated: a single failure would be absorbed
+ * by the pool's fallback to smaller orders.  0 or -errno.
+ */
+static int fail_alloc_setup(uint64_t pages, bool on)
+{
+	static const char *const knobs[][2] = {
+		{ "interval", "1" }, { "times", "-1" }, { "verbose", "0" },
+		{ "task-filter", "Y" }, { "ignore-gfp-wait", "N" },
+		{ "ignore-gfp-highmem", "N" }, { "min-order", "0" },
+	};
+	char path[128], val[32];
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]) && !ret; i++) {
+		snprintf(path, sizeof(path), FAIL_PAGE_ALLOC "%s", knobs[i][0]);
+		ret = file_write(path, knobs[i][1]);
+	}
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)pages);
+	if (!ret)
+		ret = file_write(FAIL_PAGE_ALLOC "space", val);
+	if (!ret)
+		ret = file_write(FAIL_PAGE_ALLOC "probability", on ? "100" : "0");
+	return ret;
+}
+
+/*
+ * Migrate a BO in a child process whose allocations fail (the parent's
+ * never do); returns the ioctl's result, 0 or -errno.
+ */
+static int migrate_failing(int fd, uint32_t handle, uint32_t mem)
+{
+	int status, ret;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		if (file_write("/proc/self/make-it-fail", "1"))
+			_exit(255);
+		ret = bo_migrate(fd, handle, mem, 0);
+		_exit(ret < 0 && ret > -255 ? -ret : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) == 255)
+		return -ECHILD;
+	return -WEXITSTATUS(status);
+}
+
+/*
+ * A restore that runs out of memory half-way (fail_page_alloc): the
+ * migration fails with -ENOMEM, the BO stays backed up, and a retry
+ * restores the rest, every byte intact.
+ */
+static int enomem(void)
+{
+	uint64_t size = opt.bo_mb * MiB, np = size / PAGE, bad;
+	long long failed0 = stat_get("restore_failed"), restored0;
+	struct obj o;
+	struct tap t;
+	int fd, ret;
+
+	tap_plan(&t, 5);
+	fd = dev_open(NULL);
+	if (fd < 0 || create(fd, &o, size, DRM_SIMGPU_MEM_SYSTEM, 0x6000))
+		return 1;
+	fill(&o);
+	restored0 = stat_get("pages_restored");
+	ret = shrink(np, false);
+	if (!tap_check(&t, !ret && stat_get("backed_up_pages") == (long long)np,
+		       "BO of %llu pages backed up", (unsigned long long)np))
+		return tap_finish(&t);
+
+	ret = fail_alloc_setup(np / 2, true);
+	if (!ret)
+		ret = migrate_failing(fd, o.handle, DRM_SIMGPU_MEM_TT);
+	fail_alloc_setup(0, false);
+	tap_check(&t, ret == -ENOMEM,
+		  "restore with an allocation failure half-way: %s",
+		  ret ? strerror(-ret) : "no error");
+	tap_check(&t, stat_get("restore_failed") > failed0 &&
+		  stat_get("backed_up_pages") == (long long)np &&
+		  bo_mem(fd, o.handle) == DRM_SIMGPU_MEM_SYSTEM,
+		  "counted as failed, the BO still backed up in SYSTEM");
+	ret = bo_migrate(fd, o.handle, DRM_SIMGPU_MEM_TT, 0);
+	bad = check(&o, false);
+	tap_check(&t, !ret && !bad, "the retry restores it: %d, %llu bad bytes",
+		  ret, (unsigned long long)bad);
+	tap_check(&t, stat_get("backed_up_pages") == 0 &&
+		  stat_get("pages_restored") - restored0 == (long long)np,
+		  "%lld pages restored once each, none left backed up",
+		  stat_get("pages_restored") - restored0);
+	stats_diag();
 	return tap_finish(&t);
 }
 
@@ -448,14 +800,20 @@ static int signal_test(uint64_t bo_mb)
 
 int main(int argc, char **argv)
 {
-	uint64_t total_mb = 0, bo_mb = 8;
+	const char *mode = argc >= 2 ? argv[1] : "";
 	int i;
 
 	for (i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--total-mb") && i + 1 < argc)
-			total_mb = strtoull(argv[++i], NULL, 0);
+			opt.total_mb = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--bo-mb") && i + 1 < argc)
-			bo_mb = strtoull(argv[++i], NULL, 0);
+			opt.bo_mb = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--limit-mb") && i + 1 < argc)
+			opt.limit_mb = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--procs") && i + 1 < argc)
+			opt.procs = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--vram"))
+			opt.vram = true;
 		else if (!strcmp(argv[i], "--compressible"))
 			compressible = true;
 		else if (!strcmp(argv[i], "--anon"))
@@ -463,13 +821,21 @@ int main(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (argc >= 2 && !strcmp(argv[1], "forced"))
+	if (!opt.bo_mb || !opt.procs || (anon && opt.vram))
+		goto usage;
+	if (!strcmp(mode, "forced"))
 		return forced();
-	if (argc >= 2 && !strcmp(argv[1], "pressure") && total_mb && bo_mb)
-		return pressure(total_mb, bo_mb);
-	if (argc >= 2 && !strcmp(argv[1], "signal") && bo_mb)
-		return signal_test(bo_mb);
+	if (!strcmp(mode, "pressure") && opt.total_mb >= opt.bo_mb * opt.procs)
+		return pressure();
+	if (!strcmp(mode, "watermark") && opt.total_mb && opt.limit_mb)
+		return watermark();
+	if (!strcmp(mode, "noswap") && opt.total_mb)
+		return noswap();
+	if (!strcmp(mode, "signal"))
+		return signal_test(opt.bo_mb);
+	if (!strcmp(mode, "enomem"))
+		return enomem();
 usage:
-	fprintf(stderr, "usage: simgpu-shrink forced|pressure|signal [--total-mb N] [--bo-mb N] [--compressible] [--anon]\n");
+	fprintf(stderr, "usage: simgpu-shrink MODE [OPTIONS] (see the comment at the top of shrink.c)\n");
 	return 2;
 }

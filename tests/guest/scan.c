@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * simgpu-scan: the cost of shrink passes against the number of BOs on
+ * the LRU.  A pass must cost the pages it frees, not the BOs it skips:
+ * the time per backed-up BO may not grow with the BO count.
+ *
+ * Usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X]
+ *
+ * For each N (default 1000,10000): N one-page BOs, each filled by the
+ * engine with its own value, are backed up through debugfs "shrink"
+ * passes of P pages (default 256) until none is left; then the engine
+ * copies every BO (restoring it) into a check buffer and every byte is
+ * verified.  Prints the first and mean pass time and the time per BO,
+ * and fails if the time per BO at the largest N exceeds X (default 3)
+ * times that at the smallest.  Needs swap (backups need swap space).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bo.h"
+#include "tap.h"
+
+#define PAGE 4096U
+#define MAX_SIZES 8
+/* BOs copied into one check buffer (16 MiB). */
+#define CHECK_BOS 4096U
+
+static const uint32_t placements =
+	DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) |
+	DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM);
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The 32-bit value BO @i is filled with (distinct for every BO). */
+static uint32_t bo_value(uint32_t i)
+{
+	return (i + 1) * 2654435761U;
+}
+
+/* Submit @n commands, DRM_SIMGPU_MAX_CMDS at a time; 0 or -errno. */
+static int run_cmds(int fd, struct drm_simgpu_cmd *cmds, unsigned int n)
+{
+	unsigned int i, k;
+	int ret = 0;
+
+	for (i = 0; i < n && !ret; i += k) {
+		k = n - i < DRM_SIMGPU_MAX_CMDS ? n - i : DRM_SIMGPU_MAX_CMDS;
+		ret = gpu_run(fd, cmds + i, k);
+	}
+	return ret;
+}
+
+/* Create @n one-page BOs and fill each on the engine; 0 or -errno. */
+static int create_filled(int fd, uint32_t *handles, uint32_t n)
+{
+	struct drm_simgpu_cmd *cmds = calloc(CHECK_BOS, sizeof(*cmds));
+	uint32_t i, k, done;
+	int ret = cmds ? 0 : -ENOMEM;
+
+	for (done = 0; done < n && !ret; done += k) {
+		k = n - done < CHECK_BOS ? n - done : CHECK_BOS;
+		for (i = 0; i < k && !ret; i++) {
+			ret = bo_create(fd, PAGE, placements,
+					DRM_SIMGPU_MEM_SYSTEM, 0,
+					&handles[done + i]);
+			cmds[i] = cmd_fill(handles[done + i], 0, PAGE,
+					   bo_value(done + i));
+		}
+		if (!ret)
+			ret = run_cmds(fd, cmds, k);
+	}
+	free(cmds);
+	return ret;
+}
+
+/*
+ * Copy every BO into a check buffer on the engine (which restores the
+ * backed-up ones) and count the bytes that are not its value.
+ */
+static uint64_t verify(int fd, const uint32_t *handles, uint32_t n, int *err)
+{
+	struct drm_simgpu_cmd *cmds = calloc(CHECK_BOS, sizeof(*cmds));
+	uint64_t bad = 0;
+	uint32_t check, i, k, done, *w = NULL;
+
+	*err = cmds ? 0 : -ENOMEM;
+	if (!*err)
+		w = bo_new(fd, (uint64_t)CHECK_BOS * PAGE, placements,
+			   DRM_SIMGPU_MEM_TT, 0, &check);
+	if (!w && !*err)
+		*err = -ENOMEM;
+	for (done = 0; done < n && !*err; done += k) {
+		k = n - done < CHECK_BOS ? n - done : CHECK_BOS;
+		for (i = 0; i < k; i++)
+			cmds[i] = cmd_copy(handles[done + i], 0, check,
+					   (uint64_t)i * PAGE, PAGE);
+		*err = run_cmds(fd, cmds, k);
+		for (i = 0; i < k * (PAGE / 4) && !*err; i++)
+			bad += w[i] != bo_value(done + i / (PAGE / 4)) ? 4 : 0;
+	}
+	if (w) {
+		munmap(w, (uint64_t)CHECK_BOS * PAGE);
+		gem_close(fd, check);
+	}
+	free(cmds);
+	return bad;
+}
+
+struct result {
+	uint32_t bos;
+	unsigned int passes;
+	double first_ms;
+	double mean_ms;
+	double per_bo_us;
+};
+
+static void scan_one(struct tap *t, uint32_t n, unsigned int pass_pages,
+		     struct result *r)
+{
+	uint32_t *handles = calloc(n, sizeof(*handles));
+	long long backups0 = stat_get("pages_backed_up");
+	double t0, t1, total = 0;
+	char val[32];
+	uint64_t bad;
+	int fd, ret;
+
+	memset(r, 0, sizeof(*r));
+	r->bos = n;
+	fd = dev_open(NULL);
+	ret = fd < 0 || !handles ? -ENOMEM : create_filled(fd, handles, n);
+	if (!tap_check(t, !ret, "%u one-page BOs created and filled on the engine (%d)",
+		       n, ret))
+		goto out;
+
+	snprintf(val, sizeof(val), "%u", pass_pages);
+	while (stat_get("shrinkable_pages") > 0 && r->passes < 2 * n) {
+		t0 = now();
+		ret = dbg_write("shrink", val);
+		t1 = now();
+		if (ret)
+			break;
+		if (!r->passes)
+			r->first_ms = (t1 - t0) * 1e3;
+		total += t1 - t0;
+		r->passes++;
+	}
+	r->mean_ms = r->passes ? total * 1e3 / r->passes : 0;
+	r->per_bo_us = total * 1e6 / n;
+	tap_check(t, !ret && stat_get("pages_backed_up") - backups0 == n,
+		  "%u BOs backed up in %u passes of %u pages: first %.2f ms, mean %.2f ms, %.1f us per BO",
+		  n, r->passes, pass_pages, r->first_ms, r->mean_ms,
+		  r->per_bo_us);
+	tap_diag("scan bos %u passes %u first_ms %.3f mean_ms %.3f per_bo_us %.3f",
+		 n, r->passes, r->first_ms, r->mean_ms, r->per_bo_us);
+
+	bad = verify(fd, handles, n, &ret);
+	tap_check(t, !ret && !bad,
+		  "%u BOs restored by the engine, every byte verified (%llu bad, %d)",
+		  n, (unsigned long long)bad, ret);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(handles);
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t sizes[MAX_SIZES] = { 1000, 10000 };
+	unsigned int nsizes = 2, pass_pages = 256, i;
+	struct result r[MAX_SIZES];
+	double max_growth = 3, growth;
+	char *s, *end;
+	struct tap t;
+
+	for (i = 1; i < (unsigned int)argc; i++) {
+		if (!strcmp(argv[i], "--bos") && i + 1 < (unsigned int)argc) {
+			for (nsizes = 0, s = argv[++i]; nsizes < MAX_SIZES;
+			     s = end + 1) {
+				sizes[nsizes++] = strtoul(s, &end, 0);
+				if (*end != ',')
+					break;
+			}
+		} else if (!strcmp(argv[i], "--pass-pages") &&
+			   i + 1 < (unsigned int)argc) {
+			pass_pages = strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--max-growth") &&
+			   i + 1 < (unsigned int)argc) {
+			max_growth = strtod(argv[++i], NULL);
+		} else {
+			fprintf(stderr, "usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X]\n");
+			return 2;
+		}
+	}
+	for (i = 0; i < nsizes; i++)
+		if (!sizes[i] || (i && sizes[i] <= sizes[i - 1]) || !pass_pages) {
+			fprintf(stderr, "simgpu-scan: BO counts must be increasing and positive\n");
+			return 2;
+		}
+
+	tap_plan(&t, 3 * nsizes + 1);
+	for (i = 0; i < nsizes; i++)
+		scan_one(&t, sizes[i], pass_pages, &r[i]);
+	growth = r[0].per_bo_us > 0 ?
+		 r[nsizes - 1].per_bo_us / r[0].per_bo_us : 0;
+	tap_check(&t, growth > 0 && growth <= max_growth,
+		  "time per BO at %u BOs is %.2fx that at %u (at most %.1fx: linear)",
+		  sizes[nsizes - 1], growth, sizes[0], max_growth);
+	return tap_finish(&t);
+}
