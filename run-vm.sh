@@ -28,6 +28,10 @@ Guest workload:
   --exec CMD              run CMD with sh in the guest; exit with its status
   --timeout SECS          hard limit for a non-interactive boot (default 600)
   --modparam 'K=V ...'    simgpu module parameters
+  --stats                 print the driver's debugfs statistics on the console
+                          before and after the command, between the lines
+                          'simgpu-stats-begin before|after' and
+                          'simgpu-stats-end'
 Machine:
   --mem SIZE              guest RAM (default 512M)
   --cpus N                vCPUs (default 2)
@@ -107,6 +111,7 @@ exec_cmd=
 have_exec=0
 timeout_s=600
 modparams=
+stats=0
 mem=$((512 << 20))
 cpus=2
 vram=($((256 << 20)))
@@ -132,6 +137,7 @@ while [ $# -gt 0 ]; do
 			usage_error "--timeout: bad number of seconds '$2'"
 		timeout_s=$2; shift ;;
 	--modparam) need_arg "$@"; modparams=$2; shift ;;
+	--stats) stats=1 ;;
 	--mem) need_arg "$@"; to_bytes --mem "$2" mem; shift ;;
 	--cpus)
 		need_arg "$@"
@@ -224,6 +230,7 @@ make_initrd() {	# out, interactive, command
 	{
 		printf 'SIMGPU_INTERACTIVE=%s\n' "$2"
 		printf 'SIMGPU_MODPARAMS=%q\n' "$modparams"
+		printf 'SIMGPU_STATS=%s\n' "$stats"
 		[ -n "$zram" ] && printf 'SIMGPU_ZRAM=%s\n' "$zram"
 		[ -n "$swap_disk" ] && printf 'SIMGPU_SWAP_DISK=/dev/vda\n'
 	} >"$d/etc/simgpu/run.env"
