@@ -256,6 +256,24 @@ def parse_stats(console):
     return blocks
 
 
+def without_stats(console):
+    """The console with each statistics block folded into one line."""
+    out = []
+    block = None
+    for line in console:
+        m = STATS_BEGIN.match(line.strip())
+        if m:
+            block = [m.group(1), 0]
+        elif block is not None and line.strip() == STATS_END:
+            out.append("(driver statistics '%s': %d lines)" % tuple(block))
+            block = None
+        elif block is not None:
+            block[1] += 1
+        else:
+            out.append(line)
+    return out
+
+
 def context(console, indexes, around=3, limit=60):
     """Console lines at INDEXES with AROUND lines of context, '--' between
     separate stretches, at most LIMIT lines."""
@@ -311,8 +329,8 @@ def run(sc, args):
     def point(ok, desc, diag=()):
         points.append((ok, desc, list(diag)))
 
-    tail = ["console: " + line for line in console[-25:]]
-    errs = ["run-vm.sh: " + line for line in res.stderr.splitlines()[-5:]]
+    tail = ["console: " + line for line in without_stats(console)[-25:]]
+    errs = ["stderr: " + line for line in res.stderr.splitlines()[-5:]]
     point(res.returncode == sc.expect_status,
           "run-vm.sh exit status %d (expected %d)" %
           (res.returncode, sc.expect_status), errs + tail)
