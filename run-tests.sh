@@ -13,12 +13,17 @@ if [ ! -f "$B/build.ninja" ]; then
 	meson setup "$B" "$TOP" >/dev/null || { echo "meson setup failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 start=$(date +%s)
-meson compile -C "$B" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+# Also what the tests depend on beyond the default targets (e.g. the
+# initramfs of a scenario's kernel flavour), as meson test would.
+meson compile -C "$B" --ninja-args=all,meson-test-prereq || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 echo "run-tests.sh: build took $(( $(date +%s) - start ))s"
 
 rm -f "$B/meson-logs/testlog.json"
+tests_start=$(date +%s)
 meson test -C "$B" --print-errorlogs --no-rebuild "$@"
 rc=$?
+# Per-scenario wall times of this run (VM tests only).
+/usr/bin/python3 "$TOP/tests/host/scenario-times.py" "$B" --since "$tests_start"
 /usr/bin/python3 - "$B/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0

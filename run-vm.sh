@@ -18,6 +18,8 @@ readonly EXIT_USAGE=2
 usage() {
 	cat <<EOF
 Usage: $PROG [OPTION]...
+       $PROG --test NAME|FILE.scn [--kernel FLAVOUR] [--log FILE] [--builddir DIR] [--no-build]
+       $PROG --test list
 Boot a VM with a simgpu device and its driver loaded.
 
 With a terminal and no --exec: an interactive shell in the guest (exit it,
@@ -28,6 +30,10 @@ Guest workload:
   --exec CMD              run CMD with sh in the guest; exit with its status
   --timeout SECS          hard limit for a non-interactive boot (default 600)
   --modparam 'K=V ...'    simgpu module parameters
+  --stats                 print the driver's debugfs statistics on the console
+                          before and after the command, between the lines
+                          'simgpu-stats-begin before|after' and
+                          'simgpu-stats-end'
 Machine:
   --mem SIZE              guest RAM (default 512M)
   --cpus N                vCPUs (default 2)
@@ -47,6 +53,15 @@ Kernel:
   --verbose               full kernel log on the console (default: warnings)
   --gdb                   QEMU gdbstub on tcp::1234, guest paused until gdb
                           attaches (gdb BUILD/images/kernel-FLAVOUR/kbuild/vmlinux)
+Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
+  --test NAME             run scenario NAME (or a .scn file) through
+                          tests/host/scenario.py: print its TAP and a line
+                          'scenario NAME: PASS|FAIL in N.Ns (console: ..., stats: ...)';
+                          exit 0 if every test point passed, else 1.  Only
+                          --kernel, --log, --builddir and --no-build combine
+                          with it.  Logs: BUILDDIR/meson-logs/scenarios/NAME/
+  --test list, --list-tests
+                          list the scenarios with their descriptions
 Other:
   --qemu-opts 'OPTS'      extra QEMU options (split on spaces)
   --log FILE              keep a copy of the console in FILE
@@ -107,6 +122,7 @@ exec_cmd=
 have_exec=0
 timeout_s=600
 modparams=
+stats=0
 mem=$((512 << 20))
 cpus=2
 vram=($((256 << 20)))
@@ -122,8 +138,19 @@ qemu_opts=
 logfile=
 builddir=${SIMGPU_BUILDDIR:-$TOP/build}
 build=1
+test_name=
+flavour_given=0
+# Options given that set the machine or the command: with --test, the
+# scenario file does that, so these are a usage error there.
+machine_opts=()
 
 while [ $# -gt 0 ]; do
+	case $1 in
+	--test) need_arg "$@"; test_name=$2; shift 2; continue ;;
+	--list-tests) test_name=list; shift; continue ;;
+	--debug-kernel|--kernel|--log|--builddir|--no-build|-h|--help) ;;
+	-*) machine_opts+=("$1") ;;
+	esac
 	case $1 in
 	--exec) need_arg "$@"; exec_cmd=$2; have_exec=1; shift ;;
 	--timeout)
@@ -132,6 +159,7 @@ while [ $# -gt 0 ]; do
 			usage_error "--timeout: bad number of seconds '$2'"
 		timeout_s=$2; shift ;;
 	--modparam) need_arg "$@"; modparams=$2; shift ;;
+	--stats) stats=1 ;;
 	--mem) need_arg "$@"; to_bytes --mem "$2" mem; shift ;;
 	--cpus)
 		need_arg "$@"
@@ -148,10 +176,10 @@ while [ $# -gt 0 ]; do
 		*) usage_error "--accel: expected kvm, tcg or auto (got '$2')" ;;
 		esac
 		shift ;;
-	--debug-kernel) flavour=debug ;;
+	--debug-kernel) flavour=debug; flavour_given=1 ;;
 	--kernel)
 		need_arg "$@"
-		case $2 in default|debug|kasan) flavour=$2 ;;
+		case $2 in default|debug|kasan) flavour=$2; flavour_given=1 ;;
 		*) usage_error "--kernel: expected default, debug or kasan (got '$2')" ;;
 		esac
 		shift ;;
@@ -167,6 +195,21 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+
+scenario_py=$TOP/tests/host/scenario.py
+if [ -n "$test_name" ]; then
+	[ ${#machine_opts[@]} = 0 ] ||
+		usage_error "--test: ${machine_opts[0]} cannot be combined with a scenario (its file sets the machine and the command)"
+	if [ "$test_name" = list ]; then
+		exec "$scenario_py" --list
+	fi
+	# The scenario's kernel flavour (an unknown or malformed scenario
+	# is a usage error, reported by scenario.py).
+	sargs=(--prog "$PROG" --builddir "$builddir")
+	[ $flavour_given = 1 ] && sargs+=(--kernel "$flavour")
+	flavour=$("$scenario_py" "${sargs[@]}" --flavour "$test_name") ||
+		exit $EXIT_USAGE
+fi
 
 if [ ${#visible[@]} -gt 0 ] && [ ${#visible[@]} -ne ${#vram[@]} ]; then
 	usage_error "--visible-vram: give one size per VRAM region (${#vram[@]})"
@@ -192,6 +235,11 @@ if [ $build = 1 ]; then
 	fi
 	meson compile -C "$builddir" "initramfs-$flavour" qemu >&2 ||
 		die "build failed (see above)"
+fi
+
+if [ -n "$test_name" ]; then
+	[ -n "$logfile" ] && sargs+=(--log "$logfile")
+	exec "$scenario_py" "${sargs[@]}" --summary "$test_name"
 fi
 
 kdir=$builddir/images/kernel-$flavour
@@ -224,6 +272,7 @@ make_initrd() {	# out, interactive, command
 	{
 		printf 'SIMGPU_INTERACTIVE=%s\n' "$2"
 		printf 'SIMGPU_MODPARAMS=%q\n' "$modparams"
+		printf 'SIMGPU_STATS=%s\n' "$stats"
 		[ -n "$zram" ] && printf 'SIMGPU_ZRAM=%s\n' "$zram"
 		[ -n "$swap_disk" ] && printf 'SIMGPU_SWAP_DISK=/dev/vda\n'
 	} >"$d/etc/simgpu/run.env"

@@ -9,12 +9,14 @@ B=${1:?usage: run-vm-options.sh BUILDDIR}
 
 n=0
 failed=0
+# Options every check passes first (--test takes no --timeout).
+common=(--no-build --builddir "$B" --timeout 60)
 # check WANT_STATUS 'expected text' run-vm args...
 check() {
 	local want=$1 text=$2 err rc lines
 	shift 2
 	n=$((n + 1))
-	err=$("$TOP/run-vm.sh" --no-build --builddir "$B" --timeout 60 "$@" \
+	err=$("$TOP/run-vm.sh" "${common[@]}" "$@" \
 		2>&1 >/dev/null </dev/null)
 	rc=$?
 	lines=$(printf '%s\n' "$err" | grep -c .)
@@ -28,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..16"
+echo "1..22"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -47,5 +49,37 @@ SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is mis
 # Device properties are QEMU's to check: its message comes through.
 check 127 "vram0-visible-size must be a power of two" --accel tcg --vram 48M --exec true
 check 127 "exceeds vram0-size" --accel tcg --vram 64M --visible-vram 128M --exec true
+
+# Test scenarios: bad names and files are usage errors, found before
+# any build or boot.
+common=(--no-build --builddir "$B")
+check 2 "unknown scenario 'driver-evcit'; close: driver-evict" --test driver-evcit
+check 2 "--test: --exec cannot be combined with a scenario" --test driver-evict --exec true
+check 2 "--test needs an argument" --test
+scn=$(mktemp --suffix=.scn)
+printf '# a scenario with a bad key\nsuite: boot\nexec: true\nmem: 1G\n' >"$scn"
+check 2 "$scn:4: unknown key 'mem'" --test "$scn"
+rm -f "$scn"
+n=$((n + 1))
+out=$("$TOP/run-vm.sh" --test list 2>&1)
+rc=$?
+if [ $rc = 0 ] && printf '%s\n' "$out" | grep -q '^driver-evict  *driver  *[a-z]' &&
+	[ "$("$TOP/run-vm.sh" --list-tests 2>&1)" = "$out" ]; then
+	echo "ok $n - run-vm.sh --test list: $(printf '%s\n' "$out" | wc -l) scenarios with suite and description"
+else
+	failed=$((failed + 1))
+	echo "not ok $n - run-vm.sh --test list (status $rc)"
+	printf '%s\n' "$out" | sed 's/^/# /'
+fi
+n=$((n + 1))
+out=$("$TOP/run-vm.sh" --test list --mem 1G 2>&1)
+rc=$?
+if [ $rc = 2 ] && [[ $out == *"--mem cannot be combined"* ]]; then
+	echo "ok $n - run-vm.sh --test list --mem 1G -> 2"
+else
+	failed=$((failed + 1))
+	echo "not ok $n - run-vm.sh --test list --mem 1G (status $rc)"
+	printf '%s\n' "$out" | sed 's/^/# /'
+fi
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]

@@ -1,0 +1,489 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run one simgpu VM test scenario (tests/scenarios/NAME.scn) and report TAP.
+
+usage: scenario.py [--builddir DIR] [--outdir DIR] [--kernel FLAVOUR]
+                   [--log FILE] [--summary] SCENARIO
+       scenario.py --list
+       scenario.py --flavour SCENARIO
+       scenario.py --check [--listed NAME...] [SCENARIO...]
+
+SCENARIO is a name (a file in tests/scenarios/) or the path of a .scn file.
+The file format is described in tests/scenarios/README.md.
+
+A run boots the VM once through run-vm.sh.  Test points: run-vm.sh's exit
+status, its message (if one is expected), the guest's own TAP results
+(every guest test point must pass), a clean kernel log (any WARNING/BUG/
+Oops/lockdep/KASAN/... line fails the run and is shown with its context),
+and, with "stats: yes", the driver's statistics before and after the
+command.  The output directory (default BUILDDIR/meson-logs/scenarios/NAME)
+gets console.log, tap.txt and stats.json.
+"""
+
+import argparse
+import difflib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SCENARIO_DIR = os.path.join(TOP, "tests", "scenarios")
+
+# Kernel log lines that always mean a kernel bug or an unexpected event.
+SPLATS = re.compile(
+    r"WARNING:|BUG:|kernel BUG at|Oops|general protection fault|"
+    r"Unable to handle kernel|"
+    r"possible circular locking|possible recursive locking|"
+    r"inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|"
+    r"KASAN|UBSAN|KFENCE|ODEBUG:|refcount_t:|list_(add|del) corruption|"
+    r"sleeping function called from invalid context|"
+    r"rcu: INFO: rcu_\w+ detected stalls|INFO: task .* blocked for more than|"
+    r"Kernel panic|Out of memory: Killed process|invoked oom-killer|"
+    r"Call Trace:")
+GUEST_TAP = re.compile(r"^(not )?ok \d+")
+STATS_BEGIN = re.compile(r"^simgpu-stats-begin (\w+)$")
+STATS_END = "simgpu-stats-end"
+STATS_LINE = re.compile(r"^(\w+) (-?\d+)$")
+
+KERNEL_FLAVOURS = ("default", "debug", "kasan")
+DEFAULT_TIMEOUT = 300
+# run-vm.sh gets "timeout" minus this, so that its own timeout (which
+# names the problem) fires before meson's (timeout + a margin).
+RUN_VM_MARGIN = 15
+MIN_TIMEOUT = 30
+
+# run-vm.sh machine options a scenario's "vm:" may use (all take a value).
+VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--swap", "--swap-disk",
+              "--modparam", "--kernel", "--append", "--cpus")
+KEYS = ("suite", "timeout", "vm", "exec", "expect-status", "expect-message",
+        "allow-panic", "allow", "stats")
+REPEATABLE = ("allow",)
+
+
+class ScenarioError(Exception):
+    pass
+
+
+class Scenario:
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.basename(path)[:-len(".scn")]
+        self.description = None
+        self.suite = None
+        self.timeout = DEFAULT_TIMEOUT
+        self.vm = []            # run-vm.sh arguments
+        self.vm_options = {}    # option name (no --) -> value
+        self.flavour = "default"
+        self.exec = None
+        self.expect_status = 0
+        self.expect_message = None
+        self.allow_panic = False
+        self.allow = []         # compiled regexes
+        self.stats = True
+        self._parse()
+
+    def _err(self, lineno, msg):
+        return ScenarioError("%s:%d: %s" % (self.path, lineno, msg))
+
+    def _yes_no(self, lineno, key, value):
+        if value not in ("yes", "no"):
+            raise self._err(lineno, "%s: expected yes or no, got '%s'" %
+                            (key, value))
+        return value == "yes"
+
+    def _int(self, lineno, key, value, lo, hi):
+        if not re.fullmatch(r"[0-9]+", value) or not lo <= int(value) <= hi:
+            raise self._err(lineno, "%s: expected a number from %d to %d, "
+                            "got '%s'" % (key, lo, hi, value))
+        return int(value)
+
+    def _parse(self):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name):
+            raise ScenarioError("%s: bad scenario name '%s'" %
+                                (self.path, self.name))
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ScenarioError("%s: cannot read: %s" % (self.path, e))
+        seen = {}
+        for lineno, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                if self.description is None and not seen:
+                    self.description = line.lstrip("#").strip()
+                continue
+            if self.description is None:
+                raise self._err(lineno, "the file must start with a "
+                                "'# one-line description' comment")
+            m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_-]*)\s*:\s*(.*)", line)
+            if not m:
+                raise self._err(lineno, "expected 'key: value', got '%s'" %
+                                line)
+            key, value = m.group(1), m.group(2).strip()
+            if key not in KEYS:
+                close = difflib.get_close_matches(key, KEYS, 1)
+                raise self._err(lineno, "unknown key '%s'%s (keys: %s)" % (
+                    key, " (did you mean '%s'?)" % close[0] if close else "",
+                    ", ".join(KEYS)))
+            if key in seen and key not in REPEATABLE:
+                raise self._err(lineno, "'%s' given twice (first on line %d)"
+                                % (key, seen[key]))
+            seen[key] = lineno
+            if not value:
+                raise self._err(lineno, "'%s' needs a value" % key)
+            self._set(lineno, key, value)
+        if self.description is None or not self.description:
+            raise ScenarioError("%s:1: the file must start with a "
+                                "'# one-line description' comment" %
+                                self.path)
+        for key in ("suite", "exec"):
+            if key not in seen:
+                raise ScenarioError("%s: missing required key '%s'" %
+                                    (self.path, key))
+
+    def _set(self, lineno, key, value):
+        if key == "suite":
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", value):
+                raise self._err(lineno, "suite: bad suite name '%s'" % value)
+            self.suite = value
+        elif key == "timeout":
+            self.timeout = self._int(lineno, key, value, MIN_TIMEOUT, 86400)
+        elif key == "vm":
+            try:
+                words = shlex.split(value)
+            except ValueError as e:
+                raise self._err(lineno, "vm: %s" % e)
+            i = 0
+            while i < len(words):
+                opt = words[i]
+                if opt not in VM_OPTIONS:
+                    raise self._err(lineno, "vm: '%s' is not a machine option"
+                                    " (allowed: %s)" %
+                                    (opt, " ".join(VM_OPTIONS)))
+                if i + 1 >= len(words):
+                    raise self._err(lineno, "vm: %s needs a value" % opt)
+                val = words[i + 1]
+                if opt == "--kernel":
+                    if val not in KERNEL_FLAVOURS:
+                        raise self._err(lineno, "vm: --kernel: expected %s, "
+                                        "got '%s'" %
+                                        (", ".join(KERNEL_FLAVOURS), val))
+                    self.flavour = val
+                if opt[2:] in self.vm_options:
+                    raise self._err(lineno, "vm: %s given twice" % opt)
+                self.vm_options[opt[2:]] = val
+                i += 2
+            self.vm = words
+        elif key == "exec":
+            self.exec = value
+        elif key == "expect-status":
+            self.expect_status = self._int(lineno, key, value, 0, 255)
+        elif key == "expect-message":
+            self.expect_message = value
+        elif key == "allow-panic":
+            self.allow_panic = self._yes_no(lineno, key, value)
+        elif key == "allow":
+            try:
+                self.allow.append(re.compile(value))
+            except re.error as e:
+                raise self._err(lineno, "allow: bad regex '%s': %s" %
+                                (value, e))
+        elif key == "stats":
+            self.stats = self._yes_no(lineno, key, value)
+
+    def set_flavour(self, flavour):
+        """Boot FLAVOUR's kernel whatever the file says (run-vm.sh --kernel)."""
+        vm = []
+        for opt, val in zip(self.vm[0::2], self.vm[1::2]):
+            if opt != "--kernel":
+                vm += [opt, val]
+        self.vm = vm + ["--kernel", flavour]
+        self.vm_options["kernel"] = flavour
+        self.flavour = flavour
+
+
+def all_names():
+    try:
+        return sorted(f[:-len(".scn")] for f in os.listdir(SCENARIO_DIR)
+                      if f.endswith(".scn"))
+    except OSError:
+        return []
+
+
+def find(spec):
+    """A scenario file from a name or a path."""
+    if "/" in spec or spec.endswith(".scn"):
+        if not os.path.isfile(spec):
+            raise ScenarioError("no scenario file '%s'" % spec)
+        if not spec.endswith(".scn"):
+            raise ScenarioError("scenario file '%s' must end in .scn" % spec)
+        return Scenario(spec)
+    path = os.path.join(SCENARIO_DIR, spec + ".scn")
+    if os.path.isfile(path):
+        return Scenario(path)
+    names = all_names()
+    close = difflib.get_close_matches(spec, names, 4, 0.6)
+    close += [n for n in names if spec in n and n not in close][:6 - len(close)]
+    hint = ("; close: " + ", ".join(close)) if close else ""
+    raise ScenarioError("unknown scenario '%s'%s (list them with --test list)"
+                        % (spec, hint))
+
+
+def parse_stats(console):
+    """{"before": {...}, "after": {...}} from the console's stats blocks."""
+    blocks = {}
+    current = None
+    for line in console:
+        line = line.strip()
+        m = STATS_BEGIN.match(line)
+        if m:
+            current = blocks.setdefault(m.group(1), {})
+        elif line == STATS_END:
+            current = None
+        elif current is not None:
+            m = STATS_LINE.match(line)
+            if m:
+                current[m.group(1)] = int(m.group(2))
+    return blocks
+
+
+def without_stats(console):
+    """The console with each statistics block folded into one line."""
+    out = []
+    block = None
+    for line in console:
+        m = STATS_BEGIN.match(line.strip())
+        if m:
+            block = [m.group(1), 0]
+        elif block is not None and line.strip() == STATS_END:
+            out.append("(driver statistics '%s': %d lines)" % tuple(block))
+            block = None
+        elif block is not None:
+            block[1] += 1
+        else:
+            out.append(line)
+    return out
+
+
+def context(console, indexes, around=3, limit=60):
+    """Console lines at INDEXES with AROUND lines of context, '--' between
+    separate stretches, at most LIMIT lines."""
+    keep = set()
+    for i in indexes:
+        keep.update(range(max(0, i - around), min(len(console), i + around + 1)))
+    out = []
+    last = None
+    for i in sorted(keep):
+        if last is not None and i != last + 1:
+            out.append("--")
+        mark = ">" if i in indexes else " "
+        out.append("console:%d:%s %s" % (i + 1, mark, console[i]))
+        last = i
+        if len(out) >= limit:
+            out.append("... (%d more splat lines)" %
+                       len([j for j in indexes if j > i]))
+            break
+    return out
+
+
+def run(sc, args):
+    builddir = os.path.abspath(args.builddir)
+    outdir = args.outdir or os.path.join(builddir, "meson-logs", "scenarios",
+                                         sc.name)
+    os.makedirs(outdir, exist_ok=True)
+    log = os.path.join(outdir, "console.log")
+    tap_file = os.path.join(outdir, "tap.txt")
+    stats_file = os.path.join(outdir, "stats.json")
+    for f in (log, tap_file, stats_file):
+        if os.path.exists(f):
+            os.unlink(f)
+
+    vm_timeout = sc.timeout - RUN_VM_MARGIN
+    cmd = [os.path.join(TOP, "run-vm.sh"), "--no-build",
+           "--builddir", builddir, "--log", log,
+           "--timeout", str(vm_timeout)] + sc.vm
+    if sc.stats:
+        cmd.append("--stats")
+    cmd += ["--exec", sc.exec]
+    start = time.monotonic()
+    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, errors="replace")
+    seconds = time.monotonic() - start
+    try:
+        with open(log, errors="replace") as f:
+            console = [l.rstrip("\r\n") for l in f.read().splitlines()]
+    except FileNotFoundError:
+        console = []
+
+    points = []
+
+    def point(ok, desc, diag=()):
+        points.append((ok, desc, list(diag)))
+
+    tail = ["console: " + line for line in without_stats(console)[-25:]]
+    errs = ["stderr: " + line for line in res.stderr.splitlines()[-5:]]
+    point(res.returncode == sc.expect_status,
+          "run-vm.sh exit status %d (expected %d)" %
+          (res.returncode, sc.expect_status), errs + tail)
+    if sc.expect_message:
+        point(sc.expect_message in res.stderr,
+              "run-vm.sh says '%s'" % sc.expect_message, errs)
+
+    guest = [l.strip() for l in console if GUEST_TAP.match(l.strip())]
+    failed = [l for l in guest if l.startswith("not ok")]
+    if guest:
+        point(not failed, "guest test points: %d passed, %d failed" %
+              (len(guest) - len(failed), len(failed)), failed[:30])
+
+    if not sc.allow_panic:
+        splats = [i for i, l in enumerate(console) if SPLATS.search(l) and
+                  not any(a.search(l) for a in sc.allow)]
+        point(not splats, "no kernel warnings or splats in the console",
+              context(console, splats))
+
+    blocks = parse_stats(console) if sc.stats else {}
+    before = blocks.get("before", {})
+    after = blocks.get("after", {})
+    if sc.stats and not sc.allow_panic:
+        point(bool(before) and bool(after),
+              "driver statistics before and after the command "
+              "(%d and %d counters)" % (len(before), len(after)),
+              ["no 'simgpu-stats-begin before/after' block with counters "
+               "in the console"] + tail)
+
+    ok = all(p[0] for p in points)
+    tap = ["TAP version 13", "1..%d" % len(points)]
+    for i, (good, desc, diag) in enumerate(points, 1):
+        tap.append("%sok %d - %s: %s" % ("" if good else "not ", i, sc.name,
+                                         desc))
+        if not good:
+            tap += ["# " + line for line in diag]
+    tap.append("# console log: " + log)
+    with open(tap_file, "w") as f:
+        f.write("\n".join(tap) + "\n")
+
+    stats = {
+        "scenario": sc.name,
+        "description": sc.description,
+        "suite": sc.suite,
+        "status": "PASS" if ok else "FAIL",
+        "exit_status": res.returncode,
+        "seconds": round(seconds, 2),
+        "vm": dict(sc.vm_options, kernel=sc.flavour, timeout=vm_timeout,
+                   exec=sc.exec),
+        "before": before,
+        "after": after,
+        "delta": {k: after[k] - before[k] for k in after if k in before},
+    }
+    with open(stats_file, "w") as f:
+        json.dump(stats, f, indent=1)
+        f.write("\n")
+    if args.log:
+        shutil.copyfile(log, args.log)
+
+    print("\n".join(tap))
+    summary = "scenario %s: %s in %.1fs (console: %s, stats: %s)" % (
+        sc.name, stats["status"], seconds, args.log or log, stats_file)
+    print(summary if args.summary else "# " + summary)
+    return 0 if ok else 1
+
+
+def check(args):
+    """Parse every named scenario (default: all); with --listed, also check
+    that the names given there and the files in tests/scenarios agree."""
+    points = []
+    specs = args.scenarios or all_names()
+    for spec in specs:
+        try:
+            sc = find(spec)
+            points.append((True, "%s parses (suite %s, %s kernel)" %
+                           (sc.name, sc.suite, sc.flavour), []))
+        except ScenarioError as e:
+            points.append((False, "%s parses" % spec, [str(e)]))
+    if args.listed is not None:
+        files, listed = set(all_names()), set(args.listed)
+        points.append((files <= listed, "every tests/scenarios/*.scn is "
+                       "listed in tests/scenarios/meson.build",
+                       ["not listed: " + n for n in sorted(files - listed)]))
+        points.append((listed <= files, "every listed scenario has a file",
+                       ["no file: " + n for n in sorted(listed - files)]))
+    print("TAP version 13")
+    print("1..%d" % len(points))
+    for i, (good, desc, diag) in enumerate(points, 1):
+        print("%sok %d - %s" % ("" if good else "not ", i, desc))
+        for line in diag:
+            print("# " + line)
+    return 0 if all(p[0] for p in points) else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Run a simgpu VM test scenario and report TAP.")
+    ap.add_argument("--builddir", default=os.path.join(TOP, "build"))
+    ap.add_argument("--outdir",
+                    help="default: BUILDDIR/meson-logs/scenarios/NAME")
+    ap.add_argument("--kernel", choices=KERNEL_FLAVOURS,
+                    help="boot this kernel flavour whatever the file says")
+    ap.add_argument("--log", help="also copy the console to LOG")
+    ap.add_argument("--summary", action="store_true",
+                    help="end with a plain 'scenario NAME: PASS|FAIL' line "
+                    "(default: as a TAP comment)")
+    ap.add_argument("--prog", default="scenario.py",
+                    help="name to prefix errors with")
+    ap.add_argument("--list", action="store_true",
+                    help="print the scenarios' names and descriptions")
+    ap.add_argument("--flavour", action="store_true",
+                    help="print the scenario's kernel flavour")
+    ap.add_argument("--check", action="store_true",
+                    help="only parse the scenarios (default: all); TAP")
+    ap.add_argument("--listed", nargs="*",
+                    help="with --check: the names meson knows")
+    ap.add_argument("scenarios", nargs="*", metavar="SCENARIO")
+    args = ap.parse_args()
+
+    try:
+        if args.list:
+            rows = []
+            for name in all_names():
+                try:
+                    sc = find(name)
+                    rows.append((name, sc.suite, sc.description))
+                except ScenarioError as e:
+                    rows.append((name, "?", "error: %s" % e))
+            width = max([len(r[0]) for r in rows] + [4])
+            for name, suite, desc in rows:
+                print("%-*s  %-6s  %s" % (width, name, suite, desc))
+            return 0
+        if args.check:
+            return check(args)
+        if len(args.scenarios) != 1:
+            ap.error("give one scenario")
+        sc = find(args.scenarios[0])
+        if args.kernel:
+            sc.set_flavour(args.kernel)
+        if args.flavour:
+            print(sc.flavour)
+            return 0
+        if args.log:
+            try:
+                open(args.log, "a").close()
+            except OSError as e:
+                raise ScenarioError("--log: cannot write '%s': %s" %
+                                    (args.log, e.strerror))
+        return run(sc, args)
+    except ScenarioError as e:
+        print("%s: error: %s" % (args.prog, e), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
