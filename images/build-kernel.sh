@@ -30,14 +30,16 @@ esac
 pristine=$("$SIMGPU_TOP/images/fetch.sh" kernel)
 ver=${pristine##*/linux-}
 
-mkdir -p "$SIMGPU_CACHE"
-exec 9>"$SIMGPU_CACHE/kernel.lock"
-flock 9
-
 # Bump when the way the kernel is configured or built changes.
 BUILD_EPOCH=1
 key=$(echo "$BUILD_EPOCH" | cat - "${fragments[@]}" "$DRV/Kconfig" | sha256sum | cut -c1-16)
 build=$SIMGPU_CACHE/linux-build-$ver-$FLAVOUR-$key
+
+# One lock per cache entry: a build of one flavour never holds up users
+# of another that is already built.
+mkdir -p "$SIMGPU_CACHE"
+exec 9>"$build.lock"
+flock 9
 export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
 # Paths relative to the build directory, so ccache hits across keys.
 export CCACHE_BASEDIR=$build
