@@ -343,6 +343,9 @@ struct simgpu_bo {
  *	purgeable, not shrinkable; under the BO's reservation
  * @purged: the pages were dropped without backup; the next populate
  *	allocates new, zeroed pages; under the BO's reservation
+ * @dropped: DONTNEED dropped the backup (truncated the shmem file); the
+ *	next restore yields zeroes, including pages a partial backup had
+ *	left in place; under the BO's reservation
  * @shrinkable: the driver's shrinker reclaims the pages (a shmem backup
  *	file, TTM_TT_FLAG_EXTERNAL); if false, TTM's watermark swapout
  *	does (simgpu_watermark_swapout, coherent pool).  Set at creation.
@@ -351,6 +354,7 @@ struct simgpu_tt {
 	struct ttm_tt ttm;
 	bool purgeable;
 	bool purged;
+	bool dropped;
 	bool shrinkable;
 };
 

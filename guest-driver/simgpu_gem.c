@@ -9,6 +9,7 @@
  * Copyright (c) 2026 The simgpu authors
  */
 
+#include <linux/mm.h>
 #include <linux/slab.h>
 
 #include <drm/drm_drv.h>
@@ -31,16 +32,20 @@ static void simgpu_add_place(struct simgpu_bo *bo, u32 mem, bool cpu_visible)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
 	struct ttm_place *place;
-	u64 room = U64_MAX;
+	u64 room;
 
 	if (mem <= DRM_SIMGPU_MEM_VRAM1)
 		room = cpu_visible ? sdev->region[mem].visible_size :
 				     sdev->region[mem].size;
 	else if (mem == DRM_SIMGPU_MEM_TT)
 		room = (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT;
+	else
+		room = (u64)totalram_pages() << PAGE_SHIFT;
 	/*
 	 * The managers would fail it (VRAM with -E2BIG, which ends the
-	 * search, TT with -ENOSPC after evicting everything): leave it out.
+	 * search, TT with -ENOSPC after evicting everything), and a SYSTEM
+	 * BO larger than RAM could never get its pages (its page array
+	 * alone may exceed what kvmalloc allows): leave it out.
 	 */
 	if (bo->tbo.base.size > room)
 		return;

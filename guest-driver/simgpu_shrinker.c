@@ -368,12 +368,14 @@ void simgpu_shrinker_fini(struct simgpu_device *sdev)
  * Drop the content of a backed-up tt.  TTM exports no way to free a
  * backup short of destroying the tt, so the shmem file is truncated: the
  * tt stays backed up (a partial restore included), and the next populate
- * "restores" zero pages from the holes.
+ * "restores" zero pages from the holes and clears the pages that were
+ * never backed up or already restored (simgpu_tt.dropped).
  */
 static void simgpu_tt_drop_backup(struct simgpu_device *sdev,
 				  struct ttm_tt *tt)
 {
 	shmem_truncate_range(file_inode(tt->backup), 0, (loff_t)-1);
+	to_simgpu_tt(tt)->dropped = true;
 	atomic64_add(tt->num_pages, &sdev->shrinker.purged);
 }
 

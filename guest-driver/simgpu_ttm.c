@@ -17,6 +17,7 @@
  * Copyright (c) 2026 The simgpu authors
  */
 
+#include <linux/highmem.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 
@@ -131,7 +132,14 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 		else
 			ret = ttm_tt_restore(bdev, tt, ctx);
 	} else {
-		/* A new BO, or one whose content was purged: zeroed pages. */
+		/*
+		 * A new BO, or one whose content was purged: zeroed pages.
+		 * A tt created for a move from VRAM lacks ZERO_ALLOC (the
+		 * copy fills it), but once purged it must not hand out the
+		 * pool's stale pages of other BOs.
+		 */
+		if (stt->purged)
+			tt->page_flags |= TTM_TT_FLAG_ZERO_ALLOC;
 		ttm_tt_clear_backed_up(tt);
 		ret = ttm_pool_alloc(&bdev->pool, tt, ctx);
 	}
@@ -141,6 +149,13 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 		else if (restore)
 			atomic64_inc(&sdev->shrinker.restore_failed);
 		return ret;
+	}
+	if (restore && stt->dropped) {
+		pgoff_t i;
+
+		for (i = 0; i < tt->num_pages; i++)
+			clear_highpage(tt->pages[i]);
+		stt->dropped = false;
 	}
 	stt->purged = false;
 	simgpu_shrinker_tt_populated(sdev, tt, restore);

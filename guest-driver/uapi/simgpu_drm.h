@@ -143,7 +143,8 @@ struct drm_simgpu_device_query {
  *
  * New objects read as zero.  Fails with -ENOSPC if the object fits in
  * none of @placements (a VRAM region, or its CPU-visible window with
- * DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, or the GART is too small).
+ * DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, or the GART is too small; system
+ * memory holds no object larger than RAM).
  */
 struct drm_simgpu_gem_create {
 	__u64 size;
