@@ -161,6 +161,7 @@ struct fuzz {
 	void *arg;
 	int taint_fd;
 	unsigned long taint;	/* kernel taint flags seen so far */
+	int kmsg_fd;		/* /dev/kmsg, read as it grows */
 	unsigned int diags;
 	bool trace;
 	struct result *res;
@@ -301,22 +302,65 @@ static unsigned long taint_read(struct fuzz *f)
 	return strtoul(buf, NULL, 10);
 }
 
+/* Kernel log lines that fail a test run (as the VM tests' console check). */
+static const char *const kmsg_bad[] = {
+	"WARNING:", "BUG:", "Oops", "Call Trace", "lockdep", "possible circular",
+	"possible recursive", "KASAN", "UBSAN", "blocked for more than",
+	"soft lockup", "vmalloc error", "page allocation failure",
+};
+
+/* The first new kernel log line that fails a run, in @line; false if none. */
+static bool kmsg_check(struct fuzz *f, char *line, size_t len)
+{
+	char rec[1024], *msg;
+	bool found = false;
+	unsigned int i;
+	ssize_t n;
+
+	if (f->kmsg_fd < 0)
+		return false;
+	while ((n = read(f->kmsg_fd, rec, sizeof(rec) - 1)) > 0 ||
+	       (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;	/* records were overwritten */
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		for (i = 0; !found && i < sizeof(kmsg_bad) / sizeof(*kmsg_bad); i++)
+			if (strstr(msg, kmsg_bad[i])) {
+				size_t m = strnlen(msg, len - 1);
+
+				memcpy(line, msg, m);
+				line[m] = '\0';
+				found = true;
+			}
+	}
+	return found;
+}
+
 /*
  * Count @ret of an operation; a failure not in @set is reported, and so
- * is a kernel warning or oops that happened meanwhile (in this operation,
- * or in another process's at the same time).
+ * is a kernel warning, oops or splat that happened meanwhile (in this
+ * operation, or in another process's at the same time).
  */
 static bool account(struct fuzz *f, enum kind k, int ret, const int *set,
 		    const char *what, const void *arg, size_t len)
 {
 	unsigned long taint = taint_read(f);
+	char line[200], msg[400];
+	bool tainted = (taint & ~f->taint) & TAINT_BAD;
+	bool logged = kmsg_check(f, line, sizeof(line));
 
-	if ((taint & ~f->taint) & TAINT_BAD) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg),
-			 "%s: the kernel became tainted 0x%lx (WARN/BUG) during this or a concurrent op",
-			 what, taint);
+	if (logged || tainted) {
+		if (logged)
+			snprintf(msg, sizeof(msg),
+				 "%s: during this or a concurrent op the kernel logged '%s'",
+				 what, line);
+		else
+			snprintf(msg, sizeof(msg),
+				 "%s: during this or a concurrent op the kernel became tainted 0x%lx",
+				 what, taint);
 		f->taint = taint;
 		fail(f, k, msg, ret, arg, len);
 		return false;
@@ -1325,6 +1369,9 @@ static int fuzz_setup(struct fuzz *f)
 
 	f->taint_fd = open("/proc/sys/kernel/tainted", O_RDONLY | O_CLOEXEC);
 	f->taint = taint_read(f);
+	f->kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (f->kmsg_fd >= 0)
+		lseek(f->kmsg_fd, 0, SEEK_END);
 	f->fd = dev_open(&f->q);
 	if (f->fd < 0) {
 		printf("# proc %u: open: %d\n", f->proc, f->fd);
