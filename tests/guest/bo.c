@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bo.h"
+#include "simgpu_hw.h"
 
 int drm_xioctl(int fd, unsigned long req, void *arg)
 {
@@ -344,4 +346,150 @@ unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id))
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			failed++;
 	return failed;
+}
+
+/* Write then read back a pattern in the first 1 MiB of VRAM region 0. */
+static int bar_check(const char *bdf)
+{
+	const uint64_t len = MiB;
+	char path[320];
+	uint64_t bad;
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d", bdf,
+		 SIMGPU_VRAM_BAR(0));
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	pattern_fill(p, 0, len, 0xba5eba11);
+	bad = pattern_check(p, 0, len, 0xba5eba11);
+	munmap(p, len);
+	return bad ? -EIO : 0;
+}
+
+/* A pattern written by the CPU, copied and filled by the engine. */
+static int engine_check(int fd, const struct drm_simgpu_device_query *q)
+{
+	const uint64_t len = MiB;
+	uint32_t placements = placements_all(q) &
+			      ~DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM);
+	uint32_t h[2] = { 0, 0 };
+	struct drm_simgpu_cmd cmds[2];
+	uint8_t *p[2] = { NULL, NULL };
+	int i, ret = -ENOMEM;
+
+	for (i = 0; i < 2; i++) {
+		p[i] = bo_new(fd, len, placements, DRM_SIMGPU_MEM_VRAM0,
+			      DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, &h[i]);
+		if (!p[i])
+			goto out;
+	}
+	pattern_fill(p[0], 0, len, 0x5eed);
+	cmds[0] = cmd_copy(h[0], 0, h[1], 0, len);
+	cmds[1] = cmd_fill(h[0], 0, len / 2, 0xa5a5a5a5);
+	ret = gpu_run(fd, cmds, 2);
+	if (ret)
+		goto out;
+	if (pattern_check(p[1], 0, len, 0x5eed) ||
+	    bytes_check(p[0], len / 2, 0xa5) ||
+	    pattern_check(p[0], len / 2, len / 2, 0x5eed))
+		ret = -EIO;
+out:
+	for (i = 0; i < 2; i++) {
+		if (p[i])
+			munmap(p[i], len);
+		if (h[i])
+			gem_close(fd, h[i]);
+	}
+	return ret;
+}
+
+int smoke_checks(const struct drm_simgpu_device_query *want)
+{
+	struct drm_simgpu_device_query q;
+	struct drm_version v;
+	char name[64] = "";
+	unsigned int bad = 0, i;
+	const char *bdf;
+	struct stat st;
+	glob_t g;
+	int fd, ret;
+
+#define SMOKE_FAIL(fmt, ...) do {					\
+		printf("# smoke: " fmt "\n", ##__VA_ARGS__);		\
+		bad++;							\
+	} while (0)
+
+	if (glob("/sys/bus/pci/drivers/simgpu/0000:*", 0, NULL, &g) == 0) {
+		if (g.gl_pathc != 1)
+			SMOKE_FAIL("%zu devices bound to simgpu", g.gl_pathc);
+		globfree(&g);
+	}
+	bdf = dev_bdf();
+	if (!bdf)
+		SMOKE_FAIL("no PCI device bound to simgpu");
+	if (stat(RENDER_NODE, &st) || !S_ISCHR(st.st_mode))
+		SMOKE_FAIL(RENDER_NODE " is not a character device");
+	fd = open(RENDER_NODE, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		SMOKE_FAIL("open " RENDER_NODE ": %d", -errno);
+		return bad;
+	}
+
+	memset(&v, 0, sizeof(v));
+	v.name = name;
+	v.name_len = sizeof(name) - 1;
+	ret = drm_xioctl(fd, DRM_IOCTL_VERSION, &v);
+	if (ret || strcmp(name, "simgpu") || v.version_major != 0)
+		SMOKE_FAIL("DRM_IOCTL_VERSION: %d, name '%s' version %d.%d", ret,
+			   name, v.version_major, v.version_minor);
+
+	memset(&q, 0, sizeof(q));
+	ret = drm_xioctl(fd, DRM_IOCTL_SIMGPU_DEVICE_QUERY, &q);
+	if (ret || q.hw_version != SIMGPU_VERSION_CURRENT ||
+	    !(q.hw_caps & SIMGPU_CAP_VRAM))
+		SMOKE_FAIL("device query: %d, version 0x%x caps 0x%x", ret,
+			   q.hw_version, q.hw_caps);
+	ret = 0;
+	for (i = 0; i < q.num_regions && i < DRM_SIMGPU_MAX_REGIONS; i++)
+		ret |= q.regions[i].visible_size < q.regions[i].size;
+	if (!!(q.hw_caps & SIMGPU_CAP_SMALL_BAR) != ret)
+		SMOKE_FAIL("small-BAR capability 0x%x but visible windows %s",
+			   q.hw_caps, ret ? "smaller" : "whole");
+	if (want && (q.num_regions != want->num_regions ||
+		     q.gart_size != want->gart_size ||
+		     memcmp(q.regions, want->regions, sizeof(q.regions))))
+		SMOKE_FAIL("device query: %u regions, GART %llu bytes; was %u, %llu",
+			   q.num_regions, (unsigned long long)q.gart_size,
+			   want->num_regions,
+			   (unsigned long long)want->gart_size);
+
+	memset(&q, 0, sizeof(q));
+	q.flags = 1;
+	ret = drm_xioctl(fd, DRM_IOCTL_SIMGPU_DEVICE_QUERY, &q);
+	if (ret != -EINVAL)
+		SMOKE_FAIL("device query with unknown flags: %d, want %d", ret,
+			   -EINVAL);
+
+	/* Also waits for the engine: nothing writes VRAM after this. */
+	memset(&q, 0, sizeof(q));
+	if (!drm_xioctl(fd, DRM_IOCTL_SIMGPU_DEVICE_QUERY, &q)) {
+		ret = engine_check(fd, &q);
+		if (ret)
+			SMOKE_FAIL("1 MiB through a BO and the engine: %d", ret);
+	}
+	close(fd);
+
+	if (bdf) {
+		ret = bar_check(bdf);
+		if (ret)
+			SMOKE_FAIL("1 MiB pattern through the VRAM BAR: %d", ret);
+	}
+#undef SMOKE_FAIL
+	return bad;
 }

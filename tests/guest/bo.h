@@ -71,6 +71,16 @@ const char *dev_bdf(void);
  */
 unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id));
 
+/*
+ * The checks of simgpu-smoke, for a program that wants to show the driver
+ * still works after it ran: one simgpu device bound to the driver, the
+ * render node answers DRM_IOCTL_VERSION and the device query (as in @want
+ * if not NULL) and rejects unknown query flags, a pattern through a BO and
+ * the engine and 1 MiB through the VRAM BAR read back.  Prints a TAP
+ * diagnostic for each failure; returns how many checks failed.
+ */
+int smoke_checks(const struct drm_simgpu_device_query *want);
+
 /* A small PRNG for test decisions (xorshift64). */
 uint64_t rnd_next(uint64_t *state);
 
