@@ -18,7 +18,7 @@ readonly EXIT_USAGE=2
 usage() {
 	cat <<EOF
 Usage: $PROG [OPTION]...
-       $PROG --test NAME|FILE.scn [--kernel FLAVOUR] [--log FILE] [--builddir DIR] [--no-build]
+       $PROG --test NAME|FILE.scn [--kernel FLAVOUR] [--duration TIME] [--log FILE] [--builddir DIR] [--no-build]
        $PROG --test list
 Boot a VM with a simgpu device and its driver loaded.
 
@@ -58,8 +58,11 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           tests/host/scenario.py: print its TAP and a line
                           'scenario NAME: PASS|FAIL in N.Ns (console: ..., stats: ...)';
                           exit 0 if every test point passed, else 1.  Only
-                          --kernel, --log, --builddir and --no-build combine
-                          with it.  Logs: BUILDDIR/meson-logs/scenarios/NAME/
+                          --kernel, --duration, --log, --builddir and
+                          --no-build combine with it.
+                          Logs: BUILDDIR/meson-logs/scenarios/NAME/
+  --duration TIME         run time of a scenario that has one (soak):
+                          90, 90s, 30m, 2h
   --test list, --list-tests
                           list the scenarios with their descriptions
 Other:
@@ -139,6 +142,7 @@ logfile=
 builddir=${SIMGPU_BUILDDIR:-$TOP/build}
 build=1
 test_name=
+duration=
 flavour_given=0
 # Options given that set the machine or the command: with --test, the
 # scenario file does that, so these are a usage error there.
@@ -148,7 +152,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--test) need_arg "$@"; test_name=$2; shift 2; continue ;;
 	--list-tests) test_name=list; shift; continue ;;
-	--debug-kernel|--kernel|--log|--builddir|--no-build|-h|--help) ;;
+	--debug-kernel|--kernel|--log|--builddir|--no-build|--duration|-h|--help) ;;
 	-*) machine_opts+=("$1") ;;
 	esac
 	case $1 in
@@ -190,6 +194,7 @@ while [ $# -gt 0 ]; do
 	--log) need_arg "$@"; logfile=$2; shift ;;
 	--builddir) need_arg "$@"; builddir=$2; shift ;;
 	--no-build) build=0 ;;
+	--duration) need_arg "$@"; duration=$2; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage_error "unknown option '$1'" ;;
 	esac
@@ -197,6 +202,8 @@ while [ $# -gt 0 ]; do
 done
 
 scenario_py=$TOP/tests/host/scenario.py
+[ -n "$duration" ] && [ -z "$test_name" ] &&
+	usage_error "--duration goes with --test (a scenario with a run time, e.g. soak)"
 if [ -n "$test_name" ]; then
 	[ ${#machine_opts[@]} = 0 ] ||
 		usage_error "--test: ${machine_opts[0]} cannot be combined with a scenario (its file sets the machine and the command)"
@@ -207,6 +214,7 @@ if [ -n "$test_name" ]; then
 	# is a usage error, reported by scenario.py).
 	sargs=(--prog "$PROG" --builddir "$builddir")
 	[ $flavour_given = 1 ] && sargs+=(--kernel "$flavour")
+	[ -n "$duration" ] && sargs+=(--duration "$duration")
 	flavour=$("$scenario_py" "${sargs[@]}" --flavour "$test_name") ||
 		exit $EXIT_USAGE
 fi

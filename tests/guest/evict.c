@@ -103,6 +103,8 @@ static int worker(unsigned int id, uint64_t vram, struct tap *t)
 	if (faults)
 		dbg_write("fault_hang", "0");
 	close(fd);
+	tap_diag("worker %u: %llu bytes verified", id,
+		 (unsigned long long)bytes_verified);
 	return fails;
 }
 

@@ -61,6 +61,7 @@ static uint32_t handles[NBOS];
 static uint8_t *maps[NBOS];
 static unsigned int ops_per_cell = 40;
 static bool verbose;
+static uint64_t bytes_verified;
 
 static bool listed(const char *list, const char *name)
 {
@@ -310,6 +311,8 @@ static uint64_t verify_all(int fd, unsigned int *refilled)
 		if (n)
 			diag_bad(fd, i, n);
 		bad += n;
+		if (expect[i].state != BO_UNDEFINED)
+			bytes_verified += BO_SIZE;
 		if (expect[i].state != BO_VALID) {
 			expect[i].seed = rnd_next(&expect[i].seed) | 1;
 			pattern_fill(maps[i], 0, BO_SIZE, expect[i].seed);
@@ -478,5 +481,6 @@ int main(int argc, char **argv)
 			    listed(kern_list, kernel_faults[k]))
 				run_cell(&t, fd, device_faults[d],
 					 kernel_faults[k], rnd_next(&rng));
+	tap_diag("%llu bytes verified", (unsigned long long)bytes_verified);
 	return tap_finish(&t);
 }

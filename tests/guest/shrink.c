@@ -19,6 +19,9 @@
  *   watermark  TTM's own swapout with ttm.pages_limit set to --limit-mb,
  *              on BOs the shrinker leaves alone (module parameter
  *              watermark_swapout=1 or pool=coherent).
+ *   churn      BOs in and out of DONTNEED under shrink passes: purged
+ *              ones read zero, the others intact; no global counters
+ *              checked, so it runs beside other workloads.
  *   noswap     without swap: DONTNEED BOs purged, then -ENOMEM for new
  *              BOs (no OOM kill), every other BO intact, recovery.
  *   signal     restores of a backed-up BO under a fast SIGALRM itimer
@@ -392,6 +395,8 @@ static int pressure_worker_tap(unsigned int id, struct tap *t)
 	if (fd >= 0)
 		close(fd);
 	free(o);
+	tap_diag("process %u: %llu bytes verified", id,
+		 (unsigned long long)bytes_verified);
 	return fails;
 }
 
@@ -429,6 +434,60 @@ static int pressure(void)
 	if (opt.vram)
 		tap_check(&t, vram_evictions() > ev0,
 			  "%lld evictions from VRAM", vram_evictions() - ev0);
+	return tap_finish(&t);
+}
+
+/*
+ * Purgeable churn, safe beside other workloads (no global counters): BOs
+ * go DONTNEED, shrink passes (and any other pressure) purge some, and
+ * WILLNEED tells which: those read zero, the others keep their pattern.
+ */
+static int churn(void)
+{
+	uint64_t size = opt.bo_mb * MiB, n = opt.total_mb / opt.bo_mb, i;
+	uint64_t bad, purged;
+	struct obj *o = calloc(n, sizeof(*o));
+	unsigned int round, rounds = 3;
+	uint32_t retained;
+	struct tap t;
+	int fd, ret;
+
+	tap_plan(&t, rounds);
+	fd = dev_open(NULL);
+	if (fd < 0 || !o)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if (create(fd, &o[i], size, i & 1 ? DRM_SIMGPU_MEM_TT :
+			   DRM_SIMGPU_MEM_SYSTEM, 0x7000 + i))
+			return 1;
+		fill(&o[i]);
+	}
+	for (round = 0; round < rounds; round++) {
+		bad = purged = 0;
+		for (i = 0; i < n; i++)
+			bad += !!madvise_bo(fd, o[i].handle,
+					    DRM_SIMGPU_MADV_DONTNEED, &retained);
+		ret = shrink(n * size / PAGE / 2, false);
+		for (i = 0; i < n; i++) {
+			if (madvise_bo(fd, o[i].handle,
+				       DRM_SIMGPU_MADV_WILLNEED, &retained)) {
+				bad++;
+				continue;
+			}
+			bad += check(&o[i], !retained);
+			if (retained)
+				continue;
+			purged++;
+			o[i].seed += n;
+			fill(&o[i]);
+		}
+		tap_check(&t, !ret && !bad,
+			  "round %u: %llu of %llu DONTNEED BOs purged and read zero, the others intact (%llu bad)",
+			  round, (unsigned long long)purged,
+			  (unsigned long long)n, (unsigned long long)bad);
+	}
+	tap_diag("%llu bytes verified", (unsigned long long)bytes_verified);
+	close(fd);
 	return tap_finish(&t);
 }
 
@@ -831,6 +890,8 @@ int main(int argc, char **argv)
 		return watermark();
 	if (!strcmp(mode, "noswap") && opt.total_mb)
 		return noswap();
+	if (!strcmp(mode, "churn") && opt.total_mb)
+		return churn();
 	if (!strcmp(mode, "signal"))
 		return signal_test(opt.bo_mb);
 	if (!strcmp(mode, "enomem"))

@@ -62,12 +62,22 @@ MIN_TIMEOUT = 30
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--swap", "--swap-disk",
               "--modparam", "--kernel", "--append", "--cpus")
 KEYS = ("suite", "timeout", "vm", "exec", "expect-status", "expect-message",
-        "allow-panic", "allow", "stats")
+        "allow-panic", "allow", "stats", "duration")
 REPEATABLE = ("allow",)
 
 
 class ScenarioError(Exception):
     pass
+
+
+def parse_duration(text):
+    """Seconds of "90", "90s", "30m" or "2h" (1 s to 7 days)."""
+    m = re.fullmatch(r"([0-9]+)([smh]?)", text.strip())
+    secs = int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[
+        m.group(2)] if m else 0
+    if not 1 <= secs <= 7 * 86400:
+        raise ValueError("bad duration '%s' (e.g. 90, 90s, 30m, 2h)" % text)
+    return secs
 
 
 class Scenario:
@@ -86,6 +96,7 @@ class Scenario:
         self.allow_panic = False
         self.allow = []         # compiled regexes
         self.stats = True
+        self.duration = None    # seconds; the workload runs this long
         self._parse()
 
     def _err(self, lineno, msg):
@@ -199,6 +210,8 @@ class Scenario:
                                 (value, e))
         elif key == "stats":
             self.stats = self._yes_no(lineno, key, value)
+        elif key == "duration":
+            self.duration = self._int(lineno, key, value, 1, 7 * 86400)
 
     def set_flavour(self, flavour):
         """Boot FLAVOUR's kernel whatever the file says (run-vm.sh --kernel)."""
@@ -308,12 +321,18 @@ def run(sc, args):
             os.unlink(f)
 
     vm_timeout = sc.timeout - RUN_VM_MARGIN
+    command = sc.exec
+    if sc.duration is not None:
+        # The workload reads its run time; the time limit grows with it.
+        duration = args.duration or sc.duration
+        vm_timeout += duration
+        command = "export SIMGPU_DURATION=%d; %s" % (duration, command)
     cmd = [os.path.join(TOP, "run-vm.sh"), "--no-build",
            "--builddir", builddir, "--log", log,
            "--timeout", str(vm_timeout)] + sc.vm
     if sc.stats:
         cmd.append("--stats")
-    cmd += ["--exec", sc.exec]
+    cmd += ["--exec", command]
     start = time.monotonic()
     res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                          text=True, errors="replace")
@@ -437,6 +456,9 @@ def main():
     ap.add_argument("--summary", action="store_true",
                     help="end with a plain 'scenario NAME: PASS|FAIL' line "
                     "(default: as a TAP comment)")
+    ap.add_argument("--duration", metavar="TIME",
+                    help="run time of a scenario with a 'duration' key "
+                    "(90, 90s, 30m, 2h)")
     ap.add_argument("--prog", default="scenario.py",
                     help="name to prefix errors with")
     ap.add_argument("--list", action="store_true",
@@ -468,6 +490,14 @@ def main():
         if len(args.scenarios) != 1:
             ap.error("give one scenario")
         sc = find(args.scenarios[0])
+        if args.duration is not None:
+            if sc.duration is None:
+                raise ScenarioError("--duration: scenario %s has no run "
+                                    "time to set" % sc.name)
+            try:
+                args.duration = parse_duration(args.duration)
+            except ValueError as e:
+                raise ScenarioError("--duration: %s" % e)
         if args.kernel:
             sc.set_flavour(args.kernel)
         if args.flavour:
