@@ -348,8 +348,7 @@ unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id))
 	return failed;
 }
 
-/* Write then read back a pattern in the first 1 MiB of VRAM region 0. */
-static int bar_check(const char *bdf)
+int vram_bar_check(const char *bdf)
 {
 	const uint64_t len = MiB;
 	char path[320];
@@ -486,7 +485,7 @@ int smoke_checks(const struct drm_simgpu_device_query *want)
 	close(fd);
 
 	if (bdf) {
-		ret = bar_check(bdf);
+		ret = vram_bar_check(bdf);
 		if (ret)
 			SMOKE_FAIL("1 MiB pattern through the VRAM BAR: %d", ret);
 	}

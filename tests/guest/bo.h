@@ -81,6 +81,12 @@ unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id));
  */
 int smoke_checks(const struct drm_simgpu_device_query *want);
 
+/*
+ * Write and read back a pattern in the first 1 MiB of VRAM region 0
+ * through the BAR of the device at @bdf: 0, -EIO or -errno.
+ */
+int vram_bar_check(const char *bdf);
+
 /* A small PRNG for test decisions (xorshift64). */
 uint64_t rnd_next(uint64_t *state);
 

@@ -18,11 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "simgpu_drm.h"
+#include "bo.h"
 #include "simgpu_hw.h"
 #include "tap.h"
-
-#define RENDER_NODE "/dev/dri/renderD128"
 
 static char bdf[256];
 
@@ -94,42 +92,6 @@ static int parse_list(const char *arg, uint64_t *v, int max)
 		arg = end + 1;
 	} while (*end == ',');
 	return *end ? -1 : n;
-}
-
-/* xorshift32: poorly compressible and reproducible from its seed */
-static uint32_t next(uint32_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 17;
-	*x ^= *x << 5;
-	return *x;
-}
-
-/* CPU access to the start of VRAM region 0 through its BAR keeps bytes. */
-static int check_bar(void)
-{
-	const size_t len = 1 << 20;
-	uint32_t *p, x = 0x12345678;
-	char path[512];
-	size_t i;
-	int fd, bad = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
-		 bdf, SIMGPU_VRAM_BAR(0));
-	fd = open(path, O_RDWR | O_SYNC);
-	if (fd < 0)
-		return -errno;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return -errno;
-	for (i = 0; i < len / 4; i++)
-		p[i] = next(&x);
-	x = 0x12345678;
-	for (i = 0; i < len / 4; i++)
-		bad += p[i] != next(&x);
-	munmap(p, len);
-	return bad;
 }
 
 int main(int argc, char **argv)
@@ -207,7 +169,7 @@ int main(int argc, char **argv)
 	tap_check(&t, ret == -1 && errno == EINVAL,
 		  "device query with unknown flags fails with EINVAL");
 
-	ret = check_bar();
+	ret = vram_bar_check(bdf);
 	tap_check(&t, ret == 0, "1 MiB pattern through the VRAM BAR reads back (%d)",
 		  ret);
 	if (fd >= 0)
