@@ -515,6 +515,9 @@ void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
 	seq_printf(m, "purgeable_pages %ld\n", purgeable);
 	seq_printf(m, "backed_up_pages %ld\n", backed_up);
 	seq_printf(m, "unshrinkable_pages %ld\n", unshrinkable);
+	/* Every populated tt is in exactly one of the three counts. */
+	seq_printf(m, "bo_system_pages %ld\n",
+		   shrinkable + purgeable + unshrinkable);
 	seq_printf(m, "shrink_passes %lld\n", atomic64_read(&s->passes));
 	seq_printf(m, "pages_purged %lld\n", atomic64_read(&s->purged));
 	seq_printf(m, "pages_backed_up %lld\n", atomic64_read(&s->backups));
