@@ -62,6 +62,7 @@
 #include <drm/ttm/ttm_tt.h>
 
 #include "simgpu_drv.h"
+#include "simgpu_trace.h"
 #include "uapi/simgpu_drm.h"
 
 /**
@@ -183,6 +184,7 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	if (lret <= 0)
 		return lret;
 
+	trace_simgpu_bo_shrink(to_simgpu_bo(tbo), tt, lret, purge, writeback);
 	if (purge) {
 		stt->purged = true;
 		to_simgpu_bo(tbo)->purged = true;
