@@ -19,6 +19,7 @@ usage() {
 	cat <<EOF
 Usage: $PROG [OPTION]...
        $PROG --test NAME|FILE.scn [--kernel FLAVOUR] [--duration TIME] [--log FILE] [--builddir DIR] [--no-build]
+                  [--samples FILE] [--sample-ms N] [--plot FILE.svg] [--trace DIR]
        $PROG --test list
 Boot a VM with a simgpu device and its driver loaded.
 
@@ -34,6 +35,20 @@ Guest workload:
                           before and after the command, between the lines
                           'simgpu-stats-begin before|after' and
                           'simgpu-stats-end'
+Observability (these also combine with --test):
+  --samples FILE          sample memory during the command: every --sample-ms
+                          a line of driver gauges and counters (simgpu_stats),
+                          /proc/meminfo and /proc/vmstat values, written by
+                          the guest to a second serial port (ttyS1); FILE
+                          gets a header line and one tab-separated line per
+                          sample (format: images/sampler.awk)
+  --sample-ms N           sampling interval in ms (default 200, 10-60000)
+  --plot FILE.svg         sample (as --samples) and render FILE.svg: memory
+                          over time, with eviction and shrink rates
+                          (tests/host/plot.py)
+  --trace DIR             trace the command: the driver's trace events
+                          (tracefs events/simgpu) to DIR/guest-trace.txt and
+                          QEMU's simgpu_* trace events to DIR/qemu-trace.log
 Machine:
   --mem SIZE              guest RAM (default 512M)
   --cpus N                vCPUs (default 2)
@@ -58,9 +73,10 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           tests/host/scenario.py: print its TAP and a line
                           'scenario NAME: PASS|FAIL in N.Ns (console: ..., stats: ...)';
                           exit 0 if every test point passed, else 1.  Only
-                          --kernel, --duration, --log, --builddir and
-                          --no-build combine with it.
-                          Logs: BUILDDIR/meson-logs/scenarios/NAME/
+                          --kernel, --duration, --log, --builddir, --no-build
+                          and the observability options combine with it.
+                          Logs: BUILDDIR/meson-logs/scenarios/NAME/ (with
+                          samples.tsv when sampling)
   --duration TIME         run time of a scenario that has one (soak):
                           90, 90s, 30m, 2h
   --test list, --list-tests
@@ -144,6 +160,10 @@ build=1
 test_name=
 duration=
 flavour_given=0
+samples_file=
+sample_ms=
+plot_file=
+trace_dir=
 # Options given that set the machine or the command: with --test, the
 # scenario file does that, so these are a usage error there.
 machine_opts=()
@@ -153,6 +173,7 @@ while [ $# -gt 0 ]; do
 	--test) need_arg "$@"; test_name=$2; shift 2; continue ;;
 	--list-tests) test_name=list; shift; continue ;;
 	--debug-kernel|--kernel|--log|--builddir|--no-build|--duration|-h|--help) ;;
+	--samples|--sample-ms|--plot|--trace) ;;
 	-*) machine_opts+=("$1") ;;
 	esac
 	case $1 in
@@ -195,6 +216,14 @@ while [ $# -gt 0 ]; do
 	--builddir) need_arg "$@"; builddir=$2; shift ;;
 	--no-build) build=0 ;;
 	--duration) need_arg "$@"; duration=$2; shift ;;
+	--samples) need_arg "$@"; samples_file=$2; shift ;;
+	--sample-ms)
+		need_arg "$@"
+		[[ $2 =~ ^[1-9][0-9]{1,4}$ ]] && [ "$2" -le 60000 ] ||
+			usage_error "--sample-ms: bad interval '$2' (10-60000 ms)"
+		sample_ms=$2; shift ;;
+	--plot) need_arg "$@"; plot_file=$2; shift ;;
+	--trace) need_arg "$@"; trace_dir=$2; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage_error "unknown option '$1'" ;;
 	esac
@@ -225,6 +254,16 @@ fi
 if [ -n "$logfile" ]; then
 	: >>"$logfile" 2>/dev/null || usage_error "--log: cannot write '$logfile'"
 fi
+[ -n "$sample_ms" ] && [ -z "$samples_file$plot_file" ] &&
+	usage_error "--sample-ms: give --samples or --plot too"
+for f in "$samples_file" "$plot_file"; do
+	[ -z "$f" ] || : >>"$f" 2>/dev/null || usage_error "cannot write '$f'"
+done
+if [ -n "$trace_dir" ]; then
+	mkdir -p "$trace_dir" 2>/dev/null && [ -w "$trace_dir" ] ||
+		usage_error "--trace: cannot create or write directory '$trace_dir'"
+	trace_dir=$(cd "$trace_dir" && pwd)
+fi
 
 interactive=0
 if [ $have_exec = 0 ] && [ -t 0 ] && [ -t 1 ]; then
@@ -247,6 +286,10 @@ fi
 
 if [ -n "$test_name" ]; then
 	[ -n "$logfile" ] && sargs+=(--log "$logfile")
+	[ -n "$samples_file" ] && sargs+=(--samples "$samples_file")
+	[ -n "$sample_ms" ] && sargs+=(--sample-ms "$sample_ms")
+	[ -n "$plot_file" ] && sargs+=(--plot "$plot_file")
+	[ -n "$trace_dir" ] && sargs+=(--trace "$trace_dir")
 	exec "$scenario_py" "${sargs[@]}" --summary "$test_name"
 fi
 
@@ -267,6 +310,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# --- samples and traces: the guest's second serial port ------------------
+sampling=0
+[ -n "$samples_file$plot_file" ] && sampling=1
+sample_ms=${sample_ms:-200}
+[ $sampling = 1 ] && [ -z "$samples_file" ] && samples_file=$work/samples.tsv
+with_aux=0	# make_initrd: the real boot (not the KVM probe) gets them
+
+# split_aux: ttyS1's blocks (see images/init) into their files; --plot
+split_aux() {
+	local aux=$work/ttyS1.out trace_out=
+	[ -f "$aux" ] || return 0
+	[ -n "$trace_dir" ] && trace_out=$trace_dir/guest-trace.txt
+	for f in "$samples_file" "$trace_out"; do
+		[ -n "$f" ] && : >"$f"
+	done
+	tr -d '\r' <"$aux" | awk -v s="$samples_file" -v t="$trace_out" '
+		/^simgpu-samples-begin$/ { w = s; next }
+		/^simgpu-trace-begin$/ { w = t; next }
+		/^simgpu-(samples|trace)-end$/ { w = ""; next }
+		w != "" { print > w }'
+	if [ -n "$trace_out" ] && ! grep -q 'simgpu-trace-end' "$aux"; then
+		note "--trace: the guest wrote no (complete) trace; $trace_out may be partial"
+	fi
+	if [ -n "$plot_file" ]; then
+		python3 "$TOP/tests/host/plot.py" --title "run-vm.sh: $exec_cmd" \
+			-o "$plot_file" "$samples_file" ||
+			note "--plot: no plot (see above)"
+	fi
+}
+
 # --- accelerator ---------------------------------------------------------
 kvm_dev=${SIMGPU_KVM_DEVICE:-/dev/kvm}
 kvm_usable() { [ -c "$kvm_dev" ] && [ -r "$kvm_dev" ] && [ -w "$kvm_dev" ]; }
@@ -283,7 +356,12 @@ make_initrd() {	# out, interactive, command
 		printf 'SIMGPU_STATS=%s\n' "$stats"
 		[ -n "$zram" ] && printf 'SIMGPU_ZRAM=%s\n' "$zram"
 		[ -n "$swap_disk" ] && printf 'SIMGPU_SWAP_DISK=/dev/vda\n'
+		if [ "$with_aux" = 1 ]; then
+			[ $sampling = 1 ] && printf 'SIMGPU_SAMPLE_MS=%s\n' "$sample_ms"
+			[ -n "$trace_dir" ] && printf 'SIMGPU_TRACE=1\n'
+		fi
 	} >"$d/etc/simgpu/run.env"
+	[ "$with_aux" = 1 ] && cp "$TOP/images/sampler.awk" "$d/etc/simgpu/"
 	printf '%s\n' "$3" >"$d/etc/simgpu/cmd"
 	# The kernel looks for the next archive at a 4-byte boundary.
 	cp "$initramfs" "$1"
@@ -366,6 +444,16 @@ if [ $gdb = 1 ]; then
 	extra+=(-gdb tcp::1234 -S)
 	note "gdbstub on :1234; attach with: gdb $kdir/kbuild/vmlinux -ex 'target remote :1234'"
 fi
+if [ $sampling = 1 ] || [ -n "$trace_dir" ]; then
+	with_aux=1
+	extra+=(-serial "file:$work/ttyS1.out")
+fi
+if [ -n "$trace_dir" ]; then
+	: >"$trace_dir/qemu-trace.log"
+	# -msg timestamp=on: each line starts with PID@SECONDS.USEC (host time)
+	extra+=(-trace "enable=simgpu_*,file=${trace_dir//,/,,}/qemu-trace.log"
+		-msg timestamp=on)
+fi
 # shellcheck disable=SC2206
 extra+=($qemu_opts)
 log=${logfile:-$work/console.log}
@@ -387,6 +475,7 @@ else
 	run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
 fi
 elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+split_aux
 # vm-exit makes QEMU exit with 2 * status + 1.  QEMU's own failures exit
 # with 1 or 128 + signal, so those values count as a guest status only
 # when vm-exit's console line confirms them.

@@ -3,7 +3,10 @@
  * simgpu debugfs files, under /sys/kernel/debug/dri/<minor>/:
  *
  *   simgpu_info        hardware version, capabilities, VRAM and GART layout
- *   simgpu_stats       driver statistics, one "name value" per line
+ *   simgpu_stats       driver statistics, one "name value" per line:
+ *                      counters, and gauges of what is in use now
+ *                      (vramN_used_bytes, tt_used_bytes, bo_system_pages,
+ *                      shrinkable_pages, ...)
  *   evict_vram         write anything: evict every BO from VRAM
  *   fault_fail_count   the device's FAULT_FAIL_COUNT register (read/write)
  *   fault_hang         the device's FAULT_HANG register (read/write)
@@ -76,6 +79,12 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "invisible_faults %lld\n",
 		   atomic64_read(&st->invisible_faults));
 	seq_printf(m, "submits %lld\n", atomic64_read(&st->submits));
+	for (s = 0; s < sdev->num_regions; s++)
+		seq_printf(m, "vram%u_used_bytes %llu\n", s,
+			   ttm_resource_manager_usage(&sdev->vram_mgr[s].manager));
+	seq_printf(m, "tt_used_bytes %llu\n",
+		   ttm_resource_manager_usage(ttm_manager_type(&sdev->bdev,
+							       TTM_PL_TT)));
 	simgpu_shrinker_stats_show(sdev, m);
 	return 0;
 }

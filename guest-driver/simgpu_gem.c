@@ -18,6 +18,7 @@
 #include <drm/drm_gem_ttm_helper.h>
 
 #include "simgpu_drv.h"
+#include "simgpu_trace.h"
 #include "uapi/simgpu_drm.h"
 
 static const u32 simgpu_mem_to_ttm[DRM_SIMGPU_NUM_MEM] = {
@@ -224,6 +225,8 @@ struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
 		return ERR_PTR(ret);
 	}
 
+	/* Before the first placement, so that its bo_move events follow. */
+	trace_simgpu_bo_create(bo, size, placements, preferred, flags);
 	/* On failure TTM calls simgpu_bo_destroy(). */
 	ret = ttm_bo_init_validate(&sdev->bdev, &bo->tbo, ttm_bo_type_device,
 				   &bo->placement, 0, true, NULL, NULL,

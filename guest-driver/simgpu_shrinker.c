@@ -62,6 +62,7 @@
 #include <drm/ttm/ttm_tt.h>
 
 #include "simgpu_drv.h"
+#include "simgpu_trace.h"
 #include "uapi/simgpu_drm.h"
 
 /**
@@ -183,6 +184,7 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	if (lret <= 0)
 		return lret;
 
+	trace_simgpu_bo_shrink(to_simgpu_bo(tbo), tt, lret, purge, writeback);
 	if (purge) {
 		stt->purged = true;
 		to_simgpu_bo(tbo)->purged = true;
@@ -517,6 +519,9 @@ void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
 	seq_printf(m, "purgeable_pages %ld\n", purgeable);
 	seq_printf(m, "backed_up_pages %ld\n", backed_up);
 	seq_printf(m, "unshrinkable_pages %ld\n", unshrinkable);
+	/* Every populated tt is in exactly one of the three counts. */
+	seq_printf(m, "bo_system_pages %ld\n",
+		   shrinkable + purgeable + unshrinkable);
 	seq_printf(m, "shrink_passes %lld\n", atomic64_read(&s->passes));
 	seq_printf(m, "pages_purged %lld\n", atomic64_read(&s->purged));
 	seq_printf(m, "pages_backed_up %lld\n", atomic64_read(&s->backups));

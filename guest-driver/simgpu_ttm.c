@@ -28,6 +28,7 @@
 #include <drm/ttm/ttm_tt.h>
 
 #include "simgpu_drv.h"
+#include "simgpu_trace.h"
 #include "uapi/simgpu_drm.h"
 
 /**
@@ -143,6 +144,8 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 		ttm_tt_clear_backed_up(tt);
 		ret = ttm_pool_alloc(&bdev->pool, tt, ctx);
 	}
+	if (restore)
+		trace_simgpu_bo_restore(tt, tt->num_pages, ret);
 	if (ret) {
 		if (restore && (ret == -EINTR || ret == -ERESTARTSYS))
 			atomic64_inc(&sdev->shrinker.interrupted);
@@ -228,14 +231,18 @@ static bool simgpu_engine_usable(struct simgpu_device *sdev)
 	return !simgpu_force_cpu_copy && !READ_ONCE(sdev->engine.dead);
 }
 
-static void simgpu_count_move(struct simgpu_device *sdev, u32 from, u32 to,
-			      bool evict)
+/* Count a finished move; @how is SIMGPU_TRACE_MOVE_*. */
+static void simgpu_count_move(struct ttm_buffer_object *tbo, u32 from, u32 to,
+			      u32 how, bool clear, bool evict)
 {
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
 	unsigned int s = simgpu_mem_index(from), d = simgpu_mem_index(to);
 
 	atomic64_inc(&sdev->stats.moves[s][d]);
 	if (evict)
 		atomic64_inc(&sdev->stats.evictions[s][d]);
+	trace_simgpu_bo_move(to_simgpu_bo(tbo), s, d, tbo->base.size, how,
+			     clear, evict);
 }
 
 /*
@@ -339,7 +346,10 @@ static int simgpu_move_cpu(struct ttm_buffer_object *tbo,
 	return 0;
 }
 
-/* A data move: engine first, with the fallbacks described at the top. */
+/*
+ * A data move: engine first, with the fallbacks described at the top.
+ * Returns SIMGPU_TRACE_MOVE_ENGINE or _CPU, or a negative error code.
+ */
 static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 			    struct ttm_operation_ctx *ctx,
 			    struct ttm_resource *new_mem, bool clear)
@@ -347,18 +357,21 @@ static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
 	int ret;
 
-	if (!simgpu_engine_usable(sdev))
-		return simgpu_move_cpu(tbo, ctx, new_mem, clear);
+	if (!simgpu_engine_usable(sdev)) {
+		ret = simgpu_move_cpu(tbo, ctx, new_mem, clear);
+		return ret ? ret : SIMGPU_TRACE_MOVE_CPU;
+	}
 
 	ret = simgpu_move_engine(tbo, evict, new_mem, clear);
 	if (ret != -EIO)
-		return ret;
+		return ret ? ret : SIMGPU_TRACE_MOVE_ENGINE;
 	atomic64_inc(&sdev->stats.engine_fallbacks);
 	ret = simgpu_move_cpu(tbo, ctx, new_mem, clear);
 	if (ret != -EIO)
-		return ret;
+		return ret ? ret : SIMGPU_TRACE_MOVE_CPU;
 	/* The CPU cannot reach one side: try the reset engine again. */
-	return simgpu_move_engine(tbo, evict, new_mem, clear);
+	ret = simgpu_move_engine(tbo, evict, new_mem, clear);
+	return ret ? ret : SIMGPU_TRACE_MOVE_ENGINE;
 }
 
 static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
@@ -370,6 +383,7 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	struct ttm_resource *old_mem = tbo->resource;
 	u32 old_type = old_mem ? old_mem->mem_type : TTM_PL_SYSTEM;
 	u32 new_type = new_mem->mem_type;
+	u32 how = SIMGPU_TRACE_MOVE_NONE;
 	bool populated;
 	bool clear = false;
 	int ret, idx;
@@ -430,10 +444,12 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	}
 
 	ret = simgpu_move_data(tbo, evict, ctx, new_mem, clear);
-	if (ret)
+	if (ret < 0)
 		goto out;
+	how = ret;
+	ret = 0;
 done:
-	simgpu_count_move(sdev, old_type, new_type, evict);
+	simgpu_count_move(tbo, old_type, new_type, how, clear, evict);
 out:
 	drm_dev_exit(idx);
 	return ret;

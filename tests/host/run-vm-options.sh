@@ -43,6 +43,9 @@ check 2 "--cpus: bad CPU count '0'" --cpus 0
 check 2 "--accel: expected kvm, tcg or auto" --accel xen
 check 2 "--timeout: bad number of seconds" --timeout 5s
 check 2 "--kernel: expected default, debug or kasan" --kernel big
+check 2 "--sample-ms: bad interval '5'" --samples /dev/null --sample-ms 5
+check 2 "--sample-ms: give --samples or --plot too" --sample-ms 100
+check 2 "--trace: cannot create or write directory" --trace /proc/nonexistent
 check 2 "--mem: size '99999999999999999G' out of range" --mem 99999999999999999G
 SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is missing" \
 	--accel kvm --exec true

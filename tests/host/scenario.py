@@ -3,7 +3,8 @@
 """Run one simgpu VM test scenario (tests/scenarios/NAME.scn) and report TAP.
 
 usage: scenario.py [--builddir DIR] [--outdir DIR] [--kernel FLAVOUR]
-                   [--log FILE] [--summary] SCENARIO
+                   [--log FILE] [--summary] [--samples FILE] [--sample-ms N]
+                   [--plot FILE.svg] [--trace DIR] SCENARIO
        scenario.py --list
        scenario.py --flavour SCENARIO
        scenario.py --check [--listed NAME...] [SCENARIO...]
@@ -18,6 +19,12 @@ Oops/lockdep/KASAN/... line fails the run and is shown with its context),
 and, with "stats: yes", the driver's statistics before and after the
 command.  The output directory (default BUILDDIR/meson-logs/scenarios/NAME)
 gets console.log, tap.txt and stats.json.
+
+With --samples or --plot, the guest samples memory during the command
+(run-vm.sh --samples) into samples.tsv in the output directory (and a copy
+in FILE), --plot renders it (tests/host/plot.py), and a test point checks
+that samples were recorded.  --trace DIR captures the driver's and QEMU's
+trace events (run-vm.sh --trace) and checks that the guest trace arrived.
 """
 
 import argparse
@@ -316,7 +323,9 @@ def run(sc, args):
     log = os.path.join(outdir, "console.log")
     tap_file = os.path.join(outdir, "tap.txt")
     stats_file = os.path.join(outdir, "stats.json")
-    for f in (log, tap_file, stats_file):
+    samples_file = os.path.join(outdir, "samples.tsv")
+    sampling = bool(args.samples or args.plot)
+    for f in (log, tap_file, stats_file, samples_file):
         if os.path.exists(f):
             os.unlink(f)
 
@@ -332,6 +341,12 @@ def run(sc, args):
            "--timeout", str(vm_timeout)] + sc.vm
     if sc.stats:
         cmd.append("--stats")
+    if sampling:
+        cmd += ["--samples", samples_file]
+        if args.sample_ms:
+            cmd += ["--sample-ms", str(args.sample_ms)]
+    if args.trace:
+        cmd += ["--trace", args.trace]
     cmd += ["--exec", command]
     start = time.monotonic()
     res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
@@ -379,6 +394,29 @@ def run(sc, args):
               ["no 'simgpu-stats-begin before/after' block with counters "
                "in the console"] + tail)
 
+    if sampling:
+        samples = read_samples(samples_file)
+        point(len(samples) >= 2, "memory samples recorded (%d)" %
+              len(samples), ["no samples in " + samples_file])
+    if args.trace:
+        trace = os.path.join(args.trace, "guest-trace.txt")
+        try:
+            with open(trace, errors="replace") as f:
+                head = f.read(4096)
+        except OSError:
+            head = ""
+        point(head.startswith("# tracer"), "guest trace captured",
+              ["no tracefs output in " + trace])
+    plot_msg = None
+    if args.plot and sampling:
+        title = "%s: %s" % (sc.name, sc.description)
+        res_plot = subprocess.run(
+            [sys.executable, os.path.join(TOP, "tests", "host", "plot.py"),
+             "--title", title, "-o", args.plot, samples_file],
+            capture_output=True, text=True)
+        plot_msg = (args.plot if res_plot.returncode == 0 else
+                    "failed: " + res_plot.stderr.strip())
+
     ok = all(p[0] for p in points)
     tap = ["TAP version 13", "1..%d" % len(points)]
     for i, (good, desc, diag) in enumerate(points, 1):
@@ -408,12 +446,26 @@ def run(sc, args):
         f.write("\n")
     if args.log:
         shutil.copyfile(log, args.log)
+    if args.samples and os.path.exists(samples_file):
+        shutil.copyfile(samples_file, args.samples)
 
     print("\n".join(tap))
     summary = "scenario %s: %s in %.1fs (console: %s, stats: %s)" % (
         sc.name, stats["status"], seconds, args.log or log, stats_file)
     print(summary if args.summary else "# " + summary)
+    if plot_msg:
+        print("# plot: " + plot_msg)
     return 0 if ok else 1
+
+
+def read_samples(path):
+    """The data lines of a samples file (run-vm.sh --samples)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    return [l for l in lines if l and not l.startswith(("#", "t_ms"))]
 
 
 def check(args):
@@ -459,6 +511,16 @@ def main():
     ap.add_argument("--duration", metavar="TIME",
                     help="run time of a scenario with a 'duration' key "
                     "(90, 90s, 30m, 2h)")
+    ap.add_argument("--samples", metavar="FILE",
+                    help="sample memory during the command into "
+                    "OUTDIR/samples.tsv and copy it to FILE")
+    ap.add_argument("--sample-ms", type=int, metavar="N",
+                    help="sampling interval (run-vm.sh --sample-ms)")
+    ap.add_argument("--plot", metavar="FILE.svg",
+                    help="sample and render FILE.svg (tests/host/plot.py)")
+    ap.add_argument("--trace", metavar="DIR",
+                    help="capture guest and QEMU trace events in DIR "
+                    "(run-vm.sh --trace)")
     ap.add_argument("--prog", default="scenario.py",
                     help="name to prefix errors with")
     ap.add_argument("--list", action="store_true",
@@ -503,12 +565,22 @@ def main():
         if args.flavour:
             print(sc.flavour)
             return 0
-        if args.log:
+        for opt in ("log", "samples", "plot"):
+            path = getattr(args, opt)
+            if not path:
+                continue
             try:
-                open(args.log, "a").close()
+                open(path, "a").close()
             except OSError as e:
-                raise ScenarioError("--log: cannot write '%s': %s" %
-                                    (args.log, e.strerror))
+                raise ScenarioError("--%s: cannot write '%s': %s" %
+                                    (opt, path, e.strerror))
+        if args.trace:
+            try:
+                os.makedirs(args.trace, exist_ok=True)
+            except OSError as e:
+                raise ScenarioError("--trace: cannot create '%s': %s" %
+                                    (args.trace, e.strerror))
+            args.trace = os.path.abspath(args.trace)
         return run(sc, args)
     except ScenarioError as e:
         print("%s: error: %s" % (args.prog, e), file=sys.stderr)
