@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..25"
+echo "1..28"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
