@@ -71,6 +71,9 @@ const char *dev_bdf(void);
  */
 unsigned int run_procs(unsigned int n, int (*fn)(unsigned int id));
 
+/* CLOCK_MONOTONIC in seconds, for timings. */
+double now_s(void);
+
 /* A small PRNG for test decisions (xorshift64). */
 uint64_t rnd_next(uint64_t *state);
 
