@@ -20,6 +20,7 @@ usage() {
 Usage: $PROG [OPTION]...
        $PROG --test NAME|FILE.scn [--kernel FLAVOUR] [--log FILE] [--builddir DIR] [--no-build]
        $PROG --test list
+       $PROG --bench [NAME...] [--accel A] [--builddir DIR] [--no-build]
 Boot a VM with a simgpu device and its driver loaded.
 
 With a terminal and no --exec: an interactive shell in the guest (exit it,
@@ -62,6 +63,15 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           with it.  Logs: BUILDDIR/meson-logs/scenarios/NAME/
   --test list, --list-tests
                           list the scenarios with their descriptions
+Benchmarks (bench/; also meson test -C BUILDDIR --benchmark):
+  --bench [NAME...]       build, run the benchmarks NAME (default: all of
+                          copy evict swap scan pipeline; each boots its own
+                          VMs, ~6 min in all on 2 idle cores) and print their
+                          tables; results in BUILDDIR/bench/NAME.{json,md}
+                          and BUILDDIR/bench/summary.md.  Fails only if a
+                          benchmark could not measure.  Only --accel
+                          (default tcg), --builddir and --no-build combine
+                          with it
 Other:
   --qemu-opts 'OPTS'      extra QEMU options (split on spaces)
   --log FILE              keep a copy of the console in FILE
@@ -140,6 +150,8 @@ builddir=${SIMGPU_BUILDDIR:-$TOP/build}
 build=1
 test_name=
 flavour_given=0
+bench=0
+bench_names=()
 # Options given that set the machine or the command: with --test, the
 # scenario file does that, so these are a usage error there.
 machine_opts=()
@@ -148,6 +160,10 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--test) need_arg "$@"; test_name=$2; shift 2; continue ;;
 	--list-tests) test_name=list; shift; continue ;;
+	--bench)
+		bench=1; shift
+		while [ $# -gt 0 ] && [[ $1 != -* ]]; do bench_names+=("$1"); shift; done
+		continue ;;
 	--debug-kernel|--kernel|--log|--builddir|--no-build|-h|--help) ;;
 	-*) machine_opts+=("$1") ;;
 	esac
@@ -196,6 +212,12 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+if [ $bench = 1 ]; then
+	for o in "${machine_opts[@]}" ${test_name:+--test}; do
+		[ "$o" = --accel ] || usage_error "--bench: $o cannot be combined with it"
+	done
+fi
+
 scenario_py=$TOP/tests/host/scenario.py
 if [ -n "$test_name" ]; then
 	[ ${#machine_opts[@]} = 0 ] ||
@@ -233,8 +255,15 @@ if [ $build = 1 ]; then
 		meson setup "$builddir" "$TOP" >/dev/null ||
 			die "meson setup $builddir failed"
 	fi
-	meson compile -C "$builddir" "initramfs-$flavour" qemu >&2 ||
+	meson compile -C "$builddir" "initramfs-$flavour" qemu \
+		$([ $bench = 1 ] && echo simgpu-memcpy) >&2 ||
 		die "build failed (see above)"
+fi
+
+if [ $bench = 1 ]; then
+	# TCG unless --accel says otherwise: the baseline the figures are for.
+	[ ${#machine_opts[@]} = 0 ] && accel=tcg
+	exec "$TOP/bench/bench.py" --builddir "$builddir" --accel "$accel" "${bench_names[@]}"
 fi
 
 if [ -n "$test_name" ]; then
