@@ -90,7 +90,8 @@ class Bench:
             kv = 'unknown'
         return {'cpu': cpu, 'cores': os.cpu_count(),
                 'accel': self.resolved_accel(), 'qemu': qv, 'kernel': kv,
-                'host': os.uname().nodename}
+                'host': os.uname().nodename,
+                'loadavg': round(os.getloadavg()[0], 1)}
 
     # --- running things --------------------------------------------------
     def run_vm(self, name, vm, cmd, timeout):
@@ -337,8 +338,10 @@ def table(head, rows):
 
 
 def machine_line(m):
-    return ('Machine: %s, %s cores, %s, QEMU %s, guest kernel %s' % (
-        m['cpu'], m['cores'], m['accel'].upper(), m['qemu'], m['kernel']))
+    return ('Machine: %s, %s cores, %s, QEMU %s, guest kernel %s '
+            '(host load average %s at the start)' % (
+                m['cpu'], m['cores'], m['accel'].upper(), m['qemu'],
+                m['kernel'], m.get('loadavg', '?')))
 
 
 NAMES = ['copy', 'evict', 'swap', 'scan', 'pipeline']
