@@ -21,6 +21,7 @@ Usage: $PROG [OPTION]...
        $PROG --test NAME|FILE.scn [--kernel FLAVOUR] [--duration TIME] [--log FILE] [--builddir DIR] [--no-build]
                   [--samples FILE] [--sample-ms N] [--plot FILE.svg] [--trace DIR]
        $PROG --test list
+       $PROG --bench [NAME...] [--accel A] [--builddir DIR] [--no-build]
 Boot a VM with a simgpu device and its driver loaded.
 
 With a terminal and no --exec: an interactive shell in the guest (exit it,
@@ -81,6 +82,15 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           90, 90s, 30m, 2h
   --test list, --list-tests
                           list the scenarios with their descriptions
+Benchmarks (bench/; also meson test -C BUILDDIR --benchmark):
+  --bench [NAME...]       build, run the benchmarks NAME (default: all of
+                          copy evict swap scan pipeline; each boots its own
+                          VMs, ~6 min in all on 2 idle cores) and print their
+                          tables; results in BUILDDIR/bench/NAME.{json,md}
+                          and BUILDDIR/bench/summary.md.  Fails only if a
+                          benchmark could not measure.  Only --accel
+                          (default tcg), --builddir and --no-build combine
+                          with it
 Other:
   --qemu-opts 'OPTS'      extra QEMU options (split on spaces)
   --log FILE              keep a copy of the console in FILE
@@ -164,6 +174,8 @@ samples_file=
 sample_ms=
 plot_file=
 trace_dir=
+bench=0
+bench_names=()
 # Options given that set the machine or the command: with --test, the
 # scenario file does that, so these are a usage error there.
 machine_opts=()
@@ -172,6 +184,10 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--test) need_arg "$@"; test_name=$2; shift 2; continue ;;
 	--list-tests) test_name=list; shift; continue ;;
+	--bench)
+		bench=1; shift
+		while [ $# -gt 0 ] && [[ $1 != -* ]]; do bench_names+=("$1"); shift; done
+		continue ;;
 	--debug-kernel|--kernel|--log|--builddir|--no-build|--duration|-h|--help) ;;
 	--samples|--sample-ms|--plot|--trace) ;;
 	-*) machine_opts+=("$1") ;;
@@ -230,6 +246,12 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+if [ $bench = 1 ]; then
+	for o in "${machine_opts[@]}" ${test_name:+--test}; do
+		[ "$o" = --accel ] || usage_error "--bench: $o cannot be combined with it"
+	done
+fi
+
 scenario_py=$TOP/tests/host/scenario.py
 [ -n "$duration" ] && [ -z "$test_name" ] &&
 	usage_error "--duration goes with --test (a scenario with a run time, e.g. soak)"
@@ -280,8 +302,15 @@ if [ $build = 1 ]; then
 		meson setup "$builddir" "$TOP" >/dev/null ||
 			die "meson setup $builddir failed"
 	fi
-	meson compile -C "$builddir" "initramfs-$flavour" qemu >&2 ||
+	meson compile -C "$builddir" "initramfs-$flavour" qemu \
+		$([ $bench = 1 ] && echo simgpu-memcpy) >&2 ||
 		die "build failed (see above)"
+fi
+
+if [ $bench = 1 ]; then
+	# TCG unless --accel says otherwise: the baseline the figures are for.
+	[ ${#machine_opts[@]} = 0 ] && accel=tcg
+	exec "$TOP/bench/bench.py" --builddir "$builddir" --accel "$accel" "${bench_names[@]}"
 fi
 
 if [ -n "$test_name" ]; then

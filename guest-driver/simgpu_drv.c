@@ -24,8 +24,8 @@
 #include "uapi/simgpu_drm.h"
 
 bool simgpu_force_cpu_copy;
-module_param_named(force_cpu_copy, simgpu_force_cpu_copy, bool, 0444);
-MODULE_PARM_DESC(force_cpu_copy, "Move buffer objects with the CPU, never the engine");
+module_param_named(force_cpu_copy, simgpu_force_cpu_copy, bool, 0644);
+MODULE_PARM_DESC(force_cpu_copy, "Move buffer objects with the CPU, never the engine (writable at run time: each move reads it)");
 
 unsigned int simgpu_timeout_ms = 1000;
 module_param_named(timeout_ms, simgpu_timeout_ms, uint, 0644);

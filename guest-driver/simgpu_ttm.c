@@ -12,7 +12,8 @@
  * undefined content: the move then falls back to the CPU
  * (ttm_bo_move_memcpy()) when both sides are CPU-reachable, or is retried
  * on the (reset) engine, or fails with -EIO and the BO stays where it
- * was.  The module parameter force_cpu_copy makes every move a CPU copy.
+ * was.  The module parameter force_cpu_copy (writable at run time) makes
+ * every move from then on a CPU copy.
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -228,7 +229,8 @@ static void simgpu_swap_notify(struct ttm_buffer_object *tbo)
 
 static bool simgpu_engine_usable(struct simgpu_device *sdev)
 {
-	return !simgpu_force_cpu_copy && !READ_ONCE(sdev->engine.dead);
+	return !READ_ONCE(simgpu_force_cpu_copy) &&
+	       !READ_ONCE(sdev->engine.dead);
 }
 
 /* Count a finished move; @how is SIMGPU_TRACE_MOVE_*. */

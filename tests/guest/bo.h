@@ -87,6 +87,9 @@ int smoke_checks(const struct drm_simgpu_device_query *want);
  */
 int vram_bar_check(const char *bdf);
 
+/* CLOCK_MONOTONIC in seconds, for timings. */
+double now_s(void);
+
 /* A small PRNG for test decisions (xorshift64). */
 uint64_t rnd_next(uint64_t *state);
 

@@ -5,6 +5,7 @@
  * the time per backed-up BO may not grow with the BO count.
  *
  * Usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X]
+ *                    [--evict]
  *
  * For each N (default 1000,10000): N one-page BOs, each filled by the
  * engine with its own value, are backed up through debugfs "shrink"
@@ -13,12 +14,15 @@
  * verified.  Prints the first and mean pass time and the time per BO,
  * and fails if the time per BO at the largest N exceeds X (default 3)
  * times that at the smallest.  Needs swap (backups need swap space).
+ *
+ * --evict: the same for VRAM eviction: the BOs start in VRAM0 and one
+ * debugfs evict_vram write moves them all to TT (needs VRAM and GART for
+ * the largest N).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bo.h"
@@ -29,17 +33,11 @@
 /* BOs copied into one check buffer (16 MiB). */
 #define CHECK_BOS 4096U
 
-static const uint32_t placements =
+static uint32_t placements =
 	DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) |
 	DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM);
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static uint32_t preferred = DRM_SIMGPU_MEM_SYSTEM;
+static bool evict_mode;
 
 /* The 32-bit value BO @i is filled with (distinct for every BO). */
 static uint32_t bo_value(uint32_t i)
@@ -70,8 +68,7 @@ static int create_filled(int fd, uint32_t *handles, uint32_t n)
 	for (done = 0; done < n && !ret; done += k) {
 		k = n - done < CHECK_BOS ? n - done : CHECK_BOS;
 		for (i = 0; i < k && !ret; i++) {
-			ret = bo_create(fd, PAGE, placements,
-					DRM_SIMGPU_MEM_SYSTEM, 0,
+			ret = bo_create(fd, PAGE, placements, preferred, 0,
 					&handles[done + i]);
 			cmds[i] = cmd_fill(handles[done + i], 0, PAGE,
 					   bo_value(done + i));
@@ -124,6 +121,33 @@ struct result {
 	double per_bo_us;
 };
 
+/* Evict @n BOs in VRAM0 to TT with one debugfs evict_vram write. */
+static void scan_evict(struct tap *t, int fd, const uint32_t *handles,
+		       uint32_t n, struct result *r)
+{
+	long long ev0 = stat_get("evict_vram0_tt");
+	uint32_t i, misplaced = 0;
+	double t0, secs;
+	int ret;
+
+	for (i = 0; i < n; i++)
+		misplaced += bo_mem(fd, handles[i]) != DRM_SIMGPU_MEM_VRAM0;
+	t0 = now_s();
+	ret = dbg_write("evict_vram", "1");
+	secs = now_s() - t0;
+	for (i = 0; i < n; i++)
+		misplaced += bo_mem(fd, handles[i]) != DRM_SIMGPU_MEM_TT;
+	r->passes = 1;
+	r->first_ms = r->mean_ms = secs * 1e3;
+	r->per_bo_us = secs * 1e6 / n;
+	tap_check(t, !ret && !misplaced &&
+		  stat_get("evict_vram0_tt") - ev0 == n,
+		  "%u BOs evicted from VRAM0 to TT in %.2f ms, %.1f us per BO (%d, %u misplaced)",
+		  n, r->mean_ms, r->per_bo_us, ret, misplaced);
+	tap_diag("evict bos %u ms %.3f per_bo_us %.3f", n, r->mean_ms,
+		 r->per_bo_us);
+}
+
 static void scan_one(struct tap *t, uint32_t n, unsigned int pass_pages,
 		     struct result *r)
 {
@@ -142,11 +166,15 @@ static void scan_one(struct tap *t, uint32_t n, unsigned int pass_pages,
 		       n, ret))
 		goto out;
 
+	if (evict_mode) {
+		scan_evict(t, fd, handles, n, r);
+		goto verify;
+	}
 	snprintf(val, sizeof(val), "%u", pass_pages);
 	while (stat_get("shrinkable_pages") > 0 && r->passes < 2 * n) {
-		t0 = now();
+		t0 = now_s();
 		ret = dbg_write("shrink", val);
-		t1 = now();
+		t1 = now_s();
 		if (ret)
 			break;
 		if (!r->passes)
@@ -163,6 +191,7 @@ static void scan_one(struct tap *t, uint32_t n, unsigned int pass_pages,
 	tap_diag("scan bos %u passes %u first_ms %.3f mean_ms %.3f per_bo_us %.3f",
 		 n, r->passes, r->first_ms, r->mean_ms, r->per_bo_us);
 
+verify:
 	bad = verify(fd, handles, n, &ret);
 	tap_check(t, !ret && !bad,
 		  "%u BOs restored by the engine, every byte verified (%llu bad, %d)",
@@ -193,11 +222,16 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--pass-pages") &&
 			   i + 1 < (unsigned int)argc) {
 			pass_pages = strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--evict")) {
+			evict_mode = true;
+			placements = DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) |
+				     DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT);
+			preferred = DRM_SIMGPU_MEM_VRAM0;
 		} else if (!strcmp(argv[i], "--max-growth") &&
 			   i + 1 < (unsigned int)argc) {
 			max_growth = strtod(argv[++i], NULL);
 		} else {
-			fprintf(stderr, "usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X]\n");
+			fprintf(stderr, "usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X] [--evict]\n");
 			return 2;
 		}
 	}

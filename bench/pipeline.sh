@@ -6,11 +6,12 @@
 #  - edit -> rerun: touch a driver .c file, run-vm.sh --exec true (rebuilds
 #    the module and initramfs, boots)
 #  - cold build breakdown, as recorded by the cache entries when built
-# Writes BUILDDIR/bench/pipeline.{md,json} and prints the table.  Build
+# Writes BUILDDIR/bench/pipeline.{md,json} and prints the table (bench.py
+# pipeline runs it and adds the figures to BUILDDIR/bench/summary.md).  Build
 # times are what the cache entries recorded when they were first built
 # (n/a for entries built before recording existed).
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/images/common.sh"
 B=$(cd "${1:?usage: pipeline.sh BUILDDIR}" && pwd)
 out=$B/bench
