@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..25"
+echo "1..29"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -44,6 +44,9 @@ check 2 "--accel: expected kvm, tcg or auto" --accel xen
 check 2 "--timeout: bad number of seconds" --timeout 5s
 check 2 "--kernel: expected default, debug or kasan" --kernel big
 check 2 "--mem: size '99999999999999999G' out of range" --mem 99999999999999999G
+check 2 "--rootfs: expected debian (got 'ubuntu')" --rootfs ubuntu
+check 2 "--rootfs needs an argument" --rootfs
+check 2 "--append: expected debian (got 'arch')" --append 'quiet simgpu.rootfs=arch'
 SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is missing" \
 	--accel kvm --exec true
 # Device properties are QEMU's to check: its message comes through.
@@ -59,6 +62,7 @@ check 2 "--test needs an argument" --test
 check 2 "--duration goes with --test" --duration 30m --exec true
 check 2 "--duration: scenario driver-evict has no run time" --test driver-evict --duration 30m
 check 2 "--duration: bad duration '5x'" --test soak --duration 5x
+check 2 "--test: --rootfs cannot be combined with a scenario" --test driver-evict --rootfs debian
 scn=$(mktemp --suffix=.scn)
 printf '# a scenario with a bad key\nsuite: boot\nexec: true\nmem: 1G\n' >"$scn"
 check 2 "$scn:4: unknown key 'mem'" --test "$scn"
