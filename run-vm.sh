@@ -62,6 +62,13 @@ Machine:
   --swap-disk SIZE        virtio-blk swap disk backed by a sparse host file
   --accel kvm|tcg|auto    accelerator; auto (default) uses KVM only when a short
                           probe boot proves it works, else TCG
+  --rootfs debian         run the command (or the shell) chrooted into a Debian
+                          root file system with stress-ng, procps and less
+                          (built into the cache on first use, ~2 min; a
+                          virtio-blk disk with snapshot=on: changes are lost
+                          at power-off).  simgpu-* and vm-exit are in
+                          /usr/local/bin.  In a scenario's vm: line, write
+                          --append simgpu.rootfs=debian
 Kernel:
   --debug-kernel          boot the debug kernel (lockdep, DEBUG_VM, ...)
   --kernel FLAVOUR        default, debug or kasan
@@ -147,6 +154,13 @@ to_size_list() {
 
 need_arg() { [ $# -ge 2 ] || usage_error "$1 needs an argument"; }
 
+set_rootfs() {	# option, value
+	case $2 in
+	debian) rootfs=$2 ;;
+	*) usage_error "$1: expected debian (got '$2')" ;;
+	esac
+}
+
 exec_cmd=
 have_exec=0
 timeout_s=600
@@ -158,6 +172,7 @@ vram=($((256 << 20)))
 visible=()
 zram=
 swap_disk=
+rootfs=
 accel=auto
 flavour=default
 append=
@@ -211,6 +226,7 @@ while [ $# -gt 0 ]; do
 	--visible-vram) need_arg "$@"; to_size_list --visible-vram "$2" visible; shift ;;
 	--swap) need_arg "$@"; to_bytes --swap "$2" zram; shift ;;
 	--swap-disk) need_arg "$@"; to_bytes --swap-disk "$2" swap_disk; shift ;;
+	--rootfs) need_arg "$@"; set_rootfs --rootfs "$2"; shift ;;
 	--accel)
 		need_arg "$@"
 		case $2 in kvm|tcg|auto) accel=$2 ;;
@@ -252,6 +268,22 @@ if [ $bench = 1 ]; then
 	done
 fi
 
+# --append simgpu.rootfs=NAME means --rootfs NAME: a scenario's vm: line
+# can say that (its options are a fixed list).  It is not passed on to
+# the kernel.
+if [[ " $append " == *" simgpu.rootfs="* ]]; then
+	read -r -a args <<<"$append"
+	words=()
+	for w in "${args[@]}"; do
+		case $w in
+		simgpu.rootfs=*) set_rootfs --append "${w#*=}" ;;
+		*) words+=("$w") ;;
+		esac
+	done
+	append=" ${words[*]}"
+	append=${append% }
+fi
+
 scenario_py=$TOP/tests/host/scenario.py
 [ -n "$duration" ] && [ -z "$test_name" ] &&
 	usage_error "--duration goes with --test (a scenario with a run time, e.g. soak)"
@@ -268,6 +300,11 @@ if [ -n "$test_name" ]; then
 	[ -n "$duration" ] && sargs+=(--duration "$duration")
 	flavour=$("$scenario_py" "${sargs[@]}" --flavour "$test_name") ||
 		exit $EXIT_USAGE
+	# Build the scenario's root file system too (vm: ... --rootfs NAME,
+	# or --append simgpu.rootfs=NAME).
+	scn=$test_name
+	[[ $scn == */* || $scn == *.scn ]] || scn=$TOP/tests/scenarios/$scn.scn
+	rootfs=$(sed -n 's/^vm:.*\(--rootfs \|simgpu\.rootfs=\)\([a-z]*\).*/\2/p' "$scn" | head -n 1)
 fi
 
 if [ ${#visible[@]} -gt 0 ] && [ ${#visible[@]} -ne ${#vram[@]} ]; then
@@ -305,6 +342,12 @@ if [ $build = 1 ]; then
 	meson compile -C "$builddir" "initramfs-$flavour" qemu \
 		$([ $bench = 1 ] && echo simgpu-memcpy) >&2 ||
 		die "build failed (see above)"
+	# Separately: the first compile regenerates a stale build directory,
+	# which may not know the target yet.
+	if [ -n "$rootfs" ]; then
+		meson compile -C "$builddir" "rootfs-$rootfs" >&2 ||
+			die "build of the $rootfs root file system failed (see above)"
+	fi
 fi
 
 if [ $bench = 1 ]; then
@@ -326,7 +369,9 @@ kdir=$builddir/images/kernel-$flavour
 qemu=$builddir/qemu-dev/qemu/qemu-system-x86_64
 firmware=$builddir/qemu-dev/qemu/firmware
 initramfs=$builddir/initramfs-$flavour.cpio.gz
-for f in "$qemu" "$kdir/bzImage" "$initramfs" "$firmware/bios-256k.bin"; do
+rootfs_img=
+[ -n "$rootfs" ] && rootfs_img=$builddir/images/rootfs-$rootfs/rootfs.ext4
+for f in "$qemu" "$kdir/bzImage" "$initramfs" "$firmware/bios-256k.bin" $rootfs_img; do
 	[ -e "$f" ] || die "$f is missing; run without --no-build"
 done
 
@@ -389,6 +434,10 @@ make_initrd() {	# out, interactive, command
 			[ $sampling = 1 ] && printf 'SIMGPU_SAMPLE_MS=%s\n' "$sample_ms"
 			[ -n "$trace_dir" ] && printf 'SIMGPU_TRACE=1\n'
 		fi
+		# The disks are vda, vdb, ... in the order of their -device
+		# options below: the swap disk first.
+		[ -n "$rootfs" ] && printf 'SIMGPU_ROOTFS_DISK=/dev/vd%s\n' \
+			"$([ -n "$swap_disk" ] && echo b || echo a)"
 	} >"$d/etc/simgpu/run.env"
 	[ "$with_aux" = 1 ] && cp "$TOP/images/sampler.awk" "$d/etc/simgpu/"
 	printf '%s\n' "$3" >"$d/etc/simgpu/cmd"
@@ -445,7 +494,8 @@ probe_kvm() {
 		cat "$cache/kvm-probe-$key"
 		return
 	fi
-	make_initrd "$work/probe.cpio.gz" 0 "exit 42"
+	# The probe boots without disks.
+	swap_disk='' rootfs='' make_initrd "$work/probe.cpio.gz" 0 "exit 42"
 	local rc=0 result=tcg
 	run_qemu kvm "$work/probe.cpio.gz" "$work/probe.log" 20 >/dev/null 2>&1 || rc=$?
 	[ $rc = $((42 << 1 | 1)) ] && result=kvm
@@ -468,6 +518,13 @@ if [ -n "$swap_disk" ]; then
 		die "--swap-disk: cannot create a $swap_disk-byte file in $work"
 	extra+=(-drive "file=$work/swap.img,if=none,id=swap,format=raw,cache=unsafe"
 		-device virtio-blk-pci,drive=swap)
+fi
+if [ -n "$rootfs" ]; then
+	# snapshot=on: the guest's writes go to a temporary overlay (in
+	# $work, through TMPDIR), never to the cached image.
+	export TMPDIR=$work
+	extra+=(-drive "file=$rootfs_img,if=none,id=rootfs,format=raw,snapshot=on"
+		-device virtio-blk-pci,drive=rootfs,serial=simgpu-rootfs)
 fi
 if [ $gdb = 1 ]; then
 	extra+=(-gdb tcp::1234 -S)

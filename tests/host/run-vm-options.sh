@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..28"
+echo "1..32"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -47,6 +47,9 @@ check 2 "--sample-ms: bad interval '5'" --samples /dev/null --sample-ms 5
 check 2 "--sample-ms: give --samples or --plot too" --sample-ms 100
 check 2 "--trace: cannot create or write directory" --trace /proc/nonexistent
 check 2 "--mem: size '99999999999999999G' out of range" --mem 99999999999999999G
+check 2 "--rootfs: expected debian (got 'ubuntu')" --rootfs ubuntu
+check 2 "--rootfs needs an argument" --rootfs
+check 2 "--append: expected debian (got 'arch')" --append 'quiet simgpu.rootfs=arch'
 SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is missing" \
 	--accel kvm --exec true
 # Device properties are QEMU's to check: its message comes through.
@@ -62,6 +65,7 @@ check 2 "--test needs an argument" --test
 check 2 "--duration goes with --test" --duration 30m --exec true
 check 2 "--duration: scenario driver-evict has no run time" --test driver-evict --duration 30m
 check 2 "--duration: bad duration '5x'" --test soak --duration 5x
+check 2 "--test: --rootfs cannot be combined with a scenario" --test driver-evict --rootfs debian
 scn=$(mktemp --suffix=.scn)
 printf '# a scenario with a bad key\nsuite: boot\nexec: true\nmem: 1G\n' >"$scn"
 check 2 "$scn:4: unknown key 'mem'" --test "$scn"
