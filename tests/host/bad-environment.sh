@@ -12,18 +12,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'mountpoint -q "$work/full" && umount "$work/full"; rm -rf "$work"' EXIT
 
-n=0
-failed=0
-result() {	# ok? description diagnostics
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
+. "$TOP/tests/host/tap.sh"
 
 # expect_error DESCRIPTION TEXT CACHE fetch.sh-args: fails, last line names
 # the problem, and the cache holds no partial entry afterwards.
@@ -96,5 +85,4 @@ if [ "$(id -u)" = 0 ]; then
 else
 	for i in 4 5 6 7; do echo "ok $i # SKIP the rootfs is built as root"; done
 fi
-echo "# $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+tap_finish

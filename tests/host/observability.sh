@@ -14,19 +14,7 @@ out=$BUILD/meson-logs/observability
 rm -rf "$out"
 mkdir -p "$out"
 
-n=0
-failed=0
-result() {	# ok? description [diagnostics...]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		shift 2
-		printf '# %s\n' "$@"
-	fi
-}
+. "$TOP/tests/host/tap.sh"
 
 echo "TAP version 13"
 echo "1..6"
@@ -111,5 +99,4 @@ grep -q ':simgpu_cmd_start ' "$qt" 2>/dev/null &&
 result $? "qemu-trace.log has the device's simgpu_ events (timestamped)" \
 	"$(head -3 "$qt" 2>/dev/null)"
 
-echo "# $((n - failed)) passed, $failed failed (output: $out)"
-[ $failed = 0 ]
+tap_finish "output: $out"
