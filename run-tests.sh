@@ -1,12 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-tests.sh [MESON TEST ARGS]: build everything that is missing and run
-# the test suites with meson test.  The last line is "N passed, N failed".
-# Example: ./run-tests.sh --suite qtest
+# run-tests.sh [--all] [MESON TEST ARGS]: build everything that is missing
+# and run the tests with meson test.  The last line is "N passed, N failed".
+#
+# Without arguments: the quick set (what CI runs), every test but the
+# scenarios marked "slow: yes" (meson suite "slow": full-size and long
+# versions).  --all: every test.  Other arguments go to meson test as
+# they are (no filter added), e.g.
+#   ./run-tests.sh --suite qtest
+#   ./run-tests.sh --suite shrink --no-suite slow
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")" && pwd)
 B=${SIMGPU_BUILDDIR:-$TOP/build}
+
+case "${1:-}" in
+-h|--help)
+	sed -n '4,13s/^# \{0,1\}//p' "$0"
+	exit 0 ;;
+--all)
+	shift
+	set -- "$@" ;;
+"")
+	set -- --no-suite slow ;;
+esac
 
 "$TOP/images/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 if [ ! -f "$B/build.ninja" ]; then
@@ -27,19 +44,35 @@ rc=$?
 /usr/bin/python3 - "$B/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
+failures = []
 try:
     with open(sys.argv[1]) as f:
         for line in f:
-            r = json.loads(line)["result"]
-            if r in ("OK", "EXPECTEDFAIL"):
+            r = json.loads(line)
+            if r["result"] in ("OK", "EXPECTEDFAIL"):
                 passed += 1
-            elif r == "SKIP":
+            elif r["result"] == "SKIP":
                 skipped += 1
             else:
                 failed += 1
-                print("FAILED: " + json.loads(line)["name"])
+                failures.append(r)
 except FileNotFoundError:
     failed = 1
+# Why each test failed, last, where a truncated CI log still shows it:
+# its failed TAP points and their diagnostics (scenario.py puts the
+# offending console lines there).
+for r in failures:
+    print("FAILED: %s (%s after %.0fs)" % (r["name"], r["result"],
+                                            r.get("duration", 0)))
+    lines, keep = [], False
+    for l in r.get("stdout", "").splitlines():
+        if l.startswith("not ok"):
+            keep = True
+        elif not l.startswith("#"):
+            keep = False
+        if keep:
+            lines.append("  " + l[:200])
+    print("\n".join(lines[:24] or ["  (no failed TAP point: see its log)"]))
 if skipped:
     print("%d skipped" % skipped)
 print("%d passed, %d failed" % (passed, failed))
