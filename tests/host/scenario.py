@@ -381,14 +381,20 @@ def check_console(sc, path):
         raise ScenarioError("--console: cannot read '%s': %s" %
                             (path, e.strerror))
     points = console_points(sc, console)
-    print("TAP version 13")
-    print("1..%d" % len(points))
-    for i, (good, desc, diag) in enumerate(points, 1):
-        print("%sok %d - %s: %s" % ("" if good else "not ", i, sc.name, desc))
-        if not good:
-            for line in diag:
-                print("# " + line)
+    print("\n".join(tap_lines(points, sc.name + ": ")))
     return 0 if all(p[0] for p in points) else 1
+
+
+def tap_lines(points, prefix=""):
+    """A TAP report of POINTS [(ok, description, diagnostics)]; the
+    diagnostics of failed points as comments."""
+    tap = ["TAP version 13", "1..%d" % len(points)]
+    for i, (good, desc, diag) in enumerate(points, 1):
+        tap.append("%sok %d - %s%s" % ("" if good else "not ", i, prefix,
+                                       desc))
+        if not good:
+            tap += ["# " + line for line in diag]
+    return tap
 
 
 def run(sc, args):
@@ -484,12 +490,7 @@ def run(sc, args):
                     "failed: " + res_plot.stderr.strip())
 
     ok = all(p[0] for p in points)
-    tap = ["TAP version 13", "1..%d" % len(points)]
-    for i, (good, desc, diag) in enumerate(points, 1):
-        tap.append("%sok %d - %s: %s" % ("" if good else "not ", i, sc.name,
-                                         desc))
-        if not good:
-            tap += ["# " + line for line in diag]
+    tap = tap_lines(points, sc.name + ": ")
     tap.append("# console log: " + log)
     with open(tap_file, "w") as f:
         f.write("\n".join(tap) + "\n")
@@ -553,12 +554,7 @@ def check(args):
                        ["not listed: " + n for n in sorted(files - listed)]))
         points.append((listed <= files, "every listed scenario has a file",
                        ["no file: " + n for n in sorted(listed - files)]))
-    print("TAP version 13")
-    print("1..%d" % len(points))
-    for i, (good, desc, diag) in enumerate(points, 1):
-        print("%sok %d - %s" % ("" if good else "not ", i, desc))
-        for line in diag:
-            print("# " + line)
+    print("\n".join(tap_lines(points)))
     return 0 if all(p[0] for p in points) else 1
 
 
