@@ -202,14 +202,20 @@
  * delay before each command (at most 1 s).  FAULT_RATE_PPM: each command
  * fails with ERR_INJECTED with this probability per million, drawn from a
  * PRNG seeded by the fault-seed property at reset.  ENGINE_CTRL.RESET and
- * device reset clear all four.
+ * device reset clear all four.  FAULT_REMOVED_MS: write N (at most 10 s)
+ * and for N ms of virtual time the device acts as one that fell off the
+ * bus (surprise removal): every register read returns all-ones, writes
+ * are ignored and no interrupt is delivered; the engine keeps running.
+ * Device reset ends it.
  */
 #define SIMGPU_REG_FAULT_FAIL_COUNT    0x300
 #define SIMGPU_REG_FAULT_HANG          0x304
 #define SIMGPU_REG_FAULT_STALL_US      0x308
 #define SIMGPU_REG_FAULT_RATE_PPM      0x30c
+#define SIMGPU_REG_FAULT_REMOVED_MS    0x310
 #define SIMGPU_FAULT_STALL_US_MAX      1000000
 #define SIMGPU_FAULT_RATE_PPM_MAX      1000000
+#define SIMGPU_FAULT_REMOVED_MS_MAX    10000
 
 /*
  * Statistics, read only, 64 bits as _LO/_HI pairs (read LO first, then HI;

@@ -922,6 +922,40 @@ static void test_fault_fail_count(void)
     simgpu_test_stop(&t);
 }
 
+/*
+ * FAULT_REMOVED_MS: all-ones reads and no effect of writes for that long
+ * (virtual time), then the device answers again with its state intact.
+ */
+static void test_fault_removed(void)
+{
+    SimgpuTest t;
+
+    simgpu_test_start(&t, ENGINE_PROPS);
+    reg_write(&t, SIMGPU_REG_SCRATCH, 0x1234);
+    reg_write(&t, SIMGPU_REG_FAULT_REMOVED_MS, SIMGPU_FAULT_REMOVED_MS_MAX + 1);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ID), ==, SIMGPU_ID_MAGIC);
+    reg_write(&t, SIMGPU_REG_FAULT_REMOVED_MS, 20);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ID), ==, UINT32_MAX);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_FENCE_SEQNO_LO), ==, UINT32_MAX);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_FENCE_SEQNO_HI), ==, UINT32_MAX);
+    reg_write(&t, SIMGPU_REG_SCRATCH, 0x5678);
+    qtest_clock_step(t.qts, 10 * 1000 * 1000);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_SCRATCH), ==, UINT32_MAX);
+    qtest_clock_step(t.qts, 11 * 1000 * 1000);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ID), ==, SIMGPU_ID_MAGIC);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_SCRATCH), ==, 0x1234);
+
+    /* Device reset ends it at once. */
+    reg_write(&t, SIMGPU_REG_FAULT_REMOVED_MS, 1000);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ID), ==, UINT32_MAX);
+    qtest_system_reset(t.qts);
+    qpci_device_enable(t.dev);
+    t.regs = qpci_iomap(t.dev, SIMGPU_REG_BAR, NULL);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ID), ==, SIMGPU_ID_MAGIC);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_FAULT_REMOVED_MS), ==, 0);
+    simgpu_test_stop(&t);
+}
+
 /* FAULT_HANG: no progress, HUNG, reset recovers. */
 static void test_fault_hang(void)
 {
@@ -1289,6 +1323,7 @@ static void test_system_reset(void)
         { SIMGPU_REG_FAULT_HANG, 0 },
         { SIMGPU_REG_FAULT_STALL_US, 0 },
         { SIMGPU_REG_FAULT_RATE_PPM, 0 },
+        { SIMGPU_REG_FAULT_REMOVED_MS, 0 },
     };
     SimgpuTest t;
     unsigned int i;
@@ -1470,6 +1505,7 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/errors/hang", test_fault_hang);
     qtest_add_func("/simgpu/errors/stall", test_fault_stall);
     qtest_add_func("/simgpu/errors/rate", test_fault_rate);
+    qtest_add_func("/simgpu/errors/removed", test_fault_removed);
     qtest_add_func("/simgpu/errors/bad-commands", test_bad_commands);
     qtest_add_func("/simgpu/errors/bad-ring", test_bad_ring);
     qtest_add_func("/simgpu/errors/reset-busy", test_reset_busy);

@@ -32,6 +32,7 @@
 #include "qemu/range.h"
 #include "qemu/rcu.h"
 #include "qemu/atomic.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/msix.h"
@@ -161,6 +162,8 @@ struct SimgpuState {
     uint32_t fault_hang;
     uint32_t fault_stall_us;
     uint32_t fault_rate_ppm;
+    /* FAULT_REMOVED_MS: removed until this QEMU_CLOCK_VIRTUAL time (ns) */
+    int64_t removed_until;
     uint64_t prng;
     uint64_t stats[SIMGPU_NUM_STATS];
 
@@ -235,6 +238,13 @@ static uint64_t simgpu_prng_next(SimgpuState *s)
  * Interrupts
  */
 
+/* FAULT_REMOVED_MS is in effect: the device is "off the bus". */
+static bool simgpu_removed_locked(SimgpuState *s)
+{
+    return s->removed_until &&
+           qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) < s->removed_until;
+}
+
 /* Deliver the interrupt state; @raised are newly raised events.  BQL. */
 static void simgpu_update_irq(SimgpuState *s, uint32_t raised)
 {
@@ -243,6 +253,9 @@ static void simgpu_update_irq(SimgpuState *s, uint32_t raised)
 
     WITH_QEMU_LOCK_GUARD(&s->lock) {
         pending = s->int_status & s->int_mask;
+        if (simgpu_removed_locked(s)) {
+            pending = 0;
+        }
     }
     if (msix_enabled(pdev)) {
         pci_set_irq(pdev, 0);
@@ -940,6 +953,10 @@ static uint64_t simgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
     uint64_t val;
 
     QEMU_LOCK_GUARD(&s->lock);
+    if (simgpu_removed_locked(s)) {
+        trace_simgpu_mmio_read(addr, UINT32_MAX);
+        return UINT32_MAX;
+    }
     switch (addr) {
     case SIMGPU_REG_ID:
         val = SIMGPU_ID_MAGIC;
@@ -1019,6 +1036,9 @@ static uint64_t simgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
     case SIMGPU_REG_FAULT_RATE_PPM:
         val = s->fault_rate_ppm;
         break;
+    case SIMGPU_REG_FAULT_REMOVED_MS:
+        val = 0;
+        break;
     case SIMGPU_REG_REGION_BASE(0) ...
          SIMGPU_REG_REGION_BASE(SIMGPU_MAX_REGIONS) - 1:
         val = simgpu_region_read(s, addr);
@@ -1087,6 +1107,10 @@ static void simgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
 
     trace_simgpu_mmio_write(addr, val);
     qemu_mutex_lock(&s->lock);
+    if (simgpu_removed_locked(s)) {
+        qemu_mutex_unlock(&s->lock);
+        return;
+    }
     switch (addr) {
     case SIMGPU_REG_SCRATCH:
         s->scratch = val;
@@ -1159,6 +1183,17 @@ static void simgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         }
         trace_simgpu_fault_set("rate-ppm", val);
         s->fault_rate_ppm = val;
+        break;
+    case SIMGPU_REG_FAULT_REMOVED_MS:
+        if (val > SIMGPU_FAULT_REMOVED_MS_MAX) {
+            qemu_log_mask(LOG_GUEST_ERROR, "simgpu: FAULT_REMOVED_MS %" PRIu64
+                          " above %u ignored\n", val,
+                          SIMGPU_FAULT_REMOVED_MS_MAX);
+            break;
+        }
+        trace_simgpu_fault_set("removed-ms", val);
+        s->removed_until = val ? qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                                 val * SCALE_MS : 0;
         break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR,
@@ -1409,6 +1444,7 @@ static void simgpu_reset_hold(Object *obj, ResetType type)
     s->ring_size = 0;
     s->engine_ctrl = 0;
     s->fence_seqno = 0;
+    s->removed_until = 0;
     memset(s->stats, 0, sizeof(s->stats));
     simgpu_unquiesce_locked(s);
 }
@@ -1454,6 +1490,25 @@ static bool simgpu_msix_needed(void *opaque, int version_id)
     return msix_present(PCI_DEVICE(opaque));
 }
 
+static bool simgpu_removed_needed(void *opaque)
+{
+    SimgpuState *s = opaque;
+
+    return s->removed_until != 0;
+}
+
+/* The virtual clock migrates with the VM: the deadline stays valid. */
+static const VMStateDescription vmstate_simgpu_removed = {
+    .name = TYPE_SIMGPU "/removed",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = simgpu_removed_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_INT64(removed_until, SimgpuState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_simgpu = {
     .name = TYPE_SIMGPU,
     .version_id = 2,
@@ -1487,6 +1542,10 @@ static const VMStateDescription vmstate_simgpu = {
         VMSTATE_UINT64(prng, SimgpuState),
         VMSTATE_UINT64_ARRAY(stats, SimgpuState, SIMGPU_NUM_STATS),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_simgpu_removed,
+        NULL
     },
 };
 
