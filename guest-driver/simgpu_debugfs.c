@@ -11,6 +11,8 @@
  *   fault_fail_count   the device's FAULT_FAIL_COUNT register (read/write)
  *   fault_hang         the device's FAULT_HANG register (read/write)
  *   fault_stall_us     the device's FAULT_STALL_US register (read/write)
+ *   fault_removed_ms   the device's FAULT_REMOVED_MS register (write N: the
+ *                      device acts as surprise-removed for N ms)
  *   shrink             write N: run a shrink pass of up to N pages
  *   vram0_mm, ...      TTM manager state
  *
@@ -79,12 +81,15 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "invisible_faults %lld\n",
 		   atomic64_read(&st->invisible_faults));
 	seq_printf(m, "submits %lld\n", atomic64_read(&st->submits));
+	seq_printf(m, "evict_purges %lld\n", atomic64_read(&st->evict_purges));
 	for (s = 0; s < sdev->num_regions; s++)
 		seq_printf(m, "vram%u_used_bytes %llu\n", s,
 			   ttm_resource_manager_usage(&sdev->vram_mgr[s].manager));
 	seq_printf(m, "tt_used_bytes %llu\n",
 		   ttm_resource_manager_usage(ttm_manager_type(&sdev->bdev,
 							       TTM_PL_TT)));
+	seq_printf(m, "gart_bound_pages %llu\n", simgpu_gart_bound_pages(sdev));
+	seq_printf(m, "fences_pending %u\n", simgpu_engine_pending(sdev));
 	simgpu_shrinker_stats_show(sdev, m);
 	return 0;
 }
@@ -151,6 +156,7 @@ DEFINE_DEBUGFS_ATTRIBUTE(simgpu_##name##_fops, simgpu_##name##_get,	\
 SIMGPU_DEBUGFS_REG(fault_fail_count, SIMGPU_REG_FAULT_FAIL_COUNT);
 SIMGPU_DEBUGFS_REG(fault_hang, SIMGPU_REG_FAULT_HANG);
 SIMGPU_DEBUGFS_REG(fault_stall_us, SIMGPU_REG_FAULT_STALL_US);
+SIMGPU_DEBUGFS_REG(fault_removed_ms, SIMGPU_REG_FAULT_REMOVED_MS);
 
 /**
  * simgpu_debugfs_init - register the driver's debugfs files
@@ -177,6 +183,8 @@ void simgpu_debugfs_init(struct simgpu_device *sdev)
 				   &simgpu_fault_hang_fops);
 	debugfs_create_file_unsafe("fault_stall_us", 0600, root, sdev,
 				   &simgpu_fault_stall_us_fops);
+	debugfs_create_file_unsafe("fault_removed_ms", 0600, root, sdev,
+				   &simgpu_fault_removed_ms_fops);
 	for (n = 0; n < sdev->num_regions; n++) {
 		snprintf(name, sizeof(name), "vram%u_mm", n);
 		ttm_resource_manager_create_debugfs(&sdev->vram_mgr[n].manager,

@@ -31,6 +31,10 @@ unsigned int simgpu_timeout_ms = 1000;
 module_param_named(timeout_ms, simgpu_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(timeout_ms, "Engine progress timeout before a reset, in ms (default 1000)");
 
+unsigned long simgpu_test_bugs;
+module_param_named(test_bugs, simgpu_test_bugs, ulong, 0600);
+MODULE_PARM_DESC(test_bugs, "Bitmask of deliberate defects (enum simgpu_test_bug), only to show that the tests catch them (default 0)");
+
 static const char *const simgpu_pool_names[] = {
 	[SIMGPU_POOL_NORMAL] = "normal",
 	[SIMGPU_POOL_DMA32] = "dma32",

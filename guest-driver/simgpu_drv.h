@@ -5,9 +5,11 @@
 #define SIMGPU_DRV_H
 
 #include <linux/atomic.h>
+#include <linux/bitops.h>
 #include <linux/dma-fence.h>
 #include <linux/gpu_buddy.h>
 #include <linux/io.h>
+#include <linux/maple_tree.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -57,6 +59,43 @@ extern bool simgpu_force_cpu_copy;
 extern unsigned int simgpu_timeout_ms;
 extern int simgpu_pool_mode;
 extern bool simgpu_watermark_swapout;
+extern unsigned long simgpu_test_bugs;
+
+/**
+ * enum simgpu_test_bug - defects the driver can be told to have
+ *
+ * Bits of the module parameter test_bugs.  Each brings back a defect the
+ * driver once had (or a check it must make), so that the test that
+ * guards against it can be shown to fail (README, "Broken variants").
+ * Never set outside that.
+ *
+ * @SIMGPU_BUG_NO_CLEAR: new BOs get no zero fill (VRAM) and pool pages
+ *	are not zeroed (TT, SYSTEM): one client's data leaks to the next
+ * @SIMGPU_BUG_KEEP_FAILED_GART: a failed engine move into TT leaves its
+ *	GART entries pointing at pages TTM then frees
+ * @SIMGPU_BUG_RESTORE_SIGNAL: a restore is refused (-ERESTARTSYS, no
+ *	progress) while a signal is pending, so a kernel-mode access to a
+ *	backed-up mapping loops in its fault
+ * @SIMGPU_BUG_SHRINK_DELETED: the shrinker backs up BOs that are only
+ *	waiting to be destroyed instead of dropping their pages
+ * @SIMGPU_BUG_EVICT_DONTNEED: DONTNEED BOs are copied out of VRAM at
+ *	eviction instead of purged
+ * @SIMGPU_BUG_ALL_ONES: a register read of all-ones (surprise removal)
+ *	is taken as a valid fence seqno
+ */
+enum simgpu_test_bug {
+	SIMGPU_BUG_NO_CLEAR,
+	SIMGPU_BUG_KEEP_FAILED_GART,
+	SIMGPU_BUG_RESTORE_SIGNAL,
+	SIMGPU_BUG_SHRINK_DELETED,
+	SIMGPU_BUG_EVICT_DONTNEED,
+	SIMGPU_BUG_ALL_ONES,
+};
+
+static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
+{
+	return test_bit(bug, &simgpu_test_bugs);
+}
 
 /**
  * struct simgpu_vram_region - one VRAM region and the BAR that exposes it
@@ -94,7 +133,9 @@ struct simgpu_vram_mgr {
 
 /**
  * struct simgpu_fence - a seqno fence of the engine
- * @base: the dma_fence, embedded
+ * @base: the dma_fence, embedded, with its own (inline) lock: a fence
+ *	may outlive the device (exported as a sync_file or through a
+ *	dma-buf's reservation), so nothing of it may point into the device
  * @link: entry in &simgpu_engine.pending, under &simgpu_engine.fence_lock
  */
 struct simgpu_fence {
@@ -102,18 +143,17 @@ struct simgpu_fence {
 	struct list_head link;
 };
 
-/* Failed seqno ranges remembered for DRM_IOCTL_SIMGPU_WAIT. */
-#define SIMGPU_FAILED_RANGES	8
-
 /**
  * struct simgpu_engine - the copy/fill engine and its ring
  *
  * Locking: @ring_lock serialises writers of the ring (submission and
  * reset) and protects @tail and @next_seqno.  @fence_lock (taken from the
- * interrupt handler) protects @pending, @retired_seqno and @failed; it
- * is also the lock of every fence.  Nothing waits for ring space or for
- * a fence while holding @ring_lock except as documented in
- * simgpu_engine_wait_space().
+ * interrupt handler) protects @pending and @retired_seqno; fences are
+ * signalled under it (each fence's own lock nested inside), so in seqno
+ * order.  Nothing waits for ring
+ * space or for a fence while holding @ring_lock except as documented in
+ * simgpu_engine_wait_space(), and nothing that holds it allocates memory
+ * that reclaim could satisfy by waiting for an engine fence.
  *
  * @ring: CPU address of the ring (DMA-coherent)
  * @ring_dma: its DMA address
@@ -122,13 +162,16 @@ struct simgpu_fence {
  * @fence_dma: its DMA address
  * @ring_lock: see above
  * @tail: byte offset of the next free ring slot
- * @next_seqno: seqno of the next fence
+ * @next_seqno: seqno of the latest fence emitted
  * @fence_lock: see above
  * @fence_context: dma_fence context of the engine timeline
  * @pending: emitted, unsignalled fences, in seqno order
  * @retired_seqno: every seqno up to this one is signalled
- * @failed: seqno ranges signalled with an error by resets
- * @failed_next: next slot of @failed to overwrite
+ * @failed: seqno ranges whose work a reset or the device's loss dropped
+ *	(value 1 over the range), written before @retired_seqno passes
+ *	them; its own lock
+ * @failed_below: if the @failed range of a reset could not be stored
+ *	(no memory), every seqno up to this one counts as failed
  * @wq: woken when fences retire or the engine is reset
  * @timeout_work: detects a hung or stopped engine and resets it
  * @last_progress: @retired_seqno when @timeout_work last ran
@@ -146,15 +189,12 @@ struct simgpu_engine {
 	u32 tail;
 	u64 next_seqno;
 
-	spinlock_t fence_lock; /* pending, retired_seqno, failed */
+	spinlock_t fence_lock; /* pending, retired_seqno */
 	u64 fence_context;
 	struct list_head pending;
 	u64 retired_seqno;
-	struct {
-		u64 first;
-		u64 last;
-	} failed[SIMGPU_FAILED_RANGES];
-	unsigned int failed_next;
+	struct maple_tree failed;
+	u64 failed_below;
 
 	wait_queue_head_t wq;
 	struct delayed_work timeout_work;
@@ -212,6 +252,7 @@ struct simgpu_gart {
  * @engine_resets: engine resets done
  * @invisible_faults: CPU faults on objects in CPU-invisible VRAM
  * @submits: user submissions
+ * @evict_purges: DONTNEED BOs whose VRAM content eviction dropped
  */
 struct simgpu_stats {
 	atomic64_t evictions[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
@@ -223,6 +264,7 @@ struct simgpu_stats {
 	atomic64_t engine_resets;
 	atomic64_t invisible_faults;
 	atomic64_t submits;
+	atomic64_t evict_purges;
 };
 
 /**
@@ -243,7 +285,8 @@ struct simgpu_stats {
  * @unshrinkable: pages of populated tts left to TTM's watermark swapout
  *	(&simgpu_tt.shrinkable false), which the shrinker does not count
  * @passes: shrink passes run (scan callbacks and debugfs triggers)
- * @purged: pages freed without backup (dontneed)
+ * @purged: pages freed without backup (dontneed, or destroyed BOs)
+ * @deleted_purged: of @purged, pages of BOs waiting to be destroyed
  * @backups: pages backed up to shmem
  * @written_back: of @backups, pages whose writeback to swap was requested
  * @restored: pages restored from a backup
@@ -261,6 +304,7 @@ struct simgpu_shrinker {
 	long unshrinkable;
 	atomic64_t passes;
 	atomic64_t purged;
+	atomic64_t deleted_purged;
 	atomic64_t backups;
 	atomic64_t written_back;
 	atomic64_t restored;
@@ -416,6 +460,7 @@ void simgpu_gart_hw_init(struct simgpu_device *sdev);
 void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 		      struct ttm_resource *res);
 void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res);
+u64 simgpu_gart_bound_pages(struct simgpu_device *sdev);
 
 /* simgpu_engine.c */
 int simgpu_engine_init(struct simgpu_device *sdev);
@@ -427,6 +472,7 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
 			     long timeout);
 u64 simgpu_engine_last_seqno(struct simgpu_device *sdev);
+unsigned int simgpu_engine_pending(struct simgpu_device *sdev);
 
 /* simgpu_ttm.c */
 int simgpu_ttm_init(struct simgpu_device *sdev);
@@ -434,6 +480,8 @@ void simgpu_ttm_fini(struct simgpu_device *sdev);
 int simgpu_ttm_gpu_addr(struct simgpu_device *sdev, struct ttm_resource *res,
 			u32 *space, u64 *addr);
 unsigned int simgpu_mem_index(u32 mem_type);
+bool simgpu_bo_eviction_valuable(struct ttm_buffer_object *tbo,
+				 const struct ttm_place *place);
 
 /* simgpu_gem.c */
 struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,

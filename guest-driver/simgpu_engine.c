@@ -9,7 +9,14 @@
  * engine reports an error or a hang, or makes no progress for
  * simgpu_timeout_ms, it resets the engine, which drops the queued work,
  * and signals the fences of that work with -EIO.  Callers decide what an
- * errored fence means (TTM moves fall back to the CPU).
+ * errored fence means (TTM moves fall back to the CPU).  A device that
+ * reads all-ones (surprise removal) is declared lost: its work fails with
+ * -ENODEV and nothing more is submitted.
+ *
+ * Fences carry their own lock and no pointer into the device, so a fence
+ * exported as a sync_file or kept in another driver's reservation object
+ * outlives the device safely; once signalled it no longer needs the
+ * module either (its ops are dropped at signalling).
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -41,7 +48,12 @@ static const struct dma_fence_ops simgpu_fence_ops = {
 	.get_timeline_name = simgpu_fence_get_timeline_name,
 };
 
-static u64 simgpu_hw_fence_seqno(struct simgpu_device *sdev)
+/*
+ * The engine's last written fence seqno.  False if the value cannot be
+ * one the driver emitted: a device that fell off the bus (surprise
+ * removal) reads all-ones, and that must never count as progress.
+ */
+static u64 simgpu_hw_fence_seqno_raw(struct simgpu_device *sdev)
 {
 	u32 hi, lo;
 
@@ -52,9 +64,20 @@ static u64 simgpu_hw_fence_seqno(struct simgpu_device *sdev)
 	return (u64)hi << 32 | lo;
 }
 
+static bool simgpu_hw_fence_seqno(struct simgpu_device *sdev, u64 *seqno)
+{
+	*seqno = simgpu_hw_fence_seqno_raw(sdev);
+	return simgpu_test_bug(SIMGPU_BUG_ALL_ONES) ||
+	       (*seqno != U64_MAX &&
+		*seqno <= READ_ONCE(sdev->engine.next_seqno));
+}
+
 /*
  * Signal the pending fences up to @seqno, and all others with @error if
- * it is not zero (they will never complete).  Takes fence_lock.
+ * it is not zero (they will never complete).  The fences are signalled
+ * under fence_lock, so in seqno order whoever signals.  Work that fails
+ * must be recorded (simgpu_engine_record_failed()) before: the waits by
+ * seqno read @retired_seqno, then the record.
  */
 static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
 				 int error)
@@ -62,27 +85,19 @@ static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
 	struct simgpu_engine *engine = &sdev->engine;
 	struct simgpu_fence *f, *next;
 	unsigned long flags;
-	u64 first = 0, last = 0;
+	u64 last = 0;
 
 	spin_lock_irqsave(&engine->fence_lock, flags);
 	list_for_each_entry_safe(f, next, &engine->pending, link) {
 		if (f->base.seqno > seqno) {
 			if (!error)
 				break;
-			if (!first)
-				first = f->base.seqno;
-			last = f->base.seqno;
 			dma_fence_set_error(&f->base, error);
 		}
+		last = f->base.seqno;
 		list_del(&f->link);
-		dma_fence_signal_locked(&f->base);
+		dma_fence_signal(&f->base);
 		dma_fence_put(&f->base);
-	}
-	if (first) {
-		engine->failed[engine->failed_next].first = first;
-		engine->failed[engine->failed_next].last = last;
-		engine->failed_next = (engine->failed_next + 1) %
-				      SIMGPU_FAILED_RANGES;
 	}
 	if (list_empty(&engine->pending))
 		seqno = max(seqno, last);
@@ -92,6 +107,47 @@ static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
 	WRITE_ONCE(engine->retired_seqno, max(engine->retired_seqno, seqno));
 	spin_unlock_irqrestore(&engine->fence_lock, flags);
 	wake_up_all(&engine->wq);
+}
+
+/*
+ * Record that the work submitted after @good will never complete: the
+ * engine was reset, or the device is gone.  No new work may be queued
+ * meanwhile (ring_lock, or the engine is dead).  Runs where fences are
+ * signalled, so it must not wait for reclaim: if the record cannot be
+ * stored, every seqno up to the latest counts as failed from then on.
+ */
+static void simgpu_engine_record_failed(struct simgpu_engine *engine,
+					u64 good)
+{
+	u64 first = max(good, READ_ONCE(engine->retired_seqno));
+	u64 last = engine->next_seqno;
+
+	if (first >= last)
+		return;
+	first++;
+	if (mtree_store_range(&engine->failed, first, last, xa_mk_value(1),
+			      GFP_NOWAIT | __GFP_NOWARN))
+		WRITE_ONCE(engine->failed_below, last);
+}
+
+/*
+ * The device reads all-ones: it fell off the bus or is broken.  Fail all
+ * its work and accept no more; simgpu_engine_usable() is then false, so
+ * TTM moves fall back to the CPU.
+ */
+static void simgpu_engine_lost_locked(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	lockdep_assert_held(&engine->ring_lock);
+	if (engine->dead)
+		return;
+	drm_err(&sdev->drm,
+		"engine: the device is not responding (registers read all-ones): failing its work\n");
+	WRITE_ONCE(engine->dead, true);
+	atomic64_inc(&sdev->stats.engine_errors);
+	simgpu_engine_record_failed(engine, 0);
+	simgpu_engine_signal(sdev, 0, -ENODEV);
 }
 
 /*
@@ -106,14 +162,19 @@ static irqreturn_t simgpu_irq(int irq, void *arg)
 {
 	struct simgpu_device *sdev = arg;
 	u32 status;
+	u64 seqno;
 
 	status = simgpu_read(sdev, SIMGPU_REG_INT_STATUS);
 	if (!status || status == U32_MAX) /* not ours, or surprise removal */
 		return IRQ_NONE;
 
 	simgpu_write(sdev, SIMGPU_REG_INT_STATUS, status);
-	if (status & SIMGPU_INT_FENCE)
-		simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), 0);
+	if (status & SIMGPU_INT_FENCE) {
+		if (simgpu_hw_fence_seqno(sdev, &seqno))
+			simgpu_engine_signal(sdev, seqno, 0);
+		else	/* let the timeout work find out what happened */
+			status |= SIMGPU_INT_ERROR;
+	}
 	if (status & SIMGPU_INT_ERROR)
 		mod_delayed_work(system_dfl_wq, &sdev->engine.timeout_work, 0);
 	return IRQ_HANDLED;
@@ -138,18 +199,44 @@ static void simgpu_engine_reset_locked(struct simgpu_device *sdev,
 				       const char *why)
 {
 	struct simgpu_engine *engine = &sdev->engine;
+	u64 seqno;
 
 	lockdep_assert_held(&engine->ring_lock);
 
-	drm_notice(&sdev->drm,
-		   "engine %s (status 0x%x, error %u at 0x%x): resetting\n", why,
-		   simgpu_read(sdev, SIMGPU_REG_ENGINE_STATUS),
-		   simgpu_read(sdev, SIMGPU_REG_ERROR_CODE),
-		   simgpu_read(sdev, SIMGPU_REG_ERROR_HEAD));
+	/* A warning, so that it reaches the console of every test run. */
+	drm_warn(&sdev->drm,
+		 "engine %s (status 0x%x, error %u at 0x%x): resetting\n", why,
+		 simgpu_read(sdev, SIMGPU_REG_ENGINE_STATUS),
+		 simgpu_read(sdev, SIMGPU_REG_ERROR_CODE),
+		 simgpu_read(sdev, SIMGPU_REG_ERROR_HEAD));
 	simgpu_engine_hw_start(sdev);
-	/* Fences the engine wrote before the reset are good. */
-	simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), -EIO);
 	atomic64_inc(&sdev->stats.engine_resets);
+	/* Fences the engine wrote before the reset are good. */
+	if (!simgpu_hw_fence_seqno(sdev, &seqno)) {
+		simgpu_engine_lost_locked(sdev);
+		return;
+	}
+	simgpu_engine_record_failed(engine, seqno);
+	simgpu_engine_signal(sdev, seqno, -EIO);
+}
+
+/**
+ * simgpu_engine_pending - count the fences not signalled yet
+ * @sdev: simgpu device
+ *
+ * A gauge for debugfs: zero whenever the engine is idle.
+ *
+ * Return: the number of pending fences.
+ */
+unsigned int simgpu_engine_pending(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+	unsigned int n;
+
+	spin_lock_irq(&engine->fence_lock);
+	n = list_count_nodes(&engine->pending);
+	spin_unlock_irq(&engine->fence_lock);
+	return n;
 }
 
 static bool simgpu_engine_idle(struct simgpu_engine *engine)
@@ -169,14 +256,20 @@ static void simgpu_engine_timeout_work(struct work_struct *work)
 	struct simgpu_engine *engine = &sdev->engine;
 	const char *why = NULL;
 	u32 status;
+	u64 seqno;
 
 	mutex_lock(&engine->ring_lock);
 	if (engine->dead)
 		goto out;
 
-	/* Catch up with fences whose interrupt we have not seen yet. */
-	simgpu_engine_signal(sdev, simgpu_hw_fence_seqno(sdev), 0);
 	status = simgpu_read(sdev, SIMGPU_REG_ENGINE_STATUS);
+	if ((status == U32_MAX && !simgpu_test_bug(SIMGPU_BUG_ALL_ONES)) ||
+	    !simgpu_hw_fence_seqno(sdev, &seqno)) {
+		simgpu_engine_lost_locked(sdev);
+		goto out;
+	}
+	/* Catch up with fences whose interrupt we have not seen yet. */
+	simgpu_engine_signal(sdev, seqno, 0);
 	if (status & SIMGPU_ENGINE_STATUS_ERROR)
 		why = "error";
 	else if (status & SIMGPU_ENGINE_STATUS_HUNG)
@@ -278,14 +371,17 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 	}
 
 	mutex_lock(&engine->ring_lock);
-	ret = simgpu_engine_wait_space(sdev, num_ops + 1);
+	ret = engine->dead ? -ENODEV :
+	      simgpu_engine_wait_space(sdev, num_ops + 1);
 	if (ret)
 		goto err_unlock;
 
 	for (i = 0; i < num_ops; i++)
 		simgpu_engine_emit(engine, &ops[i], ops[i].value);
-	dma_fence_init(&f->base, &simgpu_fence_ops, &engine->fence_lock,
-		       engine->fence_context, ++engine->next_seqno);
+	/* No lock of the device's: the fence may outlive it. */
+	dma_fence_init64(&f->base, &simgpu_fence_ops, NULL,
+			 engine->fence_context, engine->next_seqno + 1);
+	WRITE_ONCE(engine->next_seqno, engine->next_seqno + 1);
 	simgpu_engine_emit(engine, &fence_op, f->base.seqno);
 
 	dma_fence_get(&f->base); /* the pending list's reference */
@@ -327,16 +423,8 @@ u64 simgpu_engine_last_seqno(struct simgpu_device *sdev)
 
 static bool simgpu_engine_seqno_failed(struct simgpu_engine *engine, u64 seqno)
 {
-	bool failed = false;
-	unsigned int i;
-
-	spin_lock_irq(&engine->fence_lock);
-	for (i = 0; i < SIMGPU_FAILED_RANGES; i++)
-		if (seqno >= engine->failed[i].first &&
-		    seqno <= engine->failed[i].last)
-			failed = true;
-	spin_unlock_irq(&engine->fence_lock);
-	return failed;
+	return seqno <= READ_ONCE(engine->failed_below) ||
+	       mtree_load(&engine->failed, seqno);
 }
 
 /**
@@ -348,9 +436,8 @@ static bool simgpu_engine_seqno_failed(struct simgpu_engine *engine, u64 seqno)
  * Interruptible.
  *
  * Return: 0 if the work completed, -EIO if it failed (the engine was
- * reset before it ran; failures older than the last few resets are not
- * remembered), -ETIME on timeout, -ERESTARTSYS on a signal, -EINVAL if
- * @seqno was never submitted.
+ * reset before it ran, or the device is gone), -ETIME on timeout,
+ * -ERESTARTSYS on a signal, -EINVAL if @seqno was never submitted.
  */
 int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
 			     long timeout)
@@ -438,6 +525,7 @@ int simgpu_engine_init(struct simgpu_device *sdev)
 	mutex_init(&engine->ring_lock);
 	spin_lock_init(&engine->fence_lock);
 	INIT_LIST_HEAD(&engine->pending);
+	mt_init(&engine->failed);
 	init_waitqueue_head(&engine->wq);
 	INIT_DELAYED_WORK(&engine->timeout_work, simgpu_engine_timeout_work);
 	engine->fence_context = dma_fence_context_alloc(1);
@@ -453,6 +541,20 @@ int simgpu_engine_init(struct simgpu_device *sdev)
 		ret = -ENOMEM;
 		goto err_ring;
 	}
+
+	/*
+	 * FENCE_SEQNO survives engine resets and driver reloads: a new
+	 * instance continues above what the last one left there, or that
+	 * stale value would signal its first fences before they ran.
+	 */
+	engine->next_seqno = simgpu_hw_fence_seqno_raw(sdev);
+	if (engine->next_seqno == U64_MAX) {
+		drm_err(&sdev->drm, "device not responding (all-ones seqno)\n");
+		ret = -ENODEV;
+		goto err_fence;
+	}
+	engine->retired_seqno = engine->next_seqno;
+	engine->last_progress = engine->next_seqno;
 
 	ret = simgpu_engine_irq_init(sdev);
 	if (ret)
@@ -492,6 +594,9 @@ void simgpu_engine_fini(struct simgpu_device *sdev)
 	/* Interrupts first: the handler may queue the timeout work. */
 	simgpu_engine_irq_fini(sdev);
 	cancel_delayed_work_sync(&engine->timeout_work);
+	mutex_lock(&engine->ring_lock);
+	simgpu_engine_record_failed(engine, 0);
+	mutex_unlock(&engine->ring_lock);
 	simgpu_engine_signal(sdev, 0, -ENODEV);
 }
 
@@ -510,5 +615,6 @@ void simgpu_engine_release(struct simgpu_device *sdev)
 	dma_free_coherent(dev, engine->ring_size, engine->ring,
 			  engine->ring_dma);
 	engine->ring = NULL;
+	mtree_destroy(&engine->failed);
 	mutex_destroy(&engine->ring_lock);
 }

@@ -137,3 +137,28 @@ void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res)
 		return;
 	memset(&sdev->gart.table[res->start], 0, n * SIMGPU_GART_ENTRY_SIZE);
 }
+
+/**
+ * simgpu_gart_bound_pages - count the valid entries of the GART table
+ * @sdev: simgpu device
+ *
+ * For debugfs: when nothing is in TT, every entry must be clear (an entry
+ * left valid points at a page TTM may have freed).  Racy against binds
+ * and unbinds under way, which is fine for a gauge.
+ *
+ * Return: the number of valid entries.
+ */
+u64 simgpu_gart_bound_pages(struct simgpu_device *sdev)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+	u64 n = 0;
+	u32 i;
+
+	if (!gart->table)
+		return 0;
+	for (i = 0; i < gart->entries; i++)
+		if (le64_to_cpu(READ_ONCE(gart->table[i])) &
+		    SIMGPU_GART_ENTRY_VALID)
+			n++;
+	return n;
+}

@@ -147,6 +147,41 @@ static vm_fault_t simgpu_gem_fault_visible(struct simgpu_bo *bo)
 	return 0;
 }
 
+/*
+ * A BO the shrinker backed up (or TTM swapped out) must be read back
+ * before it can be mapped.  That may take long (swap-in), so when the
+ * fault may be retried it is done with the mmap lock dropped, and the
+ * fault is retried: with a signal pending, the retry is where the core
+ * ends a user fault (the signal is delivered) or a kernel-mode access
+ * (copy_from_user() fails, the syscall returns a short count), instead
+ * of re-faulting forever.  The BO is reserved; returns 0 if it needs no
+ * restore (or the fault must do it in place), VM_FAULT_RETRY with the
+ * reservation and the mmap lock dropped otherwise.
+ */
+static vm_fault_t simgpu_gem_fault_restore(struct vm_fault *vmf,
+					   struct ttm_buffer_object *tbo)
+{
+	struct ttm_operation_ctx ctx = { .interruptible = true };
+	struct ttm_tt *tt = tbo->ttm;
+
+	if (!tt || !(ttm_tt_is_backed_up(tt) ||
+		     (tt->page_flags & TTM_TT_FLAG_SWAPPED)) ||
+	    !fault_flag_allow_retry_first(vmf->flags) ||
+	    simgpu_test_bug(SIMGPU_BUG_RESTORE_SIGNAL))
+		return 0;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
+		dma_resv_unlock(tbo->base.resv);
+		return VM_FAULT_RETRY;
+	}
+	drm_gem_object_get(&tbo->base);
+	mmap_read_unlock(vmf->vma->vm_mm);
+	/* Progress is kept even if interrupted: the next try resumes. */
+	ttm_bo_populate(tbo, &ctx);
+	dma_resv_unlock(tbo->base.resv);
+	drm_gem_object_put(&tbo->base);
+	return VM_FAULT_RETRY;
+}
+
 static vm_fault_t simgpu_gem_fault(struct vm_fault *vmf)
 {
 	struct ttm_buffer_object *tbo = vmf->vma->vm_private_data;
@@ -158,6 +193,11 @@ static vm_fault_t simgpu_gem_fault(struct vm_fault *vmf)
 		return ret;
 
 	if (drm_dev_enter(tbo->base.dev, &idx)) {
+		ret = simgpu_gem_fault_restore(vmf, tbo);
+		if (ret == VM_FAULT_RETRY) {
+			drm_dev_exit(idx);
+			return ret; /* the reservation is dropped */
+		}
 		ret = simgpu_gem_fault_visible(to_simgpu_bo(tbo));
 		if (!ret)
 			ret = ttm_bo_vm_fault_reserved(vmf, vmf->vma->vm_page_prot,

@@ -149,7 +149,9 @@ void simgpu_shrinker_tt_destroyed(struct simgpu_device *sdev,
 }
 
 /*
- * Back up or purge one BO of the SYSTEM or TT LRU, reserved by the walk.
+ * Back up or purge one BO of the SYSTEM or TT LRU, reserved by the walk:
+ * DONTNEED BOs and BOs waiting to be destroyed are purged, others backed
+ * up to shmem.
  * Returns the pages freed, or a negative error code: -EBUSY if the BO
  * cannot be shrunk now (the walk goes on), another one to stop the walk.
  */
@@ -160,10 +162,11 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
 	struct simgpu_shrinker *s = &sdev->shrinker;
+	struct ttm_place place = { .mem_type = tbo->resource->mem_type };
 	struct ttm_tt *tt = tbo->ttm;
 	struct simgpu_tt *stt = to_simgpu_tt(tt);
 	long n = tt->num_pages;
-	bool purge, writeback;
+	bool purge, writeback, deleted;
 	long lret;
 
 	/*
@@ -172,7 +175,17 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	 */
 	if (!simgpu_bo_is_simgpu(tbo) || !stt->shrinkable)
 		return -EBUSY;
-	purge = stt->purgeable;
+	/* The same policy as eviction (simgpu_ttm.c). */
+	if (!simgpu_bo_eviction_valuable(tbo, &place))
+		return -EBUSY;
+	/*
+	 * Nobody holds a reference any more: the BO only waits (delayed
+	 * delete) for its last fence before it is destroyed.  Its content
+	 * is dead; drop its pages rather than write them to swap.
+	 */
+	deleted = !kref_read(&tbo->base.refcount) &&
+		  !simgpu_test_bug(SIMGPU_BUG_SHRINK_DELETED);
+	purge = stt->purgeable || deleted;
 	if (flags.purge && !purge)
 		return -EBUSY;
 	writeback = !purge && flags.writeback;
@@ -183,12 +196,17 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 			       .allow_move = true });
 	if (lret <= 0)
 		return lret;
+	if (deleted)
+		atomic64_add(lret, &s->deleted_purged);
 
 	trace_simgpu_bo_shrink(to_simgpu_bo(tbo), tt, lret, purge, writeback);
 	if (purge) {
 		stt->purged = true;
 		to_simgpu_bo(tbo)->purged = true;
-		simgpu_shrinker_mod(s, 0, -n, 0);
+		if (stt->purgeable)
+			simgpu_shrinker_mod(s, 0, -n, 0);
+		else
+			simgpu_shrinker_mod(s, -n, 0, 0);
 		atomic64_add(lret, &s->purged);
 	} else {
 		simgpu_shrinker_mod(s, -n, 0, n);
@@ -524,6 +542,8 @@ void simgpu_shrinker_stats_show(struct simgpu_device *sdev,
 		   shrinkable + purgeable + unshrinkable);
 	seq_printf(m, "shrink_passes %lld\n", atomic64_read(&s->passes));
 	seq_printf(m, "pages_purged %lld\n", atomic64_read(&s->purged));
+	seq_printf(m, "pages_purged_deleted %lld\n",
+		   atomic64_read(&s->deleted_purged));
 	seq_printf(m, "pages_backed_up %lld\n", atomic64_read(&s->backups));
 	seq_printf(m, "pages_written_back %lld\n",
 		   atomic64_read(&s->written_back));

@@ -90,6 +90,8 @@ static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 	stt = kzalloc_obj(*stt);
 	if (!stt)
 		return NULL;
+	if (simgpu_test_bug(SIMGPU_BUG_NO_CLEAR))
+		page_flags &= ~TTM_TT_FLAG_ZERO_ALLOC;
 	/* The engine snoops: system pages stay cached. */
 	if (ttm_sg_tt_init(&stt->ttm, tbo, page_flags, ttm_cached))
 		goto err_free;
@@ -125,11 +127,17 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 
 	if (restore) {
 		/*
-		 * Reading a backup back from swap is slow: let a signal
-		 * interrupt it.  What was restored so far stays in
-		 * &ttm_tt.restore; the next populate resumes there.
+		 * TTM's restore may stop early (-EINTR, with ctx->interruptible);
+		 * what was restored so far stays in &ttm_tt.restore and the next
+		 * populate resumes there.  It is never refused up front because
+		 * a signal is pending: a kernel-mode access to a mapping (a
+		 * write() whose buffer is a BO) retries its fault without ever
+		 * delivering the signal, so a refusal without progress would
+		 * repeat forever.  simgpu_gem_fault() restores with the mmap
+		 * lock dropped, where a signal can end the fault.
 		 */
-		if (ctx->interruptible && signal_pending(current))
+		if (simgpu_test_bug(SIMGPU_BUG_RESTORE_SIGNAL) &&
+		    ctx->interruptible && signal_pending(current))
 			ret = -ERESTARTSYS;
 		else
 			ret = ttm_tt_restore(bdev, tt, ctx);
@@ -192,10 +200,23 @@ static const struct ttm_place simgpu_evict_places[] = {
 	{ .mem_type = TTM_PL_SYSTEM, .flags = TTM_PL_FLAG_FALLBACK },
 };
 
+/*
+ * A DONTNEED BO's content may be dropped at any time: evicting it from
+ * VRAM purges it (no copy, no system pages) instead of saving it.
+ */
+static bool simgpu_bo_purge_on_evict(struct ttm_buffer_object *tbo)
+{
+	dma_resv_assert_held(tbo->base.resv);
+	return simgpu_bo_is_simgpu(tbo) &&
+	       to_simgpu_bo(tbo)->madv == DRM_SIMGPU_MADV_DONTNEED &&
+	       !simgpu_test_bug(SIMGPU_BUG_EVICT_DONTNEED);
+}
+
 static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
 			       struct ttm_placement *placement)
 {
-	if (simgpu_mem_is_vram(tbo->resource->mem_type)) {
+	if (simgpu_mem_is_vram(tbo->resource->mem_type) &&
+	    !simgpu_bo_purge_on_evict(tbo)) {
 		placement->placement = simgpu_evict_places;
 		placement->num_placement = ARRAY_SIZE(simgpu_evict_places);
 	} else {
@@ -204,8 +225,19 @@ static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
 	}
 }
 
-static bool simgpu_eviction_valuable(struct ttm_buffer_object *tbo,
-				     const struct ttm_place *place)
+/**
+ * simgpu_bo_eviction_valuable - whether evicting a BO helps @place
+ * @tbo: the BO, reserved
+ * @place: where space is wanted (the BO's own placement when the
+ *	shrinker asks)
+ *
+ * The one eviction policy of the driver: TTM's eviction asks it, and so
+ * does the shrinker before it backs a BO up.
+ *
+ * Return: true if @tbo may be evicted (or shrunk) for @place.
+ */
+bool simgpu_bo_eviction_valuable(struct ttm_buffer_object *tbo,
+				 const struct ttm_place *place)
 {
 	/*
 	 * Evicting a SYSTEM BO frees nothing any placement wants; only
@@ -272,8 +304,10 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
 
 	fence = simgpu_engine_submit(sdev, &op, 1);
-	if (IS_ERR(fence))
-		return PTR_ERR(fence);
+	if (IS_ERR(fence)) {
+		ret = PTR_ERR(fence);
+		goto err_unbind;
+	}
 	/*
 	 * Not interruptible: the copy runs anyway; the engine timeout bounds
 	 * the wait.  The fence error tells whether the data arrived.
@@ -281,7 +315,7 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 	dma_fence_wait(fence, false);
 	ret = fence->error;
 	if (ret)
-		goto out;
+		goto err_put;
 	atomic64_add(op.len, &sdev->stats.engine_bytes);
 
 	if (!old_mem) {
@@ -294,6 +328,18 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 	ret = ttm_bo_move_accel_cleanup(tbo, fence, evict, false, new_mem);
 out:
 	dma_fence_put(fence);
+	return ret;
+
+err_put:
+	dma_fence_put(fence);
+err_unbind:
+	/*
+	 * The engine was reset (or never got the work): nothing uses the
+	 * new entries, and TTM may free the pages they point at.
+	 */
+	if (new_mem->mem_type == TTM_PL_TT &&
+	    !simgpu_test_bug(SIMGPU_BUG_KEEP_FAILED_GART))
+		simgpu_gart_unbind(sdev, new_mem);
 	return ret;
 }
 
@@ -422,7 +468,22 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 			ttm_bo_move_null(tbo, new_mem);
 			goto done;
 		}
+		if (simgpu_test_bug(SIMGPU_BUG_NO_CLEAR)) {
+			ttm_bo_move_null(tbo, new_mem);
+			goto done;
+		}
 		clear = true;
+	} else if (evict && simgpu_mem_is_vram(old_type) &&
+		   new_type == TTM_PL_SYSTEM && simgpu_bo_purge_on_evict(tbo)) {
+		/*
+		 * The new tt is unpopulated; purged, its first populate
+		 * hands out zeroed pages (see simgpu_ttm_tt_populate()).
+		 */
+		to_simgpu_tt(tbo->ttm)->purged = true;
+		to_simgpu_bo(tbo)->purged = true;
+		ttm_bo_move_null(tbo, new_mem);
+		atomic64_inc(&sdev->stats.evict_purges);
+		goto done;
 	} else if (old_type == TTM_PL_SYSTEM && new_type == TTM_PL_TT) {
 		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
 		ttm_bo_move_null(tbo, new_mem);
@@ -501,7 +562,7 @@ static const struct ttm_device_funcs simgpu_ttm_funcs = {
 	.ttm_tt_populate = simgpu_ttm_tt_populate,
 	.ttm_tt_unpopulate = simgpu_ttm_tt_unpopulate,
 	.ttm_tt_destroy = simgpu_ttm_tt_destroy,
-	.eviction_valuable = simgpu_eviction_valuable,
+	.eviction_valuable = simgpu_bo_eviction_valuable,
 	.evict_flags = simgpu_evict_flags,
 	.move = simgpu_bo_move,
 	.delete_mem_notify = simgpu_delete_mem_notify,

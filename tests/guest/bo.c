@@ -297,6 +297,26 @@ int file_write(const char *path, const char *val)
 	return ret;
 }
 
+long long dbg_read(const char *file)
+{
+	char path[320], buf[32];
+	ssize_t n;
+	int fd;
+
+	if (!dbg_dir())
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dbg_dir(), file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 0);
+}
+
 int dbg_write(const char *file, const char *val)
 {
 	char path[320];

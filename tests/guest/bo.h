@@ -60,6 +60,8 @@ long long stat_get(const char *name);
 /* A counter of /proc/vmstat (pswpout, ...), or -1. */
 long long vmstat_get(const char *name);
 int dbg_write(const char *file, const char *val);
+/* A number read from a debugfs file of the device (a register), or -1. */
+long long dbg_read(const char *file);
 /* Write @val to the file @path (sysfs, debugfs); 0 or -errno. */
 int file_write(const char *path, const char *val);
 /* The PCI address of the device bound to simgpu, or NULL. */
