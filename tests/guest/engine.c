@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * simgpu-engine: what the driver reports about engine work that failed.
+ *
+ * Usage: simgpu-engine resets|lost
+ *
+ *   resets  more engine resets than the driver once remembered (8): each
+ *           round submits a FILL that the device fails (FAULT_FAIL_COUNT)
+ *           and a FILL that succeeds; afterwards every failed submission
+ *           must still wait with -EIO and every good one with 0, and the
+ *           good FILLs' bytes are there.
+ *   lost    surprise removal: engine work is queued on a slowed engine
+ *           (FAULT_STALL_US), then the device reads all-ones for a while
+ *           (FAULT_REMOVED_MS).  The driver must fail that work (-EIO),
+ *           never report it done, and refuse new work (-ENODEV); once the
+ *           device answers again, unbind and bind bring it back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bo.h"
+#include "tap.h"
+
+#define BO_SIZE		(256 * 1024)
+#define SECOND_NS	1000000000LL
+#define RESET_ROUNDS	12
+#define TT_ONLY		DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT)
+
+static struct tap t;
+
+static int resets_test(void)
+{
+	uint64_t bad_seq[RESET_ROUNDS], good_seq[RESET_ROUNDS];
+	long long resets0 = stat_get("engine_resets");
+	unsigned int i, wrong_bad = 0, wrong_good = 0, setup = 0;
+	uint32_t handle;
+	uint8_t *map;
+	uint64_t bad = 0;
+	int fd, ret;
+
+	tap_plan(&t, 4);
+	fd = dev_open(NULL);
+	map = fd < 0 ? NULL : bo_new(fd, BO_SIZE, TT_ONLY, DRM_SIMGPU_MEM_TT,
+				     0, &handle);
+	if (!map)
+		return tap_finish(&t);
+
+	for (i = 0; i < RESET_ROUNDS; i++) {
+		struct drm_simgpu_cmd fail = cmd_fill(handle, 0, BO_SIZE, 0xdead);
+		struct drm_simgpu_cmd good = cmd_fill(handle, 0, BO_SIZE,
+						      0x01010101 * (i + 1));
+
+		if (dbg_write("fault_fail_count", "1") ||
+		    gpu_submit(fd, &fail, 1, &bad_seq[i]) ||
+		    seqno_wait(fd, bad_seq[i], 10 * SECOND_NS) != -EIO ||
+		    gpu_submit(fd, &good, 1, &good_seq[i]) ||
+		    seqno_wait(fd, good_seq[i], 10 * SECOND_NS)) {
+			tap_diag("round %u: setup failed", i);
+			setup++;
+			break;
+		}
+		bad += bytes_check(map, BO_SIZE, i + 1);
+	}
+	tap_check(&t, !setup && stat_get("engine_resets") - resets0 >=
+		  RESET_ROUNDS, "%u rounds, each failed submission reset the "
+		  "engine (%lld resets)", i,
+		  stat_get("engine_resets") - resets0);
+	for (i = 0; i < RESET_ROUNDS; i++) {
+		ret = seqno_wait(fd, bad_seq[i], 0);
+		if (ret != -EIO) {
+			tap_diag("failed submission %u (seqno %llu) waits with %d",
+				 i, (unsigned long long)bad_seq[i], ret);
+			wrong_bad++;
+		}
+		ret = seqno_wait(fd, good_seq[i], 0);
+		if (ret) {
+			tap_diag("good submission %u (seqno %llu) waits with %d",
+				 i, (unsigned long long)good_seq[i], ret);
+			wrong_good++;
+		}
+	}
+	tap_check(&t, !wrong_bad, "all %u failed submissions still wait with "
+		  "-EIO after %u resets", RESET_ROUNDS, RESET_ROUNDS);
+	tap_check(&t, !wrong_good, "all %u good submissions wait with 0",
+		  RESET_ROUNDS);
+	tap_check(&t, !bad, "every good FILL's bytes arrived (%llu bad)",
+		  (unsigned long long)bad);
+	munmap(map, BO_SIZE);
+	close(fd);
+	return tap_finish(&t);
+}
+
+static int lost_test(void)
+{
+	struct drm_simgpu_cmd c[4];
+	uint64_t seq[8], last = 0;
+	char bdf[64], path[128];
+	unsigned int i, n, done = 0;
+	uint32_t handle;
+	uint8_t *map;
+	double start;
+	int fd, ret;
+
+	tap_plan(&t, 6);
+	fd = dev_open(NULL);
+	map = fd < 0 || !dev_bdf() ? NULL :
+	      bo_new(fd, BO_SIZE, TT_ONLY, DRM_SIMGPU_MEM_TT, 0, &handle);
+	if (!map)
+		return tap_finish(&t);
+	snprintf(bdf, sizeof(bdf), "%s", dev_bdf());
+
+	/* 8 submissions of 4 FILLs, each command held up for 0.2 s. */
+	for (i = 0; i < 4; i++)
+		c[i] = cmd_fill(handle, 0, BO_SIZE, i);
+	ret = dbg_write("fault_stall_us", "200000");
+	for (n = 0; !ret && n < 8; n++)
+		ret = gpu_submit(fd, c, 4, &seq[n]);
+	tap_check(&t, !ret, "8 submissions queued on a slowed engine");
+
+	/* Off the bus for 4 s; the driver's timeout work looks every 1 s. */
+	ret = dbg_write("fault_removed_ms", "4000");
+	start = now_s();
+	for (i = 0; i < n; i++) {
+		ret = seqno_wait(fd, seq[i], 10 * SECOND_NS);
+		if (!ret)
+			done++;
+		else if (ret != -EIO)
+			tap_diag("submission %u waits with %d", i, ret);
+	}
+	/* The first ones may have run before the removal. */
+	tap_check(&t, done < n && seqno_wait(fd, seq[n - 1], 0) == -EIO,
+		  "the work left at the removal failed with -EIO (%u of %u "
+		  "done, last waits with %d, %.1f s)", done, n,
+		  seqno_wait(fd, seq[n - 1], 0), now_s() - start);
+	ret = gpu_submit(fd, c, 1, &last);
+	tap_check(&t, ret == -ENODEV, "a new submission fails with -ENODEV "
+		  "(%d)", ret);
+	tap_check(&t, stat_get("engine_errors") > 0,
+		  "the loss counts as an engine error (%lld)",
+		  stat_get("engine_errors"));
+	/* The mapping holds the file, and the file the old DRM device. */
+	munmap(map, BO_SIZE);
+	close(fd);
+
+	/* Back on the bus (the register reads 0 again): rebind. */
+	while (dbg_read("fault_removed_ms") != 0 && now_s() - start < 20)
+		usleep(100 * 1000);
+	ret = file_write("/sys/bus/pci/drivers/simgpu/unbind", bdf);
+	if (!ret)
+		ret = file_write("/sys/bus/pci/drivers/simgpu/bind", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/simgpu/%s", bdf);
+	tap_check(&t, !ret && !access(path, F_OK),
+		  "unbind and bind of %s (%d)", bdf, ret);
+	tap_check(&t, smoke_checks(NULL) == 0, "the device works again");
+	return tap_finish(&t);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc == 2 ? argv[1] : "";
+
+	if (!strcmp(mode, "resets"))
+		return resets_test();
+	if (!strcmp(mode, "lost"))
+		return lost_test();
+	fprintf(stderr, "usage: simgpu-engine resets|lost\n");
+	return 2;
+}
