@@ -3,7 +3,8 @@
 #
 # build-qemu.sh OUTDIR : build qemu-system-x86_64 with the simgpu device
 # (and its qtest) from Debian's QEMU source, and link the results into
-# OUTDIR: qemu-system-x86_64, simgpu-test, firmware/.
+# OUTDIR: qemu-system-x86_64, simgpu-test (snapshots of this checkout's
+# device), firmware/.
 #
 # The pristine source is copied once into a work tree that qemu-dev/ is
 # overlaid onto; files are rewritten only when their content changes, so
@@ -108,9 +109,17 @@ for f in "$firmware"/*; do
 	[ -e "$bundle/${f##*/}" ] || ln -s "$f" "$bundle/${f##*/}"
 done
 
-mkdir -p "$OUT"
-ln -sfn "$build/qemu-system-x86_64" "$OUT/qemu-system-x86_64"
-ln -sfn "$build/tests/qtest/simgpu-test" "$OUT/simgpu-test"
+# The binaries are snapshots (hard links: the linker writes a new file
+# each time), so that another checkout building its own qemu-dev/ into
+# this shared build directory never changes the device under this one's
+# tests.  A qemu-bundle directory next to the binary is where QEMU
+# looks for its data first: the ROMs.
+mkdir -p "$OUT/qemu-bundle/usr/local/share"
+for f in qemu-system-x86_64 tests/qtest/simgpu-test; do
+	rm -f "$OUT/${f##*/}"
+	ln "$build/$f" "$OUT/${f##*/}" 2>/dev/null || cp "$build/$f" "$OUT/${f##*/}"
+done
+ln -sfn "$bundle" "$OUT/qemu-bundle/usr/local/share/qemu"
 ln -sfn "$firmware" "$OUT/firmware"
 ln -sfn "$work" "$OUT/src"
 echo "$ver" >"$OUT/qemu-version"

@@ -2,13 +2,18 @@
 /*
  * simgpu-engine: what the driver reports about engine work that failed.
  *
- * Usage: simgpu-engine resets|lost
+ * Usage: simgpu-engine resets|gart|lost
  *
  *   resets  more engine resets than the driver once remembered (8): each
  *           round submits a FILL that the device fails (FAULT_FAIL_COUNT)
  *           and a FILL that succeeds; afterwards every failed submission
  *           must still wait with -EIO and every good one with 0, and the
  *           good FILLs' bytes are there.
+ *   gart    a move into TT that fails for good (the device is off the
+ *           bus, and the CPU cannot reach the BO in invisible VRAM): the
+ *           BO stays in VRAM, and no GART entry is left pointing at the
+ *           pages TTM freed (gart_bound_pages matches tt_used_bytes);
+ *           a rebind recovers.  Needs --vram 64M --visible-vram 16M.
  *   lost    surprise removal: engine work is queued on a slowed engine
  *           (FAULT_STALL_US), then the device reads all-ones for a while
  *           (FAULT_REMOVED_MS).  The driver must fail that work (-EIO),
@@ -94,6 +99,56 @@ static int resets_test(void)
 	return tap_finish(&t);
 }
 
+static int gart_test(void)
+{
+	const uint64_t size = 32 * MiB;	/* more than the visible 16 MiB */
+	struct drm_simgpu_cmd c;
+	long long bound, used;
+	char bdf[64];
+	uint32_t h;
+	int fd, ret;
+
+	tap_plan(&t, 5);
+	fd = dev_open(NULL);
+	if (fd < 0 || !dev_bdf() ||
+	    bo_create(fd, size, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) |
+		      TT_ONLY, DRM_SIMGPU_MEM_VRAM0, 0, &h))
+		return tap_finish(&t);
+	snprintf(bdf, sizeof(bdf), "%s", dev_bdf());
+	c = cmd_fill(h, 0, size, 0x5a5a5a5a);
+	ret = gpu_run(fd, &c, 1);
+	tap_check(&t, !ret && bo_mem(fd, h) == DRM_SIMGPU_MEM_VRAM0,
+		  "a 32 MiB BO filled in VRAM0, beyond the CPU-visible 16 MiB "
+		  "(%d)", ret);
+
+	/*
+	 * The engine never gets the move (the device is off the bus), the
+	 * CPU cannot reach the BO: the move into TT fails after the driver
+	 * bound the new GART entries.
+	 */
+	dbg_write("fault_removed_ms", "3000");
+	ret = bo_migrate(fd, h, DRM_SIMGPU_MEM_TT, 0);
+	tap_check(&t, (ret == -ENODEV || ret == -EIO) &&
+		  bo_mem(fd, h) == DRM_SIMGPU_MEM_VRAM0,
+		  "the failed migration reports an error and the BO stays in "
+		  "VRAM0 (%d, in %s)", ret, mem_name(bo_mem(fd, h)));
+	bound = stat_get("gart_bound_pages");
+	used = stat_get("tt_used_bytes");
+	tap_check(&t, bound >= 0 && bound * 4096 == used,
+		  "no GART entry left behind: %lld entries bound, %lld bytes "
+		  "in TT", bound, used);
+	close(fd);
+
+	while (dbg_read("fault_removed_ms") != 0)
+		usleep(100 * 1000);
+	ret = file_write("/sys/bus/pci/drivers/simgpu/unbind", bdf);
+	if (!ret)
+		ret = file_write("/sys/bus/pci/drivers/simgpu/bind", bdf);
+	tap_check(&t, !ret, "unbind and bind of %s (%d)", bdf, ret);
+	tap_check(&t, smoke_checks(NULL) == 0, "the device works again");
+	return tap_finish(&t);
+}
+
 static int lost_test(void)
 {
 	struct drm_simgpu_cmd c[4];
@@ -167,6 +222,8 @@ int main(int argc, char **argv)
 		return resets_test();
 	if (!strcmp(mode, "lost"))
 		return lost_test();
-	fprintf(stderr, "usage: simgpu-engine resets|lost\n");
+	if (!strcmp(mode, "gart"))
+		return gart_test();
+	fprintf(stderr, "usage: simgpu-engine resets|gart|lost\n");
 	return 2;
 }
