@@ -178,6 +178,15 @@ static void simgpu_pci_remove(struct pci_dev *pdev)
 	/* CPU mappings of BOs fault again, onto a dummy page. */
 	unmap_mapping_range(sdev->drm.anon_inode->i_mapping, 0, 0, 1);
 	simgpu_engine_fini(sdev);
+	/*
+	 * Nothing reaches the hardware any more.  Give back every DMA
+	 * mapping and allocation now, not when the last open file lets go
+	 * of the DRM device: the BOs' pages (their content is gone with the
+	 * device), the GART table, the ring.
+	 */
+	ttm_device_clear_dma_mappings(&sdev->bdev);
+	simgpu_gart_hw_fini(sdev);
+	simgpu_engine_hw_release(sdev);
 }
 
 static const struct pci_device_id simgpu_pci_ids[] = {

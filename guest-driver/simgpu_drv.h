@@ -456,6 +456,7 @@ bool simgpu_vram_res_visible(struct simgpu_device *sdev,
 /* simgpu_gart.c */
 int simgpu_gart_init(struct simgpu_device *sdev);
 void simgpu_gart_fini(struct simgpu_device *sdev);
+void simgpu_gart_hw_fini(struct simgpu_device *sdev);
 void simgpu_gart_hw_init(struct simgpu_device *sdev);
 void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 		      struct ttm_resource *res);
@@ -465,6 +466,7 @@ u64 simgpu_gart_bound_pages(struct simgpu_device *sdev);
 /* simgpu_engine.c */
 int simgpu_engine_init(struct simgpu_device *sdev);
 void simgpu_engine_fini(struct simgpu_device *sdev);
+void simgpu_engine_hw_release(struct simgpu_device *sdev);
 void simgpu_engine_release(struct simgpu_device *sdev);
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 				       const struct simgpu_engine_op *ops,

@@ -601,10 +601,13 @@ void simgpu_engine_fini(struct simgpu_device *sdev)
 }
 
 /**
- * simgpu_engine_release - free the ring memory
+ * simgpu_engine_hw_release - free the ring and the fence slot
  * @sdev: simgpu device, after simgpu_engine_fini()
+ *
+ * DMA memory goes with the device (simgpu_pci_remove()), not with the
+ * DRM device, which open files may keep for longer.
  */
-void simgpu_engine_release(struct simgpu_device *sdev)
+void simgpu_engine_hw_release(struct simgpu_device *sdev)
 {
 	struct simgpu_engine *engine = &sdev->engine;
 	struct device *dev = &sdev->pdev->dev;
@@ -615,6 +618,20 @@ void simgpu_engine_release(struct simgpu_device *sdev)
 	dma_free_coherent(dev, engine->ring_size, engine->ring,
 			  engine->ring_dma);
 	engine->ring = NULL;
+}
+
+/**
+ * simgpu_engine_release - free what is left of the engine
+ * @sdev: simgpu device, after simgpu_engine_fini(); the DRM device is
+ *	being released
+ */
+void simgpu_engine_release(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	if (!engine->ring_size) /* simgpu_engine_init() never got there */
+		return;
+	simgpu_engine_hw_release(sdev);
 	mtree_destroy(&engine->failed);
 	mutex_destroy(&engine->ring_lock);
 }

@@ -84,7 +84,27 @@ err_free:
 }
 
 /**
- * simgpu_gart_fini - remove the TT manager and free the GART table
+ * simgpu_gart_hw_fini - free the GART table
+ * @sdev: simgpu device, unplugged, its engine stopped
+ *
+ * Called when the device goes away: DMA memory must not outlive the
+ * driver's binding to the device, while BOs (and their TT resources) may
+ * outlive it in open files.  Binds and unbinds after the unplug find no
+ * table (see simgpu_gart_bind()).
+ */
+void simgpu_gart_hw_fini(struct simgpu_device *sdev)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+
+	if (!gart->table)
+		return;
+	dma_free_coherent(&sdev->pdev->dev, simgpu_gart_table_size(gart),
+			  gart->table, gart->table_dma);
+	gart->table = NULL;
+}
+
+/**
+ * simgpu_gart_fini - remove the TT manager (and the table, if still there)
  * @sdev: simgpu device
  *
  * Called when the DRM device is released, before ttm_device_fini(); the
@@ -92,14 +112,8 @@ err_free:
  */
 void simgpu_gart_fini(struct simgpu_device *sdev)
 {
-	struct simgpu_gart *gart = &sdev->gart;
-
-	if (!gart->table)
-		return;
 	ttm_range_man_fini(&sdev->bdev, TTM_PL_TT);
-	dma_free_coherent(&sdev->pdev->dev, simgpu_gart_table_size(gart),
-			  gart->table, gart->table_dma);
-	gart->table = NULL;
+	simgpu_gart_hw_fini(sdev);
 }
 
 /**
@@ -112,8 +126,12 @@ void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 		      struct ttm_resource *res)
 {
 	unsigned long i, n = PFN_UP(res->size);
+	int idx;
 
 	if (WARN_ON(res->start + n > sdev->gart.entries))
+		return;
+	/* Unplugged, the table is gone (simgpu_gart_hw_fini()). */
+	if (!drm_dev_enter(&sdev->drm, &idx))
 		return;
 	for (i = 0; i < n; i++)
 		sdev->gart.table[res->start + i] =
@@ -122,6 +140,7 @@ void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 				    SIMGPU_GART_ENTRY_VALID);
 	/* The engine reads entries when it uses them; order before doorbell. */
 	wmb();
+	drm_dev_exit(idx);
 }
 
 /**
@@ -132,10 +151,14 @@ void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res)
 {
 	unsigned long n = PFN_UP(res->size);
+	int idx;
 
-	if (WARN_ON(res->start + n > sdev->gart.entries) || !sdev->gart.table)
+	if (WARN_ON(res->start + n > sdev->gart.entries))
+		return;
+	if (!drm_dev_enter(&sdev->drm, &idx))
 		return;
 	memset(&sdev->gart.table[res->start], 0, n * SIMGPU_GART_ENTRY_SIZE);
+	drm_dev_exit(idx);
 }
 
 /**
@@ -152,13 +175,15 @@ u64 simgpu_gart_bound_pages(struct simgpu_device *sdev)
 {
 	struct simgpu_gart *gart = &sdev->gart;
 	u64 n = 0;
+	int idx;
 	u32 i;
 
-	if (!gart->table)
+	if (!drm_dev_enter(&sdev->drm, &idx))
 		return 0;
 	for (i = 0; i < gart->entries; i++)
 		if (le64_to_cpu(READ_ONCE(gart->table[i])) &
 		    SIMGPU_GART_ENTRY_VALID)
 			n++;
+	drm_dev_exit(idx);
 	return n;
 }
