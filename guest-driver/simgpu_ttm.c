@@ -620,6 +620,13 @@ void simgpu_ttm_fini(struct simgpu_device *sdev)
 {
 	unsigned int n;
 
+	/*
+	 * BOs closed while busy wait on TTM's workqueue to be destroyed
+	 * (delayed delete); after an unbind their fences are all signalled
+	 * but the work may not have run yet.  Let it, before the managers
+	 * go: they must be empty.
+	 */
+	drain_workqueue(sdev->bdev.wq);
 	for (n = 0; n < sdev->num_regions; n++)
 		simgpu_vram_mgr_fini(sdev, n);
 	simgpu_gart_fini(sdev);
