@@ -31,7 +31,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,7 @@ static int run_deadline(int (*fn)(void *), void *arg, double secs)
 		return -errno;
 	if (pid == 0)
 		_exit(fn(arg));
+	/* Stuck in the kernel: SIGKILL is queued, it acts on the way out. */
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now_s() > end) {
 			kill(pid, SIGKILL);
@@ -149,9 +152,46 @@ static int file_info(struct fence_seen *s)
 	return 0;
 }
 
+/*
+ * The parent stays on CPU 0 (from its exec on: see main()), the
+ * sync_file's children go to CPU 1.  A child spinning on a freed lock
+ * with interrupts off then stalls CPU 1 only, and the parent, whose
+ * memory was never used there, needs no TLB shootdown from CPU 1 (x86
+ * sends one to every CPU an mm ever ran on, once a second) to report,
+ * fork and exit.
+ */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * Every interrupt to CPU 0 too: one routed to a stalled CPU 1 would never
+ * be handled (the console's among them: the parent's report would not
+ * come out).  Returns how many could not be moved.
+ */
+static unsigned int irqs_to_cpu0(void)
+{
+	unsigned int i, bad = 0;
+	glob_t g;
+
+	file_write("/proc/irq/default_smp_affinity", "1");
+	if (glob("/proc/irq/*/smp_affinity", 0, NULL, &g))
+		return 0;
+	for (i = 0; i < g.gl_pathc; i++)
+		bad += file_write(g.gl_pathv[i], "1") != 0;
+	globfree(&g);
+	return bad;
+}
+
 static int file_info_fn(void *arg)
 {
 	(void)arg;
+	pin_cpu(1);
 	file_info(seen);
 	return 0;
 }
@@ -161,6 +201,7 @@ static int poll_fn(void *arg)
 	struct pollfd pfd = { .fd = sync_fd, .events = POLLIN };
 
 	(void)arg;
+	pin_cpu(1);
 	memset(seen, 0, sizeof(*seen));
 	seen->ret = poll(&pfd, 1, 5000);
 	if (seen->ret < 0)
@@ -182,9 +223,12 @@ static int fence(void)
 	uint32_t h;
 	unsigned int i;
 	int fd, r1, r2, r3, r4, ret;
-	bool ok;
+	bool ok, stuck = false;
 
 	tap_plan(&t, 6);
+	i = irqs_to_cpu0();
+	if (i)
+		tap_diag("%u interrupts stay where they are", i);
 	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	fd = dev_open(&q);
@@ -236,26 +280,32 @@ static int fence(void)
 	/* Deferred frees (TTM's delayed delete, RCU) have their chance. */
 	usleep(500000);
 
-	ret = run_deadline(poll_fn, NULL, 15);
+	ret = run_deadline(poll_fn, NULL, 10);
 	tap_check(&t, !ret && seen->ret == 1 && (seen->revents & POLLIN),
 		  "poll() on the sync_file after the unbind: %s%d, revents 0x%x",
-		  ret == -ETIMEDOUT ? "did not return within 15 s, " : "",
+		  ret == -ETIMEDOUT ? "did not return within 10 s, " : "",
 		  ret ? ret : seen->ret, ret ? 0 : seen->revents);
 	if (ret == -ETIMEDOUT) {
+		stuck = true;
 		tap_check(&t, false, "SYNC_IOC_FILE_INFO: not tried, poll() hangs");
 	} else {
-		ret = run_deadline(file_info_fn, NULL, 15);
-		tap_check(&t, !ret && !seen->ret && seen->status < 0 &&
-			  seen->info.status < 0,
-			  "SYNC_IOC_FILE_INFO on the sync_file after the unbind: %s%d, status %d (the COPY was dropped: < 0), fence status %d",
-			  ret == -ETIMEDOUT ?
-			  "did not return within 15 s (the fence's lock went with the device), " : "",
-			  ret ? ret : seen->ret, ret ? 0 : seen->status,
-			  ret ? 0 : seen->info.status);
+		ret = run_deadline(file_info_fn, NULL, 10);
+		stuck = ret == -ETIMEDOUT;
+		if (ret)
+			tap_check(&t, false,
+				  "SYNC_IOC_FILE_INFO on the sync_file after the unbind: %s (%d)",
+				  stuck ? "did not return within 10 s (the fence's lock went with the device?)" :
+				  "the child died", ret);
+		else
+			tap_check(&t, !seen->ret && seen->status < 0 &&
+				  seen->info.status < 0,
+				  "SYNC_IOC_FILE_INFO on the sync_file after the unbind: %d, status %d, fence status %d (the COPY was dropped: < 0), driver '%s'",
+				  seen->ret, seen->status, seen->info.status,
+				  seen->info.driver_name);
 	}
 
-	r1 = write_deadline(DRIVER_DIR "/bind", bdf, 60);
-	ok = !r1 && wait_bound(20);
+	r1 = write_deadline(DRIVER_DIR "/bind", bdf, 20);
+	ok = !r1 && wait_bound(10);
 	ret = ok ? smoke_checks(&q) : -1;
 	tap_check(&t, ok && !ret,
 		  "bound again (%d), the device passes the smoke checks (%d)",
@@ -263,7 +313,18 @@ static int fence(void)
 	close(sync_fd);
 	if (timeout[0])
 		file_write(TIMEOUT_PARAM, timeout);
-	return tap_finish(&t);
+	ret = tap_finish(&t);
+	if (stuck) {
+		/*
+		 * /init's next fork would wait forever for CPU 1 to flush
+		 * its TLB: end the VM from here, with the failure, rather
+		 * than leave it to the scenario's timeout.
+		 */
+		tap_diag("a child is stuck on CPU 1 with interrupts off: ending the VM here");
+		fflush(stdout);
+		execlp("vm-exit", "vm-exit", "1", (char *)NULL);
+	}
+	return ret;
 }
 
 /*
@@ -283,6 +344,9 @@ struct clear_result {
 	uint64_t nonzero_gpu;	/* non-zero bytes the engine copied */
 	uint64_t a_words;	/* 8-byte words that hold A's pattern */
 	long long used_a, used_b;	/* VRAM in use when A, B held it */
+	unsigned int a_evicted;	/* A_EVICTED: A's BOs found in TT */
+	double b_first_s;	/* seconds B waited for its first BO */
+	uint64_t a_bad;		/* A_EVICTED: bytes A lost */
 	char diag[160];
 };
 
@@ -329,16 +393,40 @@ static const char *vram_gauge(uint32_t mem)
 	       "vram0_used_bytes";
 }
 
+/* How client A leaves its BOs to client B. */
+enum a_mode {
+	A_FREED,	/* filled, then freed: A exits */
+	A_EVICTED,	/* filled, kept: B's BOs evict them; A checks them */
+	A_BUSY,		/* A exits with slow FILLs of all of them queued */
+};
+
+static enum a_mode a_mode;
+static int a_ready[2], a_go[2];	/* pipes: A -> parent, parent -> A */
+
+/* A's BO @k holds its pattern over the first @cpu bytes, FILL after. */
+static uint64_t a_check(const void *p, unsigned int k, uint64_t cpu,
+			uint64_t size, bool filled)
+{
+	uint64_t bad = pattern_check(p, 0, cpu, seed_base + k), i;
+	const uint32_t *w = p;
+
+	for (i = cpu / 4; filled && i < size / 4; i++)
+		bad += w[i] != (0xa5000000 | k);
+	return bad;
+}
+
 /*
- * Client A: every BO of @specs in its placement alone, filled: by the
- * CPU (the first 64 KiB at least, all of it if @cpu_all) and by an
- * engine FILL of 0xa5xxxxxx where the engine reaches it.  Then it exits.
+ * Client A: every BO of @specs in its placement (A_EVICTED: or TT),
+ * filled by an engine FILL of 0xa5xxxxxx where the engine reaches it and
+ * by the CPU (the first 64 KiB at least, all of it if @cpu_all).
  */
 static int client_a(struct clear_result *r, bool cpu_all)
 {
-	struct drm_simgpu_cmd c;
-	uint32_t h;
+	static uint32_t handles[256];
+	struct drm_simgpu_cmd c[64];
+	uint64_t seqno, bad = 0;
 	unsigned int k;
+	char byte = 0;
 	void *p;
 	int fd = dev_open(NULL);
 
@@ -348,29 +436,62 @@ static int client_a(struct clear_result *r, bool cpu_all)
 		const struct bo_spec *s = &specs[k];
 		uint64_t cpu = cpu_all || s->size < 64 * 1024 ? s->size :
 			       64 * 1024;
+		uint32_t mask = mask_of(s->mem);
 
-		p = bo_new(fd, s->size, mask_of(s->mem), s->mem,
-			   DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, &h);
+		if (a_mode == A_EVICTED)
+			mask |= mask_of(DRM_SIMGPU_MEM_TT);
+		p = bo_new(fd, s->size, mask, s->mem,
+			   DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, &handles[k]);
 		if (!p) {
 			snprintf(r->diag, sizeof(r->diag),
 				 "A: BO %u (%llu bytes in %s) failed", k,
 				 (unsigned long long)s->size, mem_name(s->mem));
 			return r->a_ret = -ENOMEM;
 		}
-		if (s->mem != DRM_SIMGPU_MEM_SYSTEM) {
-			c = cmd_fill(h, 0, s->size, 0xa5000000 | k);
-			r->a_ret = gpu_run(fd, &c, 1);
+		if (a_mode != A_BUSY && s->mem != DRM_SIMGPU_MEM_SYSTEM) {
+			c[0] = cmd_fill(handles[k], 0, s->size, 0xa5000000 | k);
+			r->a_ret = gpu_run(fd, c, 1);
 			if (r->a_ret) {
 				snprintf(r->diag, sizeof(r->diag),
 					 "A: FILL of BO %u: %d", k, r->a_ret);
 				return r->a_ret;
 			}
 		}
-		pattern_fill(p, 0, cpu, seed_base + k);
+		if (a_mode != A_BUSY)
+			pattern_fill(p, 0, cpu, seed_base + k);
 		munmap(p, s->size);
 	}
 	if (specs[0].mem <= DRM_SIMGPU_MEM_VRAM1)
 		r->used_a = stat_get(vram_gauge(specs[0].mem));
+	if (a_mode == A_BUSY) {
+		/* One submission: nothing retires until all of it ran. */
+		for (k = 0; k < nspecs && k < 64; k++)
+			c[k] = cmd_fill(handles[k], 0, specs[k].size,
+					0xa5000000 | k);
+		r->a_ret = gpu_submit(fd, c, k, &seqno);
+		if (r->a_ret)
+			snprintf(r->diag, sizeof(r->diag), "A: submit: %d",
+				 r->a_ret);
+		/* Gone before its work is: the driver must keep the VRAM. */
+		return r->a_ret;
+	}
+	if (a_mode == A_EVICTED) {
+		if (write(a_ready[1], "r", 1) != 1 ||
+		    read(a_go[0], &byte, 1) != 1)
+			return r->a_ret = -EPIPE;
+		for (k = 0; k < nspecs; k++) {
+			uint64_t size = specs[k].size;
+
+			p = bo_map(fd, handles[k], size);
+			if (!p)
+				return r->a_ret = -ENOMEM;
+			bad += a_check(p, k, 64 * 1024, size, true);
+			r->a_evicted += bo_mem(fd, handles[k]) ==
+					DRM_SIMGPU_MEM_TT;
+			munmap(p, size);
+		}
+		r->a_bad = bad;
+	}
 	/* Exit without closing anything: the DRM file's release frees it. */
 	return 0;
 }
@@ -392,6 +513,7 @@ static int client_b(struct clear_result *r, uint64_t big)
 	if (fd < 0)
 		return r->b_ret = fd;
 	n = big ? (unsigned int)(specs[0].size * nspecs / big) : nspecs;
+	r->b_first_s = now_s();
 	for (k = 0; k < n; k++) {
 		uint32_t mem = specs[big ? 0 : k].mem;
 
@@ -402,6 +524,8 @@ static int client_b(struct clear_result *r, uint64_t big)
 			mask |= mask_of(DRM_SIMGPU_MEM_TT);
 		p = bo_new(fd, size, mask, mem,
 			   DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, &h);
+		if (!k)
+			r->b_first_s = now_s() - r->b_first_s;
 		if (!p) {
 			snprintf(r->diag, sizeof(r->diag),
 				 "B: BO %u (%llu bytes in %s) failed", k,
@@ -453,12 +577,25 @@ static int client_b_fn(void *arg)
 	return -client_b(res, b_big);
 }
 
-/* A, then B, in their own processes; one TAP point. */
-static void a_then_b(const char *what, const struct bo_spec *s, unsigned int n,
-		     bool cpu_all, uint64_t big, bool full)
+/* Wait up to @secs for a byte on @fd. */
+static bool read_deadline(int fd, double secs)
 {
-	char why[256];
-	int ra, rb, g;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char byte;
+
+	return poll(&pfd, 1, secs * 1000) == 1 && read(fd, &byte, 1) == 1;
+}
+
+/*
+ * A, then B, in their own processes (at the same time for A_EVICTED);
+ * one TAP point.
+ */
+static void a_then_b(const char *what, const struct bo_spec *s, unsigned int n,
+		     enum a_mode mode, bool cpu_all, uint64_t big, bool full)
+{
+	char why[256] = "";
+	int ra = 0, rb, g = 0, status;
+	pid_t pid;
 	bool ok;
 
 	memset(res, 0, sizeof(*res));
@@ -466,29 +603,86 @@ static void a_then_b(const char *what, const struct bo_spec *s, unsigned int n,
 	nspecs = n;
 	seed_base += 1000;
 	b_big = big;
-	ra = run_deadline(client_a_fn, cpu_all ? (void *)1 : NULL, 120);
-	/* A's BOs are gone: all of it free again, nothing held. */
-	g = gauges_wait_zero(15, why, sizeof(why));
-	rb = !ra && !g ? run_deadline(client_b_fn, NULL, 120) : -1;
+	a_mode = mode;
+	if (mode == A_EVICTED) {
+		if (pipe(a_ready) || pipe(a_go))
+			ra = -errno;
+		fflush(stdout);
+		pid = ra ? -1 : fork();
+		if (pid == 0)
+			_exit(-client_a(res, cpu_all));
+		ra = pid < 0 ? -EAGAIN : read_deadline(a_ready[0], 120) ? 0 :
+		     -ETIMEDOUT;
+		rb = ra ? -1 : run_deadline(client_b_fn, NULL, 120);
+		if (pid > 0) {
+			if (write(a_go[1], "g", 1) != 1)
+				ra = -EPIPE;
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			if (!ra)
+				ra = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		close(a_ready[0]);
+		close(a_ready[1]);
+		close(a_go[0]);
+		close(a_go[1]);
+	} else {
+		ra = run_deadline(client_a_fn, cpu_all ? (void *)1 : NULL, 120);
+		/* A's BOs are gone (A_BUSY: not yet, their work is queued). */
+		if (mode == A_FREED)
+			g = gauges_wait_zero(15, why, sizeof(why));
+		rb = !ra && !g ? run_deadline(client_b_fn, NULL, 120) : -1;
+	}
+	if (!g)
+		g = gauges_wait_zero(15, why, sizeof(why));
 	ok = !ra && !g && !rb && !res->nonzero_cpu && !res->nonzero_gpu;
 	if (full)
 		ok = ok && res->used_a == res->used_b && res->used_a > 0;
+	if (mode == A_EVICTED)
+		ok = ok && res->a_evicted == n && !res->a_bad;
 	if (g)
-		tap_diag("%s: after client A: %s", what, why);
+		tap_diag("%s: gauges not zero: %s", what, why);
 	if (res->diag[0])
 		tap_diag("%s: %s", what, res->diag);
+	if (full)
+		tap_diag("%s: VRAM in use with A's BOs %lld, with B's %lld bytes",
+			 what, res->used_a, res->used_b);
+	if (mode == A_BUSY)
+		tap_diag("%s: B's first BO took %.2f s (A's work queued for %.1f s)",
+			 what, res->b_first_s, 0.1 * (n + 1));
+	if (mode == A_EVICTED)
+		tap_diag("%s: %u of A's %u BOs evicted to TT, %llu bytes of them lost",
+			 what, res->a_evicted, n,
+			 (unsigned long long)res->a_bad);
 	tap_check(&t, ok,
-		  "%s: B's %u new BOs (%llu KiB) read zero after A's: %llu non-zero bytes by mmap, %llu by engine copy, %llu words of A's data (A %d, B %d%s)",
+		  "%s: B's %u new BOs (%llu KiB) read zero: %llu non-zero bytes by mmap, %llu by engine copy, %llu words of A's data (A %d, B %d%s%s)",
 		  what, res->bos, (unsigned long long)res->bytes >> 10,
 		  (unsigned long long)res->nonzero_cpu,
 		  (unsigned long long)res->nonzero_gpu,
 		  (unsigned long long)res->a_words, ra, rb,
-		  full ? (res->used_a == res->used_b && res->used_a > 0 ?
-			  ", the whole region both times" :
-			  ", NOT the same VRAM in use") : "");
-	if (full)
-		tap_diag("%s: VRAM in use with A's BOs %lld, with B's %lld bytes",
-			 what, res->used_a, res->used_b);
+		  !full ? "" : res->used_a == res->used_b && res->used_a > 0 ?
+		  ", the whole region both times" : ", NOT the same VRAM in use",
+		  mode != A_EVICTED ? "" : res->a_evicted == n && !res->a_bad ?
+		  ", A's evicted BOs intact" : ", A's BOs NOT evicted intact");
+}
+
+/* A module parameter: its old value in @old (if not NULL), then @val. */
+static int param_set(const char *name, const char *val, char *old, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/simgpu/parameters/%s", name);
+	if (old) {
+		old[0] = '\0';
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(old, len, f))
+				old[0] = '\0';
+			fclose(f);
+		}
+	}
+	return file_write(path, val);
 }
 
 static int clear(const char *phases)
@@ -501,9 +695,10 @@ static int clear(const char *phases)
 	struct bo_spec s[256];
 	unsigned int mems[DRM_SIMGPU_NUM_MEM], nmems = 0, i, k, n, plan = 0;
 	bool same = strstr(phases, "same"), fill = strstr(phases, "fill"),
+	     evict = strstr(phases, "evict"), busy = strstr(phases, "busy"),
 	     pool = strstr(phases, "pool");
-	char what[64];
-	int fd;
+	char what[64], timeout[32], cpu_copy[32];
+	int fd, r1, r2, r3;
 
 	fd = dev_open(&q);
 	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
@@ -519,6 +714,7 @@ static int clear(const char *phases)
 			mems[nmems++] = i;
 	plan += same ? nmems : 0;
 	plan += fill ? q.num_regions : 0;
+	plan += evict + busy;
 	plan += pool ? 2 : 0;
 	tap_plan(&t, plan);
 	seed_base = 0xa11ce;
@@ -528,7 +724,7 @@ static int clear(const char *phases)
 			s[k] = (struct bo_spec){ mems[i], sizes[k] };
 		snprintf(what, sizeof(what), "same sizes in %s",
 			 mem_name(mems[i]));
-		a_then_b(what, s, nsizes, true, 0, false);
+		a_then_b(what, s, nsizes, A_FREED, true, 0, false);
 	}
 	for (i = 0; fill && i < q.num_regions; i++) {
 		n = q.regions[i].size / MiB;
@@ -538,24 +734,59 @@ static int clear(const char *phases)
 			s[k] = (struct bo_spec){ i, MiB };
 		snprintf(what, sizeof(what), "all of %s (%u MiB)",
 			 mem_name(i), n);
-		a_then_b(what, s, n, false, 4 * MiB, true);
+		a_then_b(what, s, n, A_FREED, false, 4 * MiB, true);
+	}
+	n = q.regions[0].size / MiB;
+	n = n > 64 ? 64 : n;
+	for (k = 0; k < n; k++)
+		s[k] = (struct bo_spec){ DRM_SIMGPU_MEM_VRAM0, MiB };
+	if (evict) {
+		snprintf(what, sizeof(what),
+			 "all of VRAM0 (%u MiB), A's BOs evicted", n);
+		a_then_b(what, s, n, A_EVICTED, false, 4 * MiB, true);
+	}
+	if (busy) {
+		/*
+		 * A's FILLs crawl (0.1 s a command) and B's new BOs are
+		 * cleared by the CPU, not behind them on the ring: VRAM
+		 * handed to B before A's work ends would get A's data after
+		 * B's clear.
+		 */
+		r1 = param_set("timeout_ms", "60000", timeout, sizeof(timeout));
+		r2 = dbg_write("fault_stall_us", "100000");
+		r3 = param_set("force_cpu_copy", "1", cpu_copy, sizeof(cpu_copy));
+		snprintf(what, sizeof(what),
+			 "all of VRAM0 (%u MiB), A gone with FILLs queued", n);
+		if (r1 || r2 || r3)
+			tap_diag("%s: timeout_ms %d, fault_stall_us %d, force_cpu_copy %d",
+				 what, r1, r2, r3);
+		a_then_b(what, s, n, A_BUSY, false, 4 * MiB, true);
+		dbg_write("fault_stall_us", "0");
+		param_set("force_cpu_copy", cpu_copy[0] ? cpu_copy : "0", NULL, 0);
+		param_set("timeout_ms", timeout[0] ? timeout : "1000", NULL, 0);
 	}
 	for (i = DRM_SIMGPU_MEM_TT; pool && i <= DRM_SIMGPU_MEM_SYSTEM; i++) {
 		for (k = 0; k < 32; k++)
 			s[k] = (struct bo_spec){ i, MiB };
 		snprintf(what, sizeof(what), "32 MiB of %s pages", mem_name(i));
-		a_then_b(what, s, 32, true, 0, false);
+		a_then_b(what, s, 32, A_FREED, true, 0, false);
 	}
 	return tap_finish(&t);
 }
 
 int main(int argc, char **argv)
 {
-	const char *phases = "same,fill,pool";
+	const char *phases = "same,fill,evict,busy,pool";
 	int i;
 
-	if (argc >= 2 && !strcmp(argv[1], "fence"))
+	if (argc >= 2 && !strcmp(argv[1], "fence")) {
+		if (!getenv("SIMGPU_LIFETIME_CPU0")) {
+			pin_cpu(0);
+			setenv("SIMGPU_LIFETIME_CPU0", "1", 1);
+			execv("/proc/self/exe", argv);
+		}
 		return fence();
+	}
 	if (argc >= 2 && !strcmp(argv[1], "clear")) {
 		for (i = 2; i + 1 < argc; i += 2)
 			if (!strcmp(argv[i], "--phases"))
@@ -563,6 +794,6 @@ int main(int argc, char **argv)
 		return clear(phases);
 	}
 	fprintf(stderr,
-		"usage: simgpu-lifetime fence | clear [--phases same,fill,pool]\n");
+		"usage: simgpu-lifetime fence | clear [--phases same,fill,evict,busy,pool]\n");
 	return 2;
 }

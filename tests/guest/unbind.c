@@ -504,6 +504,7 @@ struct stress {
 	atomic_int stop;
 	atomic_int gone;	/* an ioctl returned -ENODEV */
 	atomic_long ops;
+	atomic_long kind_ops[5];	/* fault, submit, migrate, madvise, shrink */
 	atomic_int unexpected;
 	char err[256];
 	pthread_mutex_t lock;
@@ -518,10 +519,13 @@ static void note(struct stress *s, const char *who, int ret)
 }
 
 /* An ioctl's result: go on, or stop the thread (-ENODEV). */
-static bool check_ret(struct stress *s, const char *who, int ret,
+enum { K_FAULT, K_SUBMIT, K_MIGRATE, K_MADVISE, K_SHRINK };
+
+static bool check_ret(struct stress *s, int kind, const char *who, int ret,
 		      const int *allowed)
 {
 	atomic_fetch_add(&s->ops, 1);
+	atomic_fetch_add(&s->kind_ops[kind], 1);
 	if (ret == -ENODEV) {
 		atomic_store(&s->gone, 1);
 		return false;
@@ -550,6 +554,7 @@ static void *fault_fn(void *arg)
 				w[i + 1] = i;
 		}
 		atomic_fetch_add(&s->ops, 1);
+		atomic_fetch_add(&s->kind_ops[K_FAULT], 1);
 	}
 	return NULL;
 }
@@ -568,12 +573,12 @@ static void *submit_fn(void *arg)
 		c[0] = cmd_fill(s->h[16], 0, BO_SIZE, (uint32_t)rnd);
 		c[1] = cmd_copy(s->h[k], 0, s->h[17], 0, BO_SIZE);
 		ret = gpu_submit(s->fd, c, 2, &seqno);
-		if (!check_ret(s, "submit", ret, (const int[]){ -ENOSPC, -ENOMEM, 0 }))
+		if (!check_ret(s, K_SUBMIT, "submit", ret, (const int[]){ -ENOSPC, -ENOMEM, 0 }))
 			break;
 		if (ret)
 			continue;
 		ret = seqno_wait(s->fd, seqno, 30 * SECOND_NS);
-		if (!check_ret(s, "wait", ret, ok))
+		if (!check_ret(s, K_SUBMIT, "wait", ret, ok))
 			break;
 	}
 	return NULL;
@@ -591,7 +596,7 @@ static void *migrate_fn(void *arg)
 
 		if (!(s->mask[k] & mask_of(mem)))
 			continue;
-		if (!check_ret(s, "migrate", bo_migrate(s->fd, s->h[k], mem, 0), ok))
+		if (!check_ret(s, K_MIGRATE, "migrate", bo_migrate(s->fd, s->h[k], mem, 0), ok))
 			break;
 	}
 	return NULL;
@@ -604,7 +609,7 @@ static void *madvise_fn(void *arg)
 	uint32_t madv = DRM_SIMGPU_MADV_DONTNEED;
 
 	while (!atomic_load(&s->stop)) {
-		if (!check_ret(s, "madvise", madvise_bo(s->fd, s->h[15], madv, NULL), ok))
+		if (!check_ret(s, K_MADVISE, "madvise", madvise_bo(s->fd, s->h[15], madv, NULL), ok))
 			break;
 		madv ^= 1;
 		usleep(5000);
@@ -624,6 +629,7 @@ static void *shrink_fn(void *arg)
 		else
 			ret = dbg_write("shrink", n % 8 == 1 ? "2048 w" : "2048");
 		atomic_fetch_add(&s->ops, 1);
+		atomic_fetch_add(&s->kind_ops[K_SHRINK], 1);
 		/* The debugfs files go with the device. */
 		if (ret == -ENODEV || ret == -ENOENT || ret == -EIO)
 			break;
@@ -733,10 +739,20 @@ static void stress_round(unsigned int round)
 	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&th[i], NULL, fns[i], s))
 			break;
-	/* Let them run; the ops count proves they did. */
+	/* Let every kind of thread get going (or 10 s pass). */
 	t0 = now_s();
-	while (now_s() - t0 < 3 && atomic_load(&s->ops) < 200)
+	for (;;) {
+		for (i = 0; i < 5 && atomic_load(&s->kind_ops[i]) >= 5; i++)
+			;
+		if (i == 5 || now_s() - t0 > 10)
+			break;
 		usleep(20000);
+	}
+	snprintf(why, sizeof(why),
+		 "fault %ld submit/wait %ld migrate %ld madvise %ld shrink %ld",
+		 atomic_load(&s->kind_ops[0]), atomic_load(&s->kind_ops[1]),
+		 atomic_load(&s->kind_ops[2]), atomic_load(&s->kind_ops[3]),
+		 atomic_load(&s->kind_ops[4]));
 	if (unplug)
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
 	else
@@ -745,8 +761,8 @@ static void stress_round(unsigned int round)
 	t0 = now_s();
 	ret = write_deadline(path, unplug ? "1" : bdf, 60);
 	t0 = now_s() - t0;
-	tap_check(&t, !ret, "round %u: %s of %s during %ld ops of %u threads: %d after %.2f s",
-		  round, how, bdf, ops0, nthreads, ret, t0);
+	tap_check(&t, !ret, "round %u: %s of %s during %ld ops of %u threads (%s): %d after %.2f s",
+		  round, how, bdf, ops0, nthreads, why, ret, t0);
 	if (ret == -ETIMEDOUT) {
 		tap_diag("the %s hangs: giving up", how);
 		exit(tap_finish(&t));
