@@ -22,6 +22,8 @@
  *      dummy page (zeroes, not the BO's data), it closes; the module is
  *      removed and loaded again; a fresh client works and the gauges of
  *      the new device are zero after it closed.
+ *   4. A client closes BOs with slow engine work queued and exits; the
+ *      device is unbound at once, bound again, and must work.
  *
  * simgpu-unbind stress [--rounds N]
  *   Threads fault on mappings, submit and wait, migrate, madvise and
@@ -166,6 +168,41 @@ static uint64_t hw_fence_seqno(volatile uint32_t *regs)
 		lo = reg(regs, SIMGPU_REG_FENCE_SEQNO_LO);
 	} while (hi != reg(regs, SIMGPU_REG_FENCE_SEQNO_HI));
 	return (uint64_t)hi << 32 | lo;
+}
+
+/* Write @val to @path in a child; 0, -errno, or -ETIMEDOUT after @secs. */
+static int write_deadline(const char *path, const char *val, double secs)
+{
+	double end = now_s() + secs;
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(-file_write(path, val));
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_s() > end)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR;
+}
+
+/* Wait up to @secs for a device bound to simgpu and its render node. */
+static bool wait_bound(double secs)
+{
+	double end = now_s() + secs;
+	struct stat st;
+
+	do {
+		if (dev_bdf() && !stat(RENDER_NODE, &st))
+			return true;
+		usleep(50000);
+	} while (now_s() < end);
+	return false;
 }
 
 /*
@@ -318,6 +355,51 @@ static int wait_flag(atomic_int *flag, double secs)
 	return atomic_load(flag);
 }
 
+/*
+ * A client closes BOs with engine work still queued (TTM frees them when
+ * the work ends) and is gone; the device is unbound at once, which drops
+ * that work.  The unbind must cope with BOs whose release is still
+ * pending, and the device must work again after a bind.
+ */
+static void busy_close_unbind(const char *bdf)
+{
+	struct drm_simgpu_cmd c[4];
+	char why[256] = "";
+	uint32_t h[2];
+	int fd, r1, r2, r3, r4, ret;
+	bool ok;
+
+	fd = dev_open(NULL);
+	r1 = file_write(TIMEOUT_PARAM, "60000");
+	r2 = dbg_write("fault_stall_us", "200000");
+	r3 = fd < 0 ? fd :
+	     bo_create(fd, BO_SIZE, mask_of(DRM_SIMGPU_MEM_TT),
+		       DRM_SIMGPU_MEM_TT, 0, &h[0]) ||
+	     bo_create(fd, BO_SIZE, mask_of(DRM_SIMGPU_MEM_VRAM0),
+		       DRM_SIMGPU_MEM_VRAM0, 0, &h[1]);
+	c[0] = cmd_fill(h[0], 0, BO_SIZE, 1);
+	c[1] = cmd_copy(h[0], 0, h[1], 0, BO_SIZE);
+	c[2] = cmd_fill(h[1], 0, BO_SIZE, 2);
+	c[3] = cmd_copy(h[1], 0, h[0], 0, BO_SIZE);
+	r4 = r3 ? r3 : gpu_submit(fd, c, 4, NULL);
+	if (fd >= 0)
+		close(fd);
+	ret = write_deadline(DRIVER_DIR "/unbind", bdf, 60);
+	ok = !r1 && !r2 && !r3 && !r4 && !ret;
+	tap_diag("busy BOs closed: timeout_ms %d, stall %d, create %d, submit %d, unbind %d",
+		 r1, r2, r3, r4, ret);
+	if (ret != -ETIMEDOUT) {
+		ret = write_deadline(DRIVER_DIR "/bind", bdf, 60);
+		ok = ok && !ret && wait_bound(20);
+		ret = ok ? smoke_checks(NULL) : -1;
+		if (!ret)
+			ret = gauges_wait_zero(10, why, sizeof(why));
+	}
+	tap_check(&t, ok && !ret,
+		  "BOs closed with work queued, the client gone, the device unbound at once, bound again: it works%s%s",
+		  why[0] ? ": " : "", why);
+}
+
 static int inflight(void)
 {
 	struct drm_simgpu_device_query q;
@@ -333,7 +415,7 @@ static int inflight(void)
 	bool caught = false, started;
 	double t_unbind;
 
-	tap_plan(&t, 11);
+	tap_plan(&t, 12);
 	fd = dev_open(&q);
 	if (!tap_check(&t, fd >= 0 && dev_bdf() && client_works(fd, 1),
 		       "client works before the unbind"))
@@ -485,6 +567,8 @@ static int inflight(void)
 	ret = gauges_wait_zero(10, why, sizeof(why));
 	tap_check(&t, !ret, "the new device's gauges are zero after its client closed%s%s",
 		  ret ? ": " : "", why);
+
+	busy_close_unbind(bdf);
 	return tap_finish(&t);
 }
 
@@ -638,41 +722,6 @@ static void *shrink_fn(void *arg)
 		usleep(20000);
 	}
 	return NULL;
-}
-
-/* Write @val to @path in a child; 0, -errno, or -ETIMEDOUT after @secs. */
-static int write_deadline(const char *path, const char *val, double secs)
-{
-	double end = now_s() + secs;
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0)
-		_exit(-file_write(path, val));
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() > end)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
-	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR;
-}
-
-/* Wait up to @secs for a device bound to simgpu and its render node. */
-static bool wait_bound(double secs)
-{
-	double end = now_s() + secs;
-	struct stat st;
-
-	do {
-		if (dev_bdf() && !stat(RENDER_NODE, &st))
-			return true;
-		usleep(50000);
-	} while (now_s() < end);
-	return false;
 }
 
 static void stress_round(unsigned int round)
