@@ -15,7 +15,7 @@
  *   lock went with the device fails the test instead of hanging it.  Then
  *   the device is bound again and must pass the smoke checks.
  *
- * simgpu-lifetime clear [--phases same,fill,pool]
+ * simgpu-lifetime clear [--phases same,fill,evict,busy,pool]
  *   New BOs must read zero whatever the memory held before.  Client A
  *   (a process with its own DRM file) fills BOs with a pattern and exits;
  *   client B (another process and file) allocates in the same placements
@@ -24,10 +24,15 @@
  *     same  the same sizes in each placement (VRAM0, VRAM1, TT, SYSTEM)
  *     fill  A fills each VRAM region completely (1 MiB BOs), B then takes
  *           the whole region again (4 MiB BOs): every range is reused
- *     pool  32 MiB of TT and of SYSTEM BOs, freed and allocated again:
+ *     evict A keeps its BOs of all of VRAM0 open while B takes the whole
+ *           region: A's BOs are evicted to TT and must keep their data
+ *     busy  A exits with slow FILLs of all of VRAM0 still queued, and B's
+ *           new BOs are cleared by the CPU (force_cpu_copy): VRAM handed
+ *           to B before A's work ended would get A's data after B's clear
+ *     pool  16 MiB of TT and of SYSTEM BOs, freed and allocated again:
  *           pages recycled by the allocator or, with the module parameter
  *           pool=coherent, by TTM's pool
- *   Each phase waits for every gauge to return to zero between A and B.
+ *   Each phase then waits for every gauge to return to zero.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -595,6 +600,7 @@ static void a_then_b(const char *what, const struct bo_spec *s, unsigned int n,
 {
 	char why[256] = "";
 	int ra = 0, rb, g = 0, status;
+	double t0 = now_s();
 	pid_t pid;
 	bool ok;
 
@@ -655,7 +661,7 @@ static void a_then_b(const char *what, const struct bo_spec *s, unsigned int n,
 			 what, res->a_evicted, n,
 			 (unsigned long long)res->a_bad);
 	tap_check(&t, ok,
-		  "%s: B's %u new BOs (%llu KiB) read zero: %llu non-zero bytes by mmap, %llu by engine copy, %llu words of A's data (A %d, B %d%s%s)",
+		  "%s: B's %u new BOs (%llu KiB) read zero: %llu non-zero bytes by mmap, %llu by engine copy, %llu words of A's data (A %d, B %d%s%s; %.1f s)",
 		  what, res->bos, (unsigned long long)res->bytes >> 10,
 		  (unsigned long long)res->nonzero_cpu,
 		  (unsigned long long)res->nonzero_gpu,
@@ -663,7 +669,8 @@ static void a_then_b(const char *what, const struct bo_spec *s, unsigned int n,
 		  !full ? "" : res->used_a == res->used_b && res->used_a > 0 ?
 		  ", the whole region both times" : ", NOT the same VRAM in use",
 		  mode != A_EVICTED ? "" : res->a_evicted == n && !res->a_bad ?
-		  ", A's evicted BOs intact" : ", A's BOs NOT evicted intact");
+		  ", A's evicted BOs intact" : ", A's BOs NOT evicted intact",
+		  now_s() - t0);
 }
 
 /* A module parameter: its old value in @old (if not NULL), then @val. */
@@ -766,10 +773,10 @@ static int clear(const char *phases)
 		param_set("timeout_ms", timeout[0] ? timeout : "1000", NULL, 0);
 	}
 	for (i = DRM_SIMGPU_MEM_TT; pool && i <= DRM_SIMGPU_MEM_SYSTEM; i++) {
-		for (k = 0; k < 32; k++)
+		for (k = 0; k < 16; k++)
 			s[k] = (struct bo_spec){ i, MiB };
-		snprintf(what, sizeof(what), "32 MiB of %s pages", mem_name(i));
-		a_then_b(what, s, 32, A_FREED, true, 0, false);
+		snprintf(what, sizeof(what), "16 MiB of %s pages", mem_name(i));
+		a_then_b(what, s, 16, A_FREED, true, 0, false);
 	}
 	return tap_finish(&t);
 }

@@ -711,7 +711,7 @@ static void *shrink_fn(void *arg)
 		if (n++ % 4 == 3)
 			ret = file_write("/proc/sys/vm/drop_caches", "2");
 		else
-			ret = dbg_write("shrink", n % 8 == 1 ? "2048 w" : "2048");
+			ret = dbg_write("shrink", n % 8 == 1 ? "512 w" : "512");
 		atomic_fetch_add(&s->ops, 1);
 		atomic_fetch_add(&s->kind_ops[K_SHRINK], 1);
 		/* The debugfs files go with the device. */
@@ -788,12 +788,12 @@ static void stress_round(unsigned int round)
 	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&th[i], NULL, fns[i], s))
 			break;
-	/* Let every kind of thread get going (or 10 s pass). */
+	/* Let every kind of thread get going (or 5 s pass). */
 	t0 = now_s();
 	for (;;) {
 		for (i = 0; i < 5 && atomic_load(&s->kind_ops[i]) >= 5; i++)
 			;
-		if (i == 5 || now_s() - t0 > 10)
+		if (i == 5 || now_s() - t0 > 5)
 			break;
 		usleep(20000);
 	}
