@@ -787,10 +787,15 @@ int main(int argc, char **argv)
 	int i;
 
 	if (argc >= 2 && !strcmp(argv[1], "fence")) {
-		if (!getenv("SIMGPU_LIFETIME_CPU0")) {
+		char self[256];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		/* A new mm that never ran anywhere but on CPU 0. */
+		if (!getenv("SIMGPU_LIFETIME_CPU0") && n > 0) {
+			self[n] = '\0';
 			pin_cpu(0);
 			setenv("SIMGPU_LIFETIME_CPU0", "1", 1);
-			execv("/proc/self/exe", argv);
+			execv(self, argv);
 		}
 		return fence();
 	}
