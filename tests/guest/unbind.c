@@ -57,8 +57,8 @@
 #define SECOND_NS	1000000000LL
 #define DRIVER_DIR	"/sys/bus/pci/drivers/simgpu"
 #define TIMEOUT_PARAM	"/sys/module/simgpu/parameters/timeout_ms"
-/* Per engine command while the move is caught: 0.5 s. */
-#define STALL_US	"500000"
+/* Per engine command while the move is caught: 0.8 s. */
+#define STALL_US	"800000"
 
 static struct tap t;
 
@@ -453,7 +453,7 @@ static int inflight(void)
 	 * The move is the next thing on the ring: a COPY at t0 and its
 	 * FENCE.  Caught when both are queued and the engine is on the
 	 * COPY (RING_HEAD is the command it executes): its fence cannot
-	 * signal for two stalls, 1 s.
+	 * signal for two stalls, 1.6 s.
 	 */
 	for (i = 0; !r1 && !r2 && !r3 && !r4 && i < 20000; i++) {
 		tail = reg(regs, SIMGPU_REG_RING_TAIL);
