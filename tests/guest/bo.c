@@ -241,8 +241,10 @@ static const char *dbg_dir(void)
 	static char dir[256];
 	glob_t g;
 
-	if (dir[0])
+	/* Again after an unbind or a module reload: it may have moved. */
+	if (dir[0] && !access(dir, F_OK))
 		return dir;
+	dir[0] = '\0';
 	if (glob("/sys/kernel/debug/dri/*/simgpu_stats", 0, NULL, &g) ||
 	    !g.gl_pathc)
 		return NULL;
@@ -520,4 +522,42 @@ int smoke_checks(const struct drm_simgpu_device_query *want)
 	}
 #undef SMOKE_FAIL
 	return bad;
+}
+
+static const char *const gauges[] = {
+	"vram0_used_bytes", "vram1_used_bytes", "tt_used_bytes",
+	"bo_system_pages", "shrinkable_pages", "purgeable_pages",
+	"backed_up_pages", "unshrinkable_pages",
+};
+
+int gauges_nonzero(char *why, size_t len)
+{
+	unsigned int i, n = 0;
+	size_t off = 0;
+
+	if (len)
+		why[0] = '\0';
+	for (i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+		long long v = stat_get(gauges[i]);
+
+		/* A device with one VRAM region has no vram1 line. */
+		if (!v || (v == -1 && !strcmp(gauges[i], "vram1_used_bytes") &&
+			   dbg_dir()))
+			continue;
+		n++;
+		if (off < len)
+			off += snprintf(why + off, len - off, "%s%s %lld",
+					off ? ", " : "", gauges[i], v);
+	}
+	return n;
+}
+
+int gauges_wait_zero(double secs, char *why, size_t len)
+{
+	double end = now_s() + secs;
+	int n;
+
+	while ((n = gauges_nonzero(why, len)) && now_s() < end)
+		usleep(50000);
+	return n;
 }

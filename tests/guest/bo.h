@@ -64,6 +64,15 @@ int dbg_write(const char *file, const char *val);
 long long dbg_read(const char *file);
 /* Write @val to the file @path (sysfs, debugfs); 0 or -errno. */
 int file_write(const char *path, const char *val);
+/*
+ * The gauges of simgpu_stats, what is in use now: vramN_used_bytes,
+ * tt_used_bytes, bo_system_pages, shrinkable/purgeable/backed_up/
+ * unshrinkable_pages.  gauges_nonzero() returns how many are not zero (or
+ * missing: -1) and names them in @why; gauges_wait_zero() polls up to
+ * @secs seconds for all of them to be zero (freeing is partly deferred).
+ */
+int gauges_nonzero(char *why, size_t len);
+int gauges_wait_zero(double secs, char *why, size_t len);
 /* The PCI address of the device bound to simgpu, or NULL. */
 const char *dev_bdf(void);
 
