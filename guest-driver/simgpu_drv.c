@@ -184,7 +184,7 @@ static void simgpu_pci_remove(struct pci_dev *pdev)
 	 * of the DRM device: the BOs' pages (their content is gone with the
 	 * device), the GART table, the ring.
 	 */
-	ttm_device_clear_dma_mappings(&sdev->bdev);
+	simgpu_shrinker_unplug(sdev);
 	simgpu_gart_hw_fini(sdev);
 	simgpu_engine_hw_release(sdev);
 }

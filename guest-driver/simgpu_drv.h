@@ -270,8 +270,8 @@ struct simgpu_stats {
 /**
  * struct simgpu_shrinker - system-memory shrinker of one device
  *
- * Locking: @lock protects the page counts @shrinkable, @purgeable and
- * @backed_up, which follow the populate/unpopulate/backup/restore/destroy
+ * Locking: @lock protects @partial and the page counts @shrinkable,
+ * @purgeable and @backed_up, which follow the populate/unpopulate/backup/restore/destroy
  * of every &struct simgpu_tt (see simgpu_shrinker.c); each &struct
  * simgpu_tt changes state under its BO's reservation.  The event counters
  * are atomic.  @shrink is set at probe and freed (unregistered) on remove;
@@ -284,6 +284,8 @@ struct simgpu_stats {
  * @backed_up: pages of tts backed up to shmem, not yet restored
  * @unshrinkable: pages of populated tts left to TTM's watermark swapout
  *	(&simgpu_tt.shrinkable false), which the shrinker does not count
+ * @partial: tts whose restore stopped part-way (&simgpu_tt.partial_link):
+ *	TTM keeps the pages restored so far, DMA-mapped, in the tt
  * @passes: shrink passes run (scan callbacks and debugfs triggers)
  * @purged: pages freed without backup (dontneed, or destroyed BOs)
  * @deleted_purged: of @purged, pages of BOs waiting to be destroyed
@@ -302,6 +304,7 @@ struct simgpu_shrinker {
 	long purgeable;
 	long backed_up;
 	long unshrinkable;
+	struct list_head partial;
 	atomic64_t passes;
 	atomic64_t purged;
 	atomic64_t deleted_purged;
@@ -393,6 +396,9 @@ struct simgpu_bo {
  * @shrinkable: the driver's shrinker reclaims the pages (a shmem backup
  *	file, TTM_TT_FLAG_EXTERNAL); if false, TTM's watermark swapout
  *	does (simgpu_watermark_swapout, coherent pool).  Set at creation.
+ * @bo: the BO the tt was created for, fixed
+ * @partial_link: entry in &simgpu_shrinker.partial while a restore that
+ *	stopped part-way holds pages, under &simgpu_shrinker.lock
  */
 struct simgpu_tt {
 	struct ttm_tt ttm;
@@ -400,6 +406,8 @@ struct simgpu_tt {
 	bool purged;
 	bool dropped;
 	bool shrinkable;
+	struct ttm_buffer_object *bo;
+	struct list_head partial_link;
 };
 
 /* Whether new tts go to the driver's shrinker (see &simgpu_tt.shrinkable). */
@@ -517,12 +525,15 @@ int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 /* simgpu_shrinker.c */
 int simgpu_shrinker_init(struct simgpu_device *sdev);
 void simgpu_shrinker_fini(struct simgpu_device *sdev);
+void simgpu_shrinker_unplug(struct simgpu_device *sdev);
 void simgpu_shrinker_tt_populated(struct simgpu_device *sdev,
 				  struct ttm_tt *tt, bool restored);
 void simgpu_shrinker_tt_unpopulated(struct simgpu_device *sdev,
 				    struct ttm_tt *tt);
 void simgpu_shrinker_tt_destroyed(struct simgpu_device *sdev,
 				  struct ttm_tt *tt);
+void simgpu_shrinker_tt_restore_stopped(struct simgpu_device *sdev,
+					struct ttm_tt *tt);
 void simgpu_shrinker_debugfs_init(struct simgpu_device *sdev,
 				  struct dentry *root);
 void simgpu_shrinker_stats_show(struct simgpu_device *sdev,

@@ -70,11 +70,13 @@
  * @purge: only purge DONTNEED BOs (no backups)
  * @writeback: write the backups of the last walk out to swap at once
  * @writeback_idle: write out the backups of idle BOs too
+ * @drop: purge every BO, DONTNEED or not (the device is gone)
  */
 struct simgpu_shrink_flags {
 	bool purge;
 	bool writeback;
 	bool writeback_idle;
+	bool drop;
 };
 
 static void simgpu_shrinker_mod(struct simgpu_shrinker *s, long shrinkable,
@@ -114,8 +116,32 @@ void simgpu_shrinker_tt_populated(struct simgpu_device *sdev,
 		simgpu_shrinker_mod(s, 0, n, restored ? -n : 0);
 	else
 		simgpu_shrinker_mod(s, n, 0, restored ? -n : 0);
-	if (restored)
+	if (restored) {
 		atomic64_add(n, &s->restored);
+		spin_lock(&s->lock);
+		list_del_init(&to_simgpu_tt(tt)->partial_link);
+		spin_unlock(&s->lock);
+	}
+}
+
+/**
+ * simgpu_shrinker_tt_restore_stopped - a restore of a tt stopped part-way
+ * @sdev: simgpu device
+ * @tt: the tt, still backed up, its BO reserved
+ *
+ * TTM keeps what it restored so far, DMA-mapped, until the restore is
+ * resumed or the tt destroyed: simgpu_shrinker_unplug() finds such tts
+ * here.
+ */
+void simgpu_shrinker_tt_restore_stopped(struct simgpu_device *sdev,
+					struct ttm_tt *tt)
+{
+	struct simgpu_shrinker *s = &sdev->shrinker;
+
+	spin_lock(&s->lock);
+	if (list_empty(&to_simgpu_tt(tt)->partial_link))
+		list_add_tail(&to_simgpu_tt(tt)->partial_link, &s->partial);
+	spin_unlock(&s->lock);
 }
 
 /**
@@ -144,6 +170,9 @@ void simgpu_shrinker_tt_unpopulated(struct simgpu_device *sdev,
 void simgpu_shrinker_tt_destroyed(struct simgpu_device *sdev,
 				  struct ttm_tt *tt)
 {
+	spin_lock(&sdev->shrinker.lock);
+	list_del_init(&to_simgpu_tt(tt)->partial_link);
+	spin_unlock(&sdev->shrinker.lock);
 	if (ttm_tt_is_backed_up(tt) && !to_simgpu_tt(tt)->purged)
 		simgpu_shrinker_mod(&sdev->shrinker, 0, 0, -(long)tt->num_pages);
 }
@@ -185,7 +214,7 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	 */
 	deleted = !kref_read(&tbo->base.refcount) &&
 		  !simgpu_test_bug(SIMGPU_BUG_SHRINK_DELETED);
-	purge = stt->purgeable || deleted;
+	purge = stt->purgeable || deleted || flags.drop;
 	if (flags.purge && !purge)
 		return -EBUSY;
 	writeback = !purge && flags.writeback;
@@ -360,6 +389,7 @@ int simgpu_shrinker_init(struct simgpu_device *sdev)
 	struct simgpu_shrinker *s = &sdev->shrinker;
 
 	spin_lock_init(&s->lock);
+	INIT_LIST_HEAD(&s->partial);
 	s->shrink = shrinker_alloc(0, "drm-simgpu:%s",
 				   dev_name(sdev->drm.dev));
 	if (!s->shrink)
@@ -369,6 +399,86 @@ int simgpu_shrinker_init(struct simgpu_device *sdev)
 	s->shrink->private_data = sdev;
 	shrinker_register(s->shrink);
 	return 0;
+}
+
+/*
+ * Backed-up BOs are on TTM's unevictable list, out of reach of LRU walks:
+ * those whose restore stopped part-way hold DMA-mapped pages, which TTM
+ * frees only with the tt or once the restore is done.  Finish each
+ * restore and drop the result.
+ */
+static void simgpu_shrinker_drop_partial(struct simgpu_device *sdev)
+{
+	const struct simgpu_shrink_flags flags = { .drop = true };
+	struct simgpu_shrinker *s = &sdev->shrinker;
+	struct ttm_operation_ctx ctx = { };
+	struct ttm_buffer_object *tbo;
+	unsigned long scanned = 0;
+	struct simgpu_tt *stt;
+
+	spin_lock(&s->lock);
+	while ((stt = list_first_entry_or_null(&s->partial, struct simgpu_tt,
+					       partial_link))) {
+		list_del_init(&stt->partial_link);
+		tbo = stt->bo;
+		/* A BO whose last reference went takes its tt along. */
+		if (!kref_get_unless_zero(&tbo->base.refcount))
+			continue;
+		spin_unlock(&s->lock);
+		dma_resv_lock(tbo->base.resv, NULL);
+		if (tbo->ttm == &stt->ttm && tbo->ttm->restore &&
+		    !ttm_bo_populate(tbo, &ctx) &&
+		    ttm_bo_shrink_suitable(tbo, &ctx))
+			simgpu_bo_shrink(&ctx, tbo, flags, &scanned);
+		dma_resv_unlock(tbo->base.resv);
+		drm_gem_object_put(&tbo->base);
+		spin_lock(&s->lock);
+	}
+	spin_unlock(&s->lock);
+}
+
+/**
+ * simgpu_shrinker_unplug - drop the system pages of every BO
+ * @sdev: simgpu device, unplugged, its engine stopped (no fence pending)
+ *
+ * The pages' DMA mappings must not outlive the driver's binding to the
+ * device, and the content went with the device.  Each BO is reserved
+ * while its pages go (ttm_device_clear_dma_mappings() does not reserve,
+ * and so races the delayed delete of a BO closed while busy: both freed
+ * its pages).  The tts left to TTM's watermark swapout have no backup
+ * to purge into: they keep their pages until their BO goes.
+ */
+void simgpu_shrinker_unplug(struct simgpu_device *sdev)
+{
+	static const u32 mem_types[] = { TTM_PL_SYSTEM, TTM_PL_TT };
+	const struct simgpu_shrink_flags flags = { .drop = true };
+	struct ttm_operation_ctx ctx = { };
+	struct ttm_lru_walk_arg arg = {
+		.ctx = &ctx,
+		.sleeping_lock = true,
+	};
+	struct ttm_buffer_object *tbo;
+	struct ttm_bo_lru_cursor curs;
+	unsigned long scanned = 0;
+	unsigned int i;
+
+	/*
+	 * TTM's ghost objects (what a move left behind) and BOs closed while
+	 * busy are destroyed from its workqueue once their fences signal,
+	 * which they all have now: let that happen first.
+	 */
+	flush_workqueue(sdev->bdev.wq);
+	for (i = 0; i < ARRAY_SIZE(mem_types); i++) {
+		struct ttm_resource_manager *man =
+			ttm_manager_type(&sdev->bdev, mem_types[i]);
+
+		if (!man)
+			continue;
+		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo)
+			if (ttm_bo_shrink_suitable(tbo, &ctx))
+				simgpu_bo_shrink(&ctx, tbo, flags, &scanned);
+	}
+	simgpu_shrinker_drop_partial(sdev);
 }
 
 /**

@@ -97,6 +97,8 @@ static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 		goto err_free;
 	stt->purgeable = bo->madv == DRM_SIMGPU_MADV_DONTNEED;
 	stt->shrinkable = simgpu_tt_shrinkable();
+	stt->bo = tbo;
+	INIT_LIST_HEAD(&stt->partial_link);
 	if (!stt->shrinkable)
 		return &stt->ttm;
 	/*
@@ -160,6 +162,8 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 			atomic64_inc(&sdev->shrinker.interrupted);
 		else if (restore)
 			atomic64_inc(&sdev->shrinker.restore_failed);
+		if (restore)
+			simgpu_shrinker_tt_restore_stopped(sdev, tt);
 		return ret;
 	}
 	if (restore && stt->dropped) {
