@@ -5,7 +5,7 @@
  * the time per backed-up BO may not grow with the BO count.
  *
  * Usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X]
- *                    [--evict]
+ *                    [--repeat K] [--evict]
  *
  * For each N (default 1000,10000): N one-page BOs, each filled by the
  * engine with its own value, are backed up through debugfs "shrink"
@@ -18,6 +18,12 @@
  * --evict: the same for VRAM eviction: the BOs start in VRAM0 and one
  * debugfs evict_vram write moves them all to TT (needs VRAM and GART for
  * the largest N).
+ *
+ * --repeat K: measure every N K times (default 1), the sizes taking
+ * turns (N1, N2, ..., N1, N2, ...: a change of the host's load hits all
+ * sizes alike), and compare the fastest run of each: on a busy host,
+ * preemption of the VM only ever adds time, so the minimum is the stable
+ * figure (for CI).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -206,7 +212,8 @@ int main(int argc, char **argv)
 {
 	uint32_t sizes[MAX_SIZES] = { 1000, 10000 };
 	unsigned int nsizes = 2, pass_pages = 256, i;
-	struct result r[MAX_SIZES];
+	struct result r[MAX_SIZES], one;
+	unsigned int repeat = 1, k;
 	double max_growth = 3, growth;
 	char *s, *end;
 	struct tap t;
@@ -230,8 +237,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--max-growth") &&
 			   i + 1 < (unsigned int)argc) {
 			max_growth = strtod(argv[++i], NULL);
+		} else if (!strcmp(argv[i], "--repeat") &&
+			   i + 1 < (unsigned int)argc) {
+			repeat = strtoul(argv[++i], NULL, 0);
 		} else {
-			fprintf(stderr, "usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X] [--evict]\n");
+			fprintf(stderr, "usage: simgpu-scan [--bos N[,N...]] [--pass-pages P] [--max-growth X] [--repeat K] [--evict]\n");
 			return 2;
 		}
 	}
@@ -240,14 +250,26 @@ int main(int argc, char **argv)
 			fprintf(stderr, "simgpu-scan: BO counts must be increasing and positive\n");
 			return 2;
 		}
+	if (!repeat || repeat > 100) {
+		fprintf(stderr, "simgpu-scan: --repeat 1 to 100\n");
+		return 2;
+	}
 
-	tap_plan(&t, 3 * nsizes + 1);
-	for (i = 0; i < nsizes; i++)
-		scan_one(&t, sizes[i], pass_pages, &r[i]);
+	tap_plan(&t, 3 * nsizes * repeat + 1);
+	for (k = 0; k < repeat; k++) {
+		for (i = 0; i < nsizes; i++) {
+			scan_one(&t, sizes[i], pass_pages, &one);
+			if (!k || (one.per_bo_us > 0 &&
+				   one.per_bo_us < r[i].per_bo_us))
+				r[i] = one;
+		}
+	}
 	growth = r[0].per_bo_us > 0 ?
 		 r[nsizes - 1].per_bo_us / r[0].per_bo_us : 0;
 	tap_check(&t, growth > 0 && growth <= max_growth,
-		  "time per BO at %u BOs is %.2fx that at %u (at most %.1fx: linear)",
-		  sizes[nsizes - 1], growth, sizes[0], max_growth);
+		  "time per BO at %u BOs (%.1f us) is %.2fx that at %u (%.1f us)%s (at most %.1fx: linear)",
+		  sizes[nsizes - 1], r[nsizes - 1].per_bo_us, growth,
+		  sizes[0], r[0].per_bo_us,
+		  repeat > 1 ? ", fastest of each" : "", max_growth);
 	return tap_finish(&t);
 }
