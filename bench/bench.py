@@ -176,9 +176,10 @@ class Bench:
         md += ('\nHost single-thread memcpy of %d MiB (median of %d): '
                '%.0f MiB/s before the VM, %.0f after; the ratio uses their '
                'mean.  Engine: median of %d timed submissions (one '
-               'unmeasured warm-up), each a single COPY of %d MiB, '
-               'destination verified.\n' % (COPY_MB, COPY_REPS, before, after,
-                                             COPY_REPS, COPY_MB))
+               'unmeasured warm-up), each a single COPY of %d MiB of a '
+               'new pattern, the destination verified after each (not '
+               'timed), no BO moved.\n' % (COPY_MB, COPY_REPS, before,
+                                            after, COPY_REPS, COPY_MB))
         raw = {'host_memcpy_mibps_before': before,
                'host_memcpy_mibps_after': after, 'engine': lines,
                'vm_seconds': secs}
@@ -246,8 +247,9 @@ class Bench:
         md = table(['phase', 'anon s', 'BO s', 'anon / BO'], rows)
         md += ('\nOne VM (--mem 256M --swap 512M, zram): `simgpu-shrink '
                'pressure --anon %s`, then the same with BOs.  fill: write '
-               'the pattern (reclaim swaps out); verify0/1: read it back '
-               'twice (swap in).\n' % opts)
+               'the pattern (reclaim swaps out); verify0: read it back '
+               '(swap in) and write a new pattern; verify1: read that '
+               'back.\n' % opts)
         return figures, md, {'phases_s': phases, 'vm_seconds': secs}
 
     def scan(self):

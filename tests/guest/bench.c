@@ -11,7 +11,11 @@
  *          pinned (by their placement mask) in VRAM0, TT and VRAM1:
  *          VRAM0->TT, TT->VRAM0, VRAM0->VRAM1 (VRAM1 needs two regions),
  *          one unmeasured warm-up and R (default 5) timed runs each;
- *          the destination is verified after the runs.
+ *          before each run the source gets a new pattern and after it
+ *          the destination is verified (a repetition that copied
+ *          nothing, or only part, shows the previous pattern), and the
+ *          driver's counters must show one submission per run and no
+ *          BO moved (only the timed submission is timed).
  *   evict  N MiB (default 64) of BOs of M MiB (default 4) in VRAM0,
  *          evicted to TT by debugfs evict_vram and migrated back, R
  *          (default 3) times with the engine, then R times with the CPU
@@ -71,16 +75,30 @@ static int copy_pair(struct tap *t, int fd, struct pinned *src,
 	struct drm_simgpu_cmd c = cmd_copy(src->handle, 0, dst->handle, 0,
 					   size);
 	double times[MAX_REPS], t0;
-	char figure[64];
-	unsigned int i;
-	int ret = 0;
+	struct stats st0, st1;
+	char figure[64], moves[512] = "?";
+	unsigned int i, bad_reps = 0;
+	long long subs = -1;
+	int ret;
 
-	pattern_fill(src->map, 0, size, seed);
+	ret = stats_read(&st0);
+	bad = 0;
 	for (i = 0; i <= reps && !ret; i++) {
+		uint64_t b;
+
+		/* A new pattern each run: each copy is checked on its own. */
+		pattern_fill(src->map, 0, size, seed * 1000 + i);
 		t0 = now_s();
 		ret = gpu_run(fd, &c, 1);
 		if (i)	/* run 0 is the warm-up */
 			times[i - 1] = now_s() - t0;
+		b = ret ? 0 : pattern_check(dst->map, 0, size, seed * 1000 + i);
+		bad += b;
+		bad_reps += b != 0;
+	}
+	if (!ret && !stats_read(&st1)) {
+		subs = stats_delta(&st0, &st1, "submits");
+		stats_diff(&st0, &st1, "move_", moves, sizeof(moves));
 	}
 	snprintf(figure, sizeof(figure), "copy_%s_%s", mem_name(src->mem),
 		 mem_name(dst->mem));
@@ -88,11 +106,12 @@ static int copy_pair(struct tap *t, int fd, struct pinned *src,
 		       figure, reps, mb, ret))
 		return -1;
 	report(figure, mb, times, reps);
-	bad = pattern_check(dst->map, 0, size, seed);
 	return tap_check(t, !bad && bo_mem(fd, src->handle) == (int)src->mem &&
-			 bo_mem(fd, dst->handle) == (int)dst->mem,
-			 "%s: destination verified (%llu bad bytes), BOs stayed in place",
-			 figure, (unsigned long long)bad) ? 0 : -1;
+			 bo_mem(fd, dst->handle) == (int)dst->mem &&
+			 subs == (long long)reps + 1 && !strcmp(moves, "none"),
+			 "%s: destination verified after each of the %u runs, each with a new pattern (%llu bad bytes in %u runs), %lld submissions counted, BOs stayed in place (moves: %s)",
+			 figure, reps + 1, (unsigned long long)bad, bad_reps,
+			 subs, moves) ? 0 : -1;
 }
 
 static int copy(void)

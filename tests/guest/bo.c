@@ -16,12 +16,16 @@
 #include "bo.h"
 #include "simgpu_hw.h"
 
+unsigned long xioctl_eintr;
+
 int drm_xioctl(int fd, unsigned long req, void *arg)
 {
 	int ret;
 
 	do {
 		ret = ioctl(fd, req, arg);
+		if (ret && errno == EINTR)
+			xioctl_eintr++;
 	} while (ret && (errno == EINTR || errno == EAGAIN));
 	return ret ? -errno : 0;
 }
@@ -281,6 +285,77 @@ long long stat_get(const char *name)
 	return keyed_get(path, name);
 }
 
+int stats_read(struct stats *s)
+{
+	char path[320];
+	FILE *f;
+
+	s->n = 0;
+	if (!dbg_dir())
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/simgpu_stats", dbg_dir());
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (s->n < STATS_MAX &&
+	       fscanf(f, "%39s %lld", s->name[s->n], &s->val[s->n]) == 2)
+		s->n++;
+	fclose(f);
+	return s->n ? 0 : -EIO;
+}
+
+long long stats_val(const struct stats *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return s->val[i];
+	return -1;
+}
+
+long long stats_delta(const struct stats *a, const struct stats *b,
+		      const char *name)
+{
+	long long x = stats_val(a, name), y = stats_val(b, name);
+
+	return x < 0 || y < 0 ? 0 : y - x;
+}
+
+const char *stats_diff(const struct stats *a, const struct stats *b,
+		       const char *prefix, char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < b->n && used + 1 < len; i++) {
+		long long d;
+
+		if (strncmp(b->name[i], prefix, strlen(prefix)))
+			continue;
+		d = stats_delta(a, b, b->name[i]);
+		if (d)
+			used += snprintf(buf + used, len - used, "%s%s%+lld",
+					 used ? " " : "", b->name[i], d);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+const char *stats_move_name(const char *kind, uint32_t from, uint32_t to)
+{
+	static const char *const names[] = { "vram0", "vram1", "tt", "system" };
+	static char buf[4][48];
+	static unsigned int next;
+	char *b = buf[next++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s_%s_%s", kind,
+		 from < 4 ? names[from] : "?", to < 4 ? names[to] : "?");
+	return b;
+}
+
 long long vmstat_get(const char *name)
 {
 	return keyed_get("/proc/vmstat", name);
@@ -299,24 +374,27 @@ int file_write(const char *path, const char *val)
 	return ret;
 }
 
+long long file_read_ll(const char *path)
+{
+	long long val;
+	FILE *f = fopen(path, "r");
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, "%lld", &val);
+	fclose(f);
+	return n == 1 ? val : -1;
+}
+
 long long dbg_read(const char *file)
 {
-	char path[320], buf[32];
-	ssize_t n;
-	int fd;
+	char path[320];
 
 	if (!dbg_dir())
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", dbg_dir(), file);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 0);
+	return file_read_ll(path);
 }
 
 int dbg_write(const char *file, const char *val)

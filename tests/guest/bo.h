@@ -9,6 +9,7 @@
 #define SIMGPU_TEST_BO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "simgpu_drm.h"
@@ -19,6 +20,8 @@
 int dev_open(struct drm_simgpu_device_query *q);
 /* ioctl() restarted on EINTR/EAGAIN; returns 0 or -errno. */
 int drm_xioctl(int fd, unsigned long req, void *arg);
+/* How many times drm_xioctl() saw EINTR and restarted (this process). */
+extern unsigned long xioctl_eintr;
 /* The DRM_SIMGPU_PLACEMENT() mask of every placement the device has. */
 uint32_t placements_all(const struct drm_simgpu_device_query *q);
 const char *mem_name(uint32_t mem);
@@ -57,11 +60,35 @@ uint64_t bytes_check(const void *p, uint64_t len, uint8_t byte);
 
 /* debugfs of the device; stat_get() returns -1 if @name is unknown. */
 long long stat_get(const char *name);
+
+/*
+ * All of simgpu_stats at one moment, for "which path ran" checks: take
+ * one before and one after an operation and compare counters.
+ */
+#define STATS_MAX 128
+struct stats {
+	unsigned int n;
+	char name[STATS_MAX][40];
+	long long val[STATS_MAX];
+};
+/* 0, or -errno if debugfs cannot be read. */
+int stats_read(struct stats *s);
+/* The value of @name, or -1 if unknown. */
+long long stats_val(const struct stats *s, const char *name);
+/* @name in @b minus @name in @a (0 if unknown in either). */
+long long stats_delta(const struct stats *a, const struct stats *b,
+		      const char *name);
+/*
+ * The counters that differ between @a and @b whose name starts with
+ * @prefix ("" for all), as "name+N name+N ..." in @buf (for diagnostics).
+ */
+const char *stats_diff(const struct stats *a, const struct stats *b,
+		       const char *prefix, char *buf, size_t len);
+/* Counter name of a move or eviction: "move_vram0_tt", ... */
+const char *stats_move_name(const char *kind, uint32_t from, uint32_t to);
 /* A counter of /proc/vmstat (pswpout, ...), or -1. */
 long long vmstat_get(const char *name);
 int dbg_write(const char *file, const char *val);
-/* A number read from a debugfs file of the device (a register), or -1. */
-long long dbg_read(const char *file);
 /* Write @val to the file @path (sysfs, debugfs); 0 or -errno. */
 int file_write(const char *path, const char *val);
 /*
@@ -73,6 +100,10 @@ int file_write(const char *path, const char *val);
  */
 int gauges_nonzero(char *why, size_t len);
 int gauges_wait_zero(double secs, char *why, size_t len);
+/* The number the file @path holds (sysfs, debugfs), or -1. */
+long long file_read_ll(const char *path);
+/* The number in the device's debugfs file @file (fault_hang, ...), or -1. */
+long long dbg_read(const char *file);
 /* The PCI address of the device bound to simgpu, or NULL. */
 const char *dev_bdf(void);
 

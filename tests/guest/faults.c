@@ -7,21 +7,49 @@
  * device must still work.
  *
  * Usage: simgpu-faults [--ops N] [--seed S] [--device LIST] [--kernel LIST]
+ *                      [--beside-load]
  *
  *   device faults: none, error (the next 1-3 engine commands fail with
  *                  a DMA error), hang (the engine hangs until the driver's
  *                  timeout resets it), stall (each command stalls 2 ms)
  *   kernel faults: none, failslab and fail_page_alloc (10% of the slab
  *                  or page allocations of the process doing the work
- *                  fail; needs CONFIG_FAULT_INJECTION, else skipped),
+ *                  fail; needs CONFIG_FAULT_INJECTION and its debugfs
+ *                  attributes: a kernel without them fails the cell),
  *                  signals (a 200 us SIGALRM interrupts every wait),
- *                  noswap (swap switched off: nothing can be backed up)
+ *                  noswap (swap switched off, and system memory filled
+ *                  with BOs until an allocation fails, less a margin:
+ *                  nothing can be backed up to swap)
  *   LIST is comma-separated; default: all.
  *
  * Errors the faults may cause (ENOMEM, EINTR, EIO, ...) are expected;
  * any other error code, a lost byte, or a purged BO not reported as
  * purged fails the cell.  An engine copy that failed leaves its
- * destination undefined: it is refilled, not checked.
+ * destination undefined: it is refilled, not checked.  The control cell
+ * none x none expects no error at all: every operation must succeed, and
+ * the engine must see no error.
+ *
+ * Each cell has a second test point: its faults fired.
+ *   error   the driver counted engine errors (engine_errors);
+ *   hang    the driver reset the engine (engine_resets);
+ *   stall   the engine ran the cell's commands (engine_bytes or submits
+ *           grew), the stall was still armed after them, and a 4 KiB
+ *           FILL with it armed took at least the stall;
+ *   failslab, fail_page_alloc
+ *           failures were injected: the attribute's "times" budget,
+ *           set to FI_BUDGET when armed, went down (the kernel takes
+ *           one off per injected failure);
+ *   signals the SIGALRM handler ran and an ioctl or write returned EINTR
+ *           (drm_xioctl() counts the ones it restarts);
+ *   noswap  /proc/swaps listed no device during the cell and filling
+ *           memory with BOs ran into -ENOMEM/-ENOSPC.
+ * A cell whose fault has not fired after its operations runs another
+ * round of operations, up to MAX_ROUNDS in all; then it fails.
+ *
+ * --beside-load: other workloads share the machine (simgpu-soak): the
+ * control cell also accepts the errors their memory pressure may cause
+ * (ENOMEM, ENOSPC, EBUSY), and the engine's counters, which they move
+ * too, prove nothing about it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +68,12 @@
 #define NBOS 16
 #define BO_SIZE (2 * MiB)
 #define NPURGEABLE 4	/* BOs 0..3 may be marked DONTNEED */
+#define MAX_ROUNDS 4
+#define FI_BUDGET 1000000
+#define STALL_US 2000
+/* noswap: BOs that fill system memory, and what is given back of them */
+#define BALLAST_SIZE (8 * MiB)
+#define BALLAST_MARGIN 6
 
 enum bo_state { BO_VALID, BO_ZERO, BO_UNDEFINED };
 
@@ -56,11 +90,22 @@ static const char *const kernel_faults[] = { "none", "failslab",
 					     "fail_page_alloc", "signals",
 					     "noswap" };
 
+/* What the child of a cell saw, for the proofs that its faults fired. */
+struct cell_seen {
+	unsigned long ops;
+	unsigned long errors;	/* operations that returned an error */
+	unsigned long eintr;	/* ... EINTR, or restarted after one */
+	unsigned long enomem;	/* ... ENOMEM or ENOSPC */
+	unsigned long alarms;	/* SIGALRM handler runs */
+	int first_error;
+};
+
 static struct bo_expect *expect;
+static struct cell_seen *seen;
 static uint32_t handles[NBOS];
 static uint8_t *maps[NBOS];
 static unsigned int ops_per_cell = 40;
-static bool verbose;
+static bool verbose, beside_load;
 static uint64_t bytes_verified;
 
 static bool listed(const char *list, const char *name)
@@ -79,6 +124,7 @@ static bool listed(const char *list, const char *name)
 static void on_alarm(int sig)
 {
 	(void)sig;
+	seen->alarms++;
 }
 
 /* Error codes a faulty operation may return. */
@@ -103,8 +149,11 @@ static int madvise_bo(int fd, uint32_t handle, uint32_t madv,
 	return 0;
 }
 
-/* One random operation; 0, an expected error code, or 1 if unexpected. */
-static int one_op(int fd, uint64_t *rng)
+/*
+ * One random operation; 0, or 1 if it failed unexpectedly: with an error
+ * code the faults cannot cause, or with any error in the control cell.
+ */
+static int one_op(int fd, uint64_t *rng, bool control)
 {
 	static const uint32_t mems[] = { DRM_SIMGPU_MEM_VRAM0,
 					 DRM_SIMGPU_MEM_TT,
@@ -163,21 +212,40 @@ static int one_op(int fd, uint64_t *rng)
 			 a, b, ret, expect[a].state, expect[a].dontneed,
 			 (unsigned long long)expect[a].seed, expect[b].state,
 			 expect[b].dontneed, (unsigned long long)expect[b].seed);
-	if (ret && !expected_error(ret)) {
-		tap_diag("unexpected error %d (%s)", ret, strerror(-ret));
+	seen->ops++;
+	if (!ret)
+		return 0;
+	seen->errors++;
+	seen->eintr += ret == -EINTR;
+	seen->enomem += ret == -ENOMEM || ret == -ENOSPC;
+	if (!seen->first_error)
+		seen->first_error = ret;
+	if (control && beside_load &&
+	    (ret == -ENOMEM || ret == -ENOSPC || ret == -EBUSY))
+		return 0;
+	if (control || !expected_error(ret)) {
+		tap_diag("%s error %d (%s) in %s", control ? "an" : "unexpected",
+			 ret, strerror(-ret),
+			 (const char *[]){ "migrate", "shrink", "copy",
+					   "madvise" }[kind]);
 		return 1;
 	}
 	return 0;
 }
 
 #define FAULT_DIR "/sys/kernel/debug/"
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-/* Arm or disarm a kernel fault-injection attribute for tasks that ask. */
+/*
+ * Arm or disarm a kernel fault-injection attribute for tasks that ask;
+ * armed, it may inject FI_BUDGET failures (see fault_budget_used()).
+ */
 static int kernel_fault_set(const char *attr, bool on)
 {
 	static const char *const knobs[][2] = {
-		{ "interval", "1" }, { "times", "-1" }, { "verbose", "0" },
-		{ "task-filter", "Y" }, { "space", "0" },
+		{ "interval", "1" }, { "times", "1000000" /* FI_BUDGET */ },
+		{ "verbose", "0" }, { "task-filter", "Y" }, { "space", "0" },
 	};
 	char path[128];
 	unsigned int i;
@@ -204,6 +272,17 @@ static int kernel_fault_set(const char *attr, bool on)
 	return ret;
 }
 
+/* Failures injected since kernel_fault_set(@attr, true), or -1. */
+static long long fault_budget_used(const char *attr)
+{
+	char path[128];
+	long long left;
+
+	snprintf(path, sizeof(path), FAULT_DIR "%s/times", attr);
+	left = file_read_ll(path);
+	return left < 0 ? -1 : FI_BUDGET - left;
+}
+
 static int device_fault_set(const char *fault, uint64_t *rng)
 {
 	char val[16];
@@ -216,7 +295,7 @@ static int device_fault_set(const char *fault, uint64_t *rng)
 	if (!strcmp(fault, "hang"))
 		return dbg_write("fault_hang", "1");
 	if (!strcmp(fault, "stall"))
-		return dbg_write("fault_stall_us", "2000");
+		return dbg_write("fault_stall_us", STR(STALL_US));
 	return 0;
 }
 
@@ -237,7 +316,7 @@ static void stack_prefault(size_t n)
 
 /* The work of one cell, in a child process; exit status = failures. */
 static int cell_child(int fd, const char *dev, const char *kern,
-		      uint64_t seed)
+		      uint64_t seed, bool control)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct itimerval it = { { 0, 200 }, { 0, 200 } };
@@ -260,10 +339,17 @@ static int cell_child(int fd, const char *dev, const char *kern,
 		return 1;
 	}
 	for (i = 0; i < ops_per_cell; i++) {
-		fails += one_op(fd, &rng);
+		fails += one_op(fd, &rng, control);
 		/* The device fault re-arms now and then: random points. */
 		if (rnd_next(&rng) % (strcmp(dev, "hang") ? 8 : 16) == 0)
 			device_fault_set(dev, &rng);
+	}
+	/* EINTRs drm_xioctl() restarted on its own. */
+	seen->eintr += xioctl_eintr;
+	if (control && xioctl_eintr) {
+		tap_diag("%lu ioctls interrupted in the control cell",
+			 xioctl_eintr);
+		fails++;
 	}
 	return fails;
 }
@@ -377,43 +463,251 @@ static bool have_fault_injection(const char *attr)
 	return access(path, W_OK) == 0;
 }
 
+/* Bytes of swap the kernel has (SwapTotal), or -1. */
+static long long swap_total(void)
+{
+	char line[128];
+	long long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "SwapTotal: %lld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+static uint32_t *ballast;
+static unsigned int nballast, ballast_peak;
+
+/*
+ * noswap: fill system memory with populated BOs until an allocation
+ * fails, then give BALLAST_MARGIN of them back.  Returns the error that
+ * stopped it (0 if none did).
+ */
+static int ballast_fill(int fd)
+{
+	unsigned int max = 0, i;
+	long long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+	int ret = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	max = kb * 1024 / BALLAST_SIZE + 16;
+	ballast = calloc(max, sizeof(*ballast));
+	for (nballast = 0; ballast && nballast < max; nballast++) {
+		uint32_t h;
+
+		ret = bo_create(fd, BALLAST_SIZE,
+				DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) |
+				DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+				DRM_SIMGPU_MEM_SYSTEM, 0, &h);
+		if (ret)
+			break;
+		ballast[nballast] = h;
+		/* Moving it to TT gives it its pages. */
+		ret = bo_migrate(fd, h, DRM_SIMGPU_MEM_TT, 0);
+		if (ret) {
+			gem_close(fd, h);
+			break;
+		}
+	}
+	ballast_peak = nballast;
+	/* Room for the cell's own work, and for the rest of the system. */
+	for (i = 0; i < BALLAST_MARGIN && nballast; i++)
+		gem_close(fd, ballast[--nballast]);
+	return ret;
+}
+
+static void ballast_free(int fd)
+{
+	while (nballast)
+		gem_close(fd, ballast[--nballast]);
+	free(ballast);
+	ballast = NULL;
+}
+
+/* Counters a cell's proofs compare. */
+struct cell_counts {
+	long long engine_errors, engine_resets, engine_fallbacks;
+	long long engine_bytes, submits;
+};
+
+static void cell_counts(struct cell_counts *c)
+{
+	c->engine_errors = stat_get("engine_errors");
+	c->engine_resets = stat_get("engine_resets");
+	c->engine_fallbacks = stat_get("engine_fallbacks");
+	c->engine_bytes = stat_get("engine_bytes");
+	c->submits = stat_get("submits");
+}
+
+/* Time of a 4 KiB FILL of @h with the stall armed, in microseconds. */
+static double stall_probe(int fd, uint32_t h)
+{
+	struct drm_simgpu_cmd cmd = cmd_fill(h, 0, 4096, 0x11223344);
+	double t0 = now_s();
+
+	if (gpu_run(fd, &cmd, 1))
+		return -1;
+	return (now_s() - t0) * 1e6;
+}
+
+/*
+ * Whether the cell's device fault fired, from the counters before (@a)
+ * and after (@b); describes what was seen in @why.
+ */
+static bool device_fired(const char *dev, const struct cell_counts *a,
+			 const struct cell_counts *b, char *why, size_t len)
+{
+	long long errs = b->engine_errors - a->engine_errors;
+	long long resets = b->engine_resets - a->engine_resets;
+	long long fb = b->engine_fallbacks - a->engine_fallbacks;
+	long long bytes = b->engine_bytes - a->engine_bytes;
+	long long subs = b->submits - a->submits;
+
+	snprintf(why, len, "engine errors %lld, resets %lld, fallbacks %lld, engine bytes %lld, submits %lld",
+		 errs, resets, fb, bytes, subs);
+	if (!strcmp(dev, "error"))
+		return errs > 0;
+	if (!strcmp(dev, "hang"))
+		return resets > 0;
+	if (!strcmp(dev, "stall"))
+		return bytes > 0 || subs > 0;
+	/* none: in the control cell the engine must have seen no error. */
+	return beside_load || (errs == 0 && resets == 0 && fb == 0);
+}
+
+/* Whether the cell's kernel fault fired; describes it in @why. */
+static bool kernel_fired(const char *kern, int ballast_err, char *why,
+			 size_t len)
+{
+	long long used, swap;
+
+	if (!strcmp(kern, "failslab") || !strcmp(kern, "fail_page_alloc")) {
+		used = fault_budget_used(kern);
+		snprintf(why, len, "%lld %s failures injected", used, kern);
+		return used > 0;
+	}
+	if (!strcmp(kern, "signals")) {
+		snprintf(why, len, "%lu SIGALRMs handled, %lu EINTRs seen",
+			 seen->alarms, seen->eintr);
+		return seen->alarms > 0 && seen->eintr > 0;
+	}
+	if (!strcmp(kern, "noswap")) {
+		swap = swap_total();
+		snprintf(why, len, "swap %lld bytes, memory full of %u BOs of %llu MiB (%s), %lu ENOMEM/ENOSPC in the cell",
+			 swap, ballast_peak,
+			 (unsigned long long)(BALLAST_SIZE / MiB),
+			 ballast_err ? strerror(-ballast_err) : "no failure",
+			 seen->enomem);
+		return swap == 0 && (ballast_err == -ENOMEM ||
+				     ballast_err == -ENOSPC);
+	}
+	snprintf(why, len, "%lu errors", seen->errors);
+	return true;
+}
+
 static void run_cell(struct tap *t, int fd, const char *dev, const char *kern,
-		     uint64_t seed)
+		     uint64_t *rng, uint32_t scratch)
 {
 	bool kfault = !strcmp(kern, "failslab") ||
 		      !strcmp(kern, "fail_page_alloc");
-	long long resets0 = stat_get("engine_resets");
-	unsigned int refilled = 0;
-	int status = -1;
+	bool noswap = !strcmp(kern, "noswap");
+	bool control = !strcmp(dev, "none") && !strcmp(kern, "none");
+	bool dev_ok = true, kern_ok = true, stall_ok = true, works;
+	char dev_why[256] = "", kern_why[256] = "";
+	unsigned int refilled = 0, rounds = 0;
+	int status = 0, st, ballast_err = 0, armed = 0;
+	struct cell_counts c0, c1;
+	double stall_us = 0;
+	long long stall_reg = 0;
 	uint64_t bad;
 	pid_t pid;
 
+	memset(seen, 0, sizeof(*seen));
+	cell_counts(&c0);
 	if (kfault && !have_fault_injection(kern)) {
-		tap_check(t, true, "# SKIP %s x %s: no %s in this kernel", dev,
-			  kern, kern);
+		/* Asked for, but not there: the cell cannot run. */
+		tap_check(t, false, "%s x %s: no " FAULT_DIR "%s in this kernel",
+			  dev, kern, kern);
+		tap_check(t, false, "%s x %s: the faults fired (not run)", dev,
+			  kern);
 		return;
 	}
-	if (!strcmp(kern, "noswap"))
+	if (noswap) {
 		swaps_off();
+		ballast_err = ballast_fill(fd);
+	}
 	if (kfault)
-		kernel_fault_set(kern, true);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0)
-		_exit(cell_child(fd, dev, kern, seed) ? 1 : 0);
-	if (pid > 0)
-		waitpid(pid, &status, 0);
+		armed = kernel_fault_set(kern, true);
+	while (!armed && rounds < MAX_ROUNDS && !status) {
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0)
+			_exit(cell_child(fd, dev, kern, rnd_next(rng),
+					 control) ? 1 : 0);
+		st = -1;
+		if (pid > 0)
+			waitpid(pid, &st, 0);
+		status = st;
+		rounds++;
+		cell_counts(&c1);
+		dev_ok = device_fired(dev, &c0, &c1, dev_why,
+				      sizeof(dev_why)) ||
+			 (!control && !strcmp(dev, "none"));
+		kern_ok = kernel_fired(kern, ballast_err, kern_why,
+				       sizeof(kern_why));
+		/* The control cell's proof is that nothing failed. */
+		if (control || (dev_ok && kern_ok))
+			break;
+	}
+	if (!strcmp(dev, "stall") && !armed) {
+		stall_reg = dbg_read("fault_stall_us");
+		stall_us = stall_probe(fd, scratch);
+		stall_ok = stall_reg == STALL_US && stall_us >= STALL_US;
+	}
 	if (kfault)
 		kernel_fault_set(kern, false);
 	device_fault_clear();
-	if (!strcmp(kern, "noswap"))
+	if (!strcmp(dev, "stall"))
+		tap_diag("stall: register %lld us, a 4 KiB FILL took %.0f us with the stall, %.0f us without",
+			 stall_reg, stall_us, stall_probe(fd, scratch));
+	if (noswap) {
+		ballast_free(fd);
 		swaps_on();
+	}
 
 	bad = verify_all(fd, &refilled);
-	tap_check(t, status == 0 && !bad && device_works(fd),
-		  "%s x %s: %u ops (child status %d), %llu bad bytes, %u BOs refilled, %lld engine resets, device works",
-		  dev, kern, ops_per_cell, status, (unsigned long long)bad,
-		  refilled, stat_get("engine_resets") - resets0);
+	works = device_works(fd);
+	if (armed)
+		tap_diag("%s x %s: arming %s failed: %s", dev, kern, kern,
+			 strerror(-armed));
+	tap_check(t, !armed && status == 0 && !bad && works,
+		  "%s x %s: %u x %u ops, %lu failed (child status %d), %llu bad bytes, %u BOs refilled, device works: %s",
+		  dev, kern, rounds, ops_per_cell, seen->errors, status,
+		  (unsigned long long)bad, refilled, works ? "yes" : "NO");
+	if (control)
+		tap_check(t, !armed && status == 0 &&
+			  (beside_load || !seen->errors) && dev_ok && rounds,
+			  "none x none (control): every op succeeded (%lu of %lu failed, first %d%s); %s",
+			  seen->errors, seen->ops, seen->first_error,
+			  beside_load ? ", pressure errors allowed" : "",
+			  dev_why);
+	else
+		tap_check(t, !armed && rounds && dev_ok && kern_ok && stall_ok,
+			  "%s x %s: the faults fired in %u round%s: %s%s; %s%s",
+			  dev, kern, rounds, rounds == 1 ? "" : "s", dev_why,
+			  strcmp(dev, "stall") ? "" : stall_ok ?
+			  ", stall armed and slowing the engine" :
+			  ", stall NOT in effect", kern_why,
+			  seen->errors ? "" : "; no operation failed");
 }
 
 int main(int argc, char **argv)
@@ -421,6 +715,7 @@ int main(int argc, char **argv)
 	const char *dev_list = NULL, *kern_list = NULL;
 	uint64_t seed = 1, rng;
 	unsigned int d, k, cells = 0, i;
+	uint32_t scratch;
 	struct tap t;
 	int fd;
 
@@ -435,8 +730,10 @@ int main(int argc, char **argv)
 			kern_list = argv[++i];
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = true;
+		else if (!strcmp(argv[i], "--beside-load"))
+			beside_load = true;
 		else {
-			fprintf(stderr, "usage: simgpu-faults [--ops N] [--seed S] [--device LIST] [--kernel LIST]\n");
+			fprintf(stderr, "usage: simgpu-faults [--ops N] [--seed S] [--device LIST] [--kernel LIST] [--beside-load]\n");
 			return 2;
 		}
 	}
@@ -449,7 +746,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	tap_plan(&t, cells + 1);
+	tap_plan(&t, 2 * cells + 1);
 	/* Looked up now: the children must not need to. */
 	stat_get("engine_resets");
 	tap_diag("seed %llu, %u ops per cell", (unsigned long long)seed,
@@ -457,7 +754,14 @@ int main(int argc, char **argv)
 	fd = dev_open(NULL);
 	expect = mmap(NULL, NBOS * sizeof(*expect), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (fd < 0 || expect == MAP_FAILED)
+	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fd < 0 || expect == MAP_FAILED || seen == MAP_FAILED)
+		return 1;
+	/* For the stall probe: 4 KiB the engine fills. */
+	if (bo_create(fd, 4096, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) |
+		      DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT),
+		      DRM_SIMGPU_MEM_VRAM0, 0, &scratch))
 		return 1;
 	rng = seed;
 	for (i = 0; i < NBOS; i++) {
@@ -480,7 +784,7 @@ int main(int argc, char **argv)
 			if (listed(dev_list, device_faults[d]) &&
 			    listed(kern_list, kernel_faults[k]))
 				run_cell(&t, fd, device_faults[d],
-					 kernel_faults[k], rnd_next(&rng));
+					 kernel_faults[k], &rng, scratch);
 	tap_diag("%llu bytes verified", (unsigned long long)bytes_verified);
 	return tap_finish(&t);
 }

@@ -10,13 +10,29 @@
  * every move; a migration outside the allowed mask must fail with
  * -EINVAL and leave the BO alone.
  *
+ * Each migration is also checked for the path it took, on the driver's
+ * counters read just before and after the ioctl: GEM_QUERY reports the
+ * new placement at once (before the CPU touches the BO), the move
+ * counters grew by exactly the moves expected and no eviction happened,
+ * and the bytes were moved by the expected mover.  With the engine
+ * (--expect engine, the default), VRAM <-> SYSTEM goes through TT (two
+ * moves: the engine reaches system pages only through the GART), every
+ * move to or from VRAM is one engine copy of the BO and no CPU copy, and
+ * TT <-> SYSTEM copies nothing (the pages stay, only the GART binding
+ * changes).  With --expect cpu (force_cpu_copy=1): direct moves, CPU
+ * copies only.  A rejected migration changes no counter.
+ *
  * --small-bar: VRAM0 larger than its CPU-visible window.  VRAM-only BOs
  * without NEEDS_CPU_ACCESS fill VRAM beyond the window; each is cleared
  * and written by the engine (through a TT staging BO), then mapped: the
  * CPU fault must move it into the visible window, every byte must be
  * there, and the invisible-fault counter must count the faults.
  *
- * Usage: simgpu-placements [--small-bar]
+ * The small-BAR faults are checked the same way: each is one move within
+ * VRAM0 (into the window), copied by the engine, the CPU copying nothing
+ * (it cannot reach invisible VRAM).
+ *
+ * Usage: simgpu-placements [--small-bar] [--expect engine|cpu]
  */
 #include <errno.h>
 #include <string.h>
@@ -30,6 +46,53 @@
 #define SB_BOS		12
 
 static struct tap t;
+static bool cpu_mode;	/* --expect cpu: force_cpu_copy=1 */
+
+static bool mem_is_vram(uint32_t mem)
+{
+	return mem == DRM_SIMGPU_MEM_VRAM0 || mem == DRM_SIMGPU_MEM_VRAM1;
+}
+
+/*
+ * Whether the counters from @a to @b show exactly the path expected of a
+ * migration of a @size byte BO from @s to @d; describes it in @why.
+ */
+static bool move_path_ok(const struct stats *a, const struct stats *b,
+			 uint32_t s, uint32_t d, uint64_t size, char *why,
+			 size_t len)
+{
+	long long want[DRM_SIMGPU_NUM_MEM][DRM_SIMGPU_NUM_MEM] = { { 0 } };
+	long long eng = stats_delta(a, b, "engine_bytes");
+	long long cpu = stats_delta(a, b, "cpu_bytes");
+	long long want_eng = 0, want_cpu = 0;
+	bool copy = mem_is_vram(s) || mem_is_vram(d), ok = true;
+	char moves[512], evs[512];
+	uint32_t x, y;
+
+	if (!cpu_mode && copy && (s == DRM_SIMGPU_MEM_SYSTEM ||
+				  d == DRM_SIMGPU_MEM_SYSTEM)) {
+		want[s][DRM_SIMGPU_MEM_TT]++;	/* a hop through TT */
+		want[DRM_SIMGPU_MEM_TT][d]++;
+	} else {
+		want[s][d]++;
+	}
+	if (copy && cpu_mode)
+		want_cpu = size;
+	else if (copy)
+		want_eng = size;
+	for (x = 0; x < DRM_SIMGPU_NUM_MEM; x++)
+		for (y = 0; y < DRM_SIMGPU_NUM_MEM; y++)
+			ok &= stats_delta(a, b, stats_move_name("move", x, y)) ==
+			      want[x][y] &&
+			      !stats_delta(a, b,
+					   stats_move_name("evict", x, y));
+	ok &= eng == want_eng && cpu == want_cpu;
+	snprintf(why, len, "moves %s, evictions %s, engine bytes %lld, CPU bytes %lld (want %lld, %lld)",
+		 stats_diff(a, b, "move_", moves, sizeof(moves)),
+		 stats_diff(a, b, "evict_", evs, sizeof(evs)), eng, cpu,
+		 want_eng, want_cpu);
+	return ok;
+}
 
 /* Create a BO in @mem and check it; returns its mapping or NULL. */
 static void *check_create(int fd, uint32_t mask, uint32_t mem,
@@ -78,40 +141,98 @@ static int run_placements(int fd, const struct drm_simgpu_device_query *q)
 	pattern_fill(p, 0, BO_SIZE, seed);
 	for (s = 0; s < DRM_SIMGPU_NUM_MEM; s++) {
 		for (d = 0; d < DRM_SIMGPU_NUM_MEM; d++) {
+			struct stats st0, st1;
+			char why[1200] = "";
+			bool path_ok = false;
+			int at_s, at_d;
+
 			if (s == d || !(all & DRM_SIMGPU_PLACEMENT(s)) ||
 			    !(all & DRM_SIMGPU_PLACEMENT(d)))
 				continue;
 			ret = bo_migrate(fd, mh, s, 0);
+			at_s = bo_mem(fd, mh);
 			bad = pattern_check(p, 0, BO_SIZE, seed);
 			pattern_fill(p, 0, BO_SIZE, ++seed);
+			if (!ret)
+				ret = stats_read(&st0);
 			ret = ret ? ret : bo_migrate(fd, mh, d, 0);
+			at_d = bo_mem(fd, mh);
+			if (!ret && !stats_read(&st1))
+				path_ok = move_path_ok(&st0, &st1, s, d,
+						       BO_SIZE, why,
+						       sizeof(why));
 			bad += pattern_check(p, 0, BO_SIZE, seed);
-			tap_check(&t, !ret && bo_mem(fd, mh) == (int)d && !bad,
-				  "migrate %s -> %s: now in %s, %llu bad bytes (%d)",
-				  mem_name(s), mem_name(d),
-				  mem_name(bo_mem(fd, mh)),
+			tap_diag("migrate %s -> %s: %s", mem_name(s),
+				 mem_name(d), why);
+			tap_check(&t, !ret && at_s == (int)s &&
+				  at_d == (int)d && path_ok &&
+				  bo_mem(fd, mh) == (int)d && !bad,
+				  "migrate %s -> %s: was in %s, then in %s, path %s, %llu bad bytes (%d)",
+				  mem_name(s), mem_name(d), mem_name(at_s),
+				  mem_name(at_d),
+				  path_ok ? "as expected" : "WRONG",
 				  (unsigned long long)bad, ret);
 		}
 	}
 
 	/* Migrations outside the mask of the single-placement BOs. */
 	for (s = 0; s < DRM_SIMGPU_NUM_MEM; s++) {
+		struct stats st0, st1;
+		char moves[512];
 		int fails = 0;
 
 		if (!map[s])
 			continue;
+		fails += stats_read(&st0) != 0;
 		for (d = 0; d < DRM_SIMGPU_NUM_MEM; d++)
 			if (d != s && (all & DRM_SIMGPU_PLACEMENT(d)) &&
 			    bo_migrate(fd, h[s], d, 0) != -EINVAL)
 				fails++;
+		fails += stats_read(&st1) != 0;
+		stats_diff(&st0, &st1, "move_", moves, sizeof(moves));
+		fails += strcmp(moves, "none") != 0 ||
+			 stats_delta(&st0, &st1, "engine_bytes") ||
+			 stats_delta(&st0, &st1, "cpu_bytes");
 		bad = pattern_check(map[s], 0, BO_SIZE, s + 1);
 		tap_check(&t, !fails && bo_mem(fd, h[s]) == (int)s && !bad,
-			  "%s-only BO: migrations elsewhere fail with -EINVAL, it stays, %llu bad bytes",
-			  mem_name(s), (unsigned long long)bad);
+			  "%s-only BO: migrations elsewhere fail with -EINVAL, it stays, moves counted: %s, %llu bad bytes",
+			  mem_name(s), moves, (unsigned long long)bad);
 		munmap(map[s], BO_SIZE);
 	}
 	munmap(p, BO_SIZE);
 	return 0;
+}
+
+/*
+ * The path of the first CPU access to small-BAR BO @i: if it was
+ * invisible (@moved), one move VRAM0 -> VRAM0 into the window, besides
+ * evictions from VRAM0 to TT that made room; otherwise no move.  Every
+ * move an engine copy of the BO, no CPU copy.
+ */
+static bool fault_path_ok(const struct stats *a, const struct stats *b,
+			  unsigned int i, bool moved)
+{
+	long long ev = stats_delta(a, b, "evict_vram0_tt");
+	long long eng = stats_delta(a, b, "engine_bytes");
+	long long cpu = stats_delta(a, b, "cpu_bytes");
+	long long in_vram = stats_delta(a, b, "move_vram0_vram0");
+	long long to_tt = stats_delta(a, b, "move_vram0_tt");
+	char moves[512], evs[512];
+	bool ok;
+
+	stats_diff(a, b, "move_", moves, sizeof(moves));
+	stats_diff(a, b, "evict_", evs, sizeof(evs));
+	if (moved)
+		ok = in_vram == 1 && to_tt == ev &&
+		     eng == (1 + ev) * (long long)SB_BO_SIZE && cpu == 0 &&
+		     stats_delta(a, b, "invisible_faults") == 1;
+	else
+		ok = !strcmp(moves, "none") && !eng && !cpu;
+	if (!ok)
+		tap_diag("BO %u (%s): moves %s, evictions %s, engine bytes %lld, CPU bytes %lld",
+			 i, moved ? "invisible" : "visible", moves, evs, eng,
+			 cpu);
+	return ok;
 }
 
 /* A VRAM BO bigger than the visible window: a CPU fault moves it to TT. */
@@ -122,18 +243,34 @@ static void big_bo(int fd, uint64_t size)
 	void *p;
 	int mem;
 
+	struct stats st0, st1;
+	bool path_ok = false;
+	char moves[512] = "";
+	int created_in;
+
 	p = bo_new(fd, size, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0),
 		   DRM_SIMGPU_MEM_VRAM0, 0, &h);
-	if (p) {
+	created_in = p ? bo_mem(fd, h) : -1;
+	if (p && !stats_read(&st0)) {
 		nonzero = bytes_check(p, size, 0);
+		/* The fault moved it VRAM0 -> TT on the engine. */
+		if (!stats_read(&st1)) {
+			stats_diff(&st0, &st1, "move_", moves, sizeof(moves));
+			path_ok = stats_delta(&st0, &st1, "move_vram0_tt") == 1 &&
+				  stats_delta(&st0, &st1, "engine_bytes") ==
+				  (long long)size &&
+				  !stats_delta(&st0, &st1, "cpu_bytes");
+		}
 		pattern_fill(p, 0, size, 77);
 		bad = pattern_check(p, 0, size, 77);
 		munmap(p, size);
 	}
 	mem = p ? bo_mem(fd, h) : -1;
-	tap_check(&t, p && mem == DRM_SIMGPU_MEM_TT && !nonzero && !bad,
-		  "a %llu MiB VRAM BO (more than the window) is mapped from %s: %llu non-zero bytes when new, %llu bad bytes",
-		  (unsigned long long)(size / MiB), mem_name(mem),
+	tap_check(&t, p && created_in == DRM_SIMGPU_MEM_VRAM0 &&
+		  mem == DRM_SIMGPU_MEM_TT && path_ok && !nonzero && !bad,
+		  "a %llu MiB VRAM BO (more than the window), created in %s, is mapped from %s (moves %s, one engine copy: %s): %llu non-zero bytes when new, %llu bad bytes",
+		  (unsigned long long)(size / MiB), mem_name(created_in),
+		  mem_name(mem), moves, path_ok ? "yes" : "NO",
 		  (unsigned long long)nonzero, (unsigned long long)bad);
 	if (p)
 		gem_close(fd, h);
@@ -143,7 +280,7 @@ static void run_small_bar(int fd, const struct drm_simgpu_device_query *q)
 {
 	uint64_t vis = q->regions[0].visible_size, bad = 0, nonzero = 0;
 	uint32_t h[SB_BOS], sh;
-	unsigned int i, invisible = 0, moved = 0;
+	unsigned int i, invisible = 0, moved = 0, wrong_path = 0;
 	long long f0, f1;
 	struct drm_simgpu_gem_query gq;
 	struct drm_simgpu_cmd c;
@@ -182,12 +319,13 @@ static void run_small_bar(int fd, const struct drm_simgpu_device_query *q)
 
 	f0 = stat_get("invisible_faults");
 	for (i = 0; i < SB_BOS; i++) {
+		struct stats st0, st1;
 		bool was_visible;
 
 		bo_query(fd, h[i], &gq);
 		was_visible = gq.cpu_visible;
 		p[i] = bo_map(fd, h[i], SB_BO_SIZE);
-		if (!p[i]) {
+		if (!p[i] || stats_read(&st0)) {
 			fails++;
 			continue;
 		}
@@ -198,12 +336,18 @@ static void run_small_bar(int fd, const struct drm_simgpu_device_query *q)
 				 i, mem_name(gq.mem), gq.cpu_visible);
 			fails++;
 		}
+		if (stats_read(&st1) ||
+		    !fault_path_ok(&st0, &st1, i, !was_visible))
+			wrong_path++;
 		moved += !was_visible;
 	}
 	f1 = stat_get("invisible_faults");
 	tap_check(&t, !fails && !bad,
 		  "mapping moved %u invisible BOs into the visible window, %llu bad bytes",
 		  moved, (unsigned long long)bad);
+	tap_check(&t, !wrong_path,
+		  "each fault was one engine move within VRAM0 (plus engine evictions to make room), no CPU copy (%u faults took another path)",
+		  wrong_path);
 	tap_check(&t, f1 - f0 >= moved && moved > 0,
 		  "invisible_faults counted the faults (%lld for %u BOs)",
 		  f1 - f0, moved);
@@ -224,10 +368,23 @@ static void run_small_bar(int fd, const struct drm_simgpu_device_query *q)
 
 int main(int argc, char **argv)
 {
-	bool small_bar = argc > 1 && !strcmp(argv[1], "--small-bar");
 	struct drm_simgpu_device_query q;
+	bool small_bar = false;
 	unsigned int n;
-	int fd;
+	int fd, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--small-bar")) {
+			small_bar = true;
+		} else if (!strcmp(argv[i], "--expect") && i + 1 < argc &&
+			   (!strcmp(argv[i + 1], "engine") ||
+			    !strcmp(argv[i + 1], "cpu"))) {
+			cpu_mode = !strcmp(argv[++i], "cpu");
+		} else {
+			fprintf(stderr, "usage: simgpu-placements [--small-bar] [--expect engine|cpu]\n");
+			return 2;
+		}
+	}
 
 	fd = dev_open(&q);
 	if (fd < 0) {
@@ -236,7 +393,7 @@ int main(int argc, char **argv)
 		return tap_finish(&t);
 	}
 	if (small_bar) {
-		tap_plan(&t, 5);
+		tap_plan(&t, 6);
 		run_small_bar(fd, &q);
 	} else {
 		/* n creations, n * (n - 1) pairs, n mask checks */

@@ -2,7 +2,10 @@
 /*
  * simgpu-shrink: the driver's system-memory shrinker and TTM's other
  * reclaim paths.  Every BO gets its own pattern; every byte is checked
- * after every shrink/restore round.
+ * after every shrink/restore round, and between two rounds every BO is
+ * rewritten with a new pattern (a new seed): a restore that brought back
+ * an older backup, or a backup that was not redone after the BO changed,
+ * shows as the previous round's pattern.
  *
  * Usage: simgpu-shrink MODE [--total-mb N] [--bo-mb N] [--procs N]
  *                           [--vram] [--compressible] [--anon] [--limit-mb N]
@@ -83,6 +86,16 @@ static void fill(struct obj *o)
 
 	for (i = 0; i < o->size / 8; i++)
 		w[i] = word(o->seed, 8 * i);
+}
+
+/*
+ * Rewrite @o with a new pattern: what a stale backup would bring back
+ * differs from it everywhere.
+ */
+static void refill(struct obj *o)
+{
+	o->seed += 0x100000;
+	fill(o);
 }
 
 /* Bytes of @o that differ from its pattern (or from zero). */
@@ -277,19 +290,33 @@ static int forced(void)
 		  "%lld pages restored, none left backed up",
 		  stat_get("pages_restored") - restored0);
 
-	/* A second round: back up and write out, restore, check. */
+	/*
+	 * A second round on new content: every BO (the purged ones too,
+	 * WILLNEED again) gets a new pattern, is backed up and written out,
+	 * restored, checked: an old backup brought back would show.
+	 */
+	ret = bo_migrate(fd, o[4].handle, DRM_SIMGPU_MEM_SYSTEM, 0);
+	for (i = 0; i < NFORCED; i++) {
+		o[i].dontneed = false;
+		refill(&o[i]);
+	}
 	backups0 = stat_get("pages_backed_up");
+	restored0 = stat_get("pages_restored");
 	v = stat_get("pages_written_back");
-	ret = shrink(1 << 20, true);
+	ret = ret ? ret : shrink(1 << 20, true);
 	v = stat_get("pages_written_back") - v;
-	tap_check(&t, !ret && v > 0 &&
+	tap_check(&t, !ret && v >= (long long)(NFORCED * np) &&
 		  v == stat_get("pages_backed_up") - backups0,
-		  "\"shrink N w\" wrote all %lld backed-up pages out", v);
+		  "\"shrink N w\" backed up and wrote out all %lld pages of the rewritten BOs",
+		  v);
 	bad = 0;
 	for (i = 0; i < NFORCED; i++)
-		bad += check(&o[i], o[i].dontneed);
-	tap_check(&t, !ret && !bad,
-		  "second round with writeback: %llu bad bytes",
+		bad += check(&o[i], false);
+	tap_check(&t, !ret && !bad &&
+		  stat_get("pages_restored") - restored0 ==
+		  (long long)(NFORCED * np),
+		  "second round with writeback, new patterns: %lld pages restored, %llu bad bytes",
+		  stat_get("pages_restored") - restored0,
 		  (unsigned long long)bad);
 	stats_diag();
 	tap_diag("%llu bytes verified", (unsigned long long)bytes_verified);
@@ -381,12 +408,16 @@ static int pressure_worker_tap(unsigned int id, struct tap *t)
 			    bo_migrate(fd, o[i].handle, DRM_SIMGPU_MEM_VRAM0, 0))
 				migrate_errs++;
 			bad += check(&o[i], false);
+			/* New content for round 1: stale backups show. */
+			if (round == 0)
+				refill(&o[i]);
 		}
 		secs = since(&t0);
 		snprintf(msg, sizeof(msg),
-			 "round %u: every byte of %llu MiB verified in %.1f s (%llu bad, %u failed migrations)",
-			 round, (unsigned long long)mb, secs,
-			 (unsigned long long)bad, migrate_errs);
+			 "round %u: every byte of %llu MiB verified%s in %.1f s (%llu bad, %u failed migrations)",
+			 round, (unsigned long long)mb,
+			 round ? " (the new patterns)" : ", then rewritten",
+			 secs, (unsigned long long)bad, migrate_errs);
 		fails += !report(t, id, !bad && !migrate_errs, msg);
 		tap_diag("timing verify%u %llu %.3f", round,
 			 (unsigned long long)mb, secs);
@@ -476,11 +507,9 @@ static int churn(void)
 				continue;
 			}
 			bad += check(&o[i], !retained);
-			if (retained)
-				continue;
-			purged++;
-			o[i].seed += n;
-			fill(&o[i]);
+			purged += !retained;
+			/* Every BO gets new content for the next round. */
+			refill(&o[i]);
 		}
 		tap_check(&t, !ret && !bad,
 			  "round %u: %llu of %llu DONTNEED BOs purged and read zero, the others intact (%llu bad)",
@@ -545,10 +574,14 @@ static int watermark(void)
 		  stat_get("ttm_swapout_pages") - out0);
 	for (round = 0; round < 2; round++) {
 		bad = 0;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			bad += check(&o[i], false);
-		tap_check(&t, !bad, "round %u: every byte verified (%llu bad)",
-			  round, (unsigned long long)bad);
+			if (round == 0)
+				refill(&o[i]);
+		}
+		tap_check(&t, !bad, "round %u: every byte verified%s (%llu bad)",
+			  round, round ? " (the new patterns)" :
+			  ", then rewritten", (unsigned long long)bad);
 	}
 	tap_check(&t, stat_get("ttm_swapin_pages") > in0,
 		  "%lld pages swapped back in",
@@ -830,6 +863,7 @@ static int signal_test(uint64_t bo_mb)
 	int fd, ret;
 
 	tap_plan(&t, 5);
+	bad = 0;
 	fd = dev_open(NULL);
 	if (fd < 0 || create(fd, &o, size, DRM_SIMGPU_MEM_SYSTEM, 0x3000))
 		return 1;
@@ -857,14 +891,17 @@ static int signal_test(uint64_t bo_mb)
 		if (ret || stat_get("pages_restored") - restored0 !=
 		    (long long)np)
 			break;
+		/* Checked, then new content for the next round. */
+		bad += check(&o, false);
+		refill(&o);
 		/* Back to SYSTEM for the next round. */
 		if (bo_migrate(fd, o.handle, DRM_SIMGPU_MEM_SYSTEM, 0))
 			break;
 	}
 	tap_check(&t, round == 3, "3 migrations restored under SIGALRM (%u EINTR, %u alarms)",
 		  eintr, alarms);
-	bad = check(&o, false);
-	tap_check(&t, !bad, "after migrations: %llu bad bytes",
+	bad += check(&o, false);
+	tap_check(&t, !bad, "after each migration, the BO rewritten after each: %llu bad bytes",
 		  (unsigned long long)bad);
 
 	/* CPU faults restore; the fault is retried after each signal. */

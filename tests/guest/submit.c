@@ -10,7 +10,10 @@
  * forced through debugfs and by VRAM pressure: the eviction must wait for
  * the copy, so the evicted BO holds its result; an engine error fails
  * the submission with -EIO and nothing else.  Every byte is checked
- * against the expected content after each step.
+ * against the expected content after each step, and every placement a
+ * step relies on (the SYSTEM BO before the submission, both BOs in VRAM0
+ * before an eviction, out of it after, with the evictions counted) is
+ * checked with GEM_QUERY.
  *
  * Usage: simgpu-submit  (run with VRAM0 of 32 MiB)
  */
@@ -74,9 +77,15 @@ static void copy_between(struct obj *a, struct obj *b, struct obj *c,
 	uint64_t bad;
 	int ret;
 
+	int in_system;
+
 	obj_pattern(a, 1);
 	/* The submission brings it back to VRAM (an engine move via TT). */
 	ret = bo_migrate(fd, a->h, DRM_SIMGPU_MEM_SYSTEM, 0);
+	/* Otherwise the submission would have nothing to bring back. */
+	in_system = bo_mem(fd, a->h);
+	if (!ret && in_system != DRM_SIMGPU_MEM_SYSTEM)
+		ret = -EXDEV;
 	cmd[0] = cmd_copy(a->h, 0, b->h, 0, BO_SIZE);
 	cmd[1] = cmd_copy(a->h, 4096, c->h, 65536, MiB);
 	cmd[2] = cmd_copy(a->h, MiB, d->h, 12345, 54321);
@@ -87,9 +96,9 @@ static void copy_between(struct obj *a, struct obj *b, struct obj *c,
 	bad = obj_bad(a) + obj_bad(b) + obj_bad(c) + obj_bad(d);
 	tap_check(&t, !ret && !bad && bo_mem(fd, d->h) == DRM_SIMGPU_MEM_TT &&
 		  bo_mem(fd, a->h) == DRM_SIMGPU_MEM_VRAM0,
-		  "COPY from a SYSTEM BO (now in %s) to VRAM, TT and a SYSTEM BO (now in %s) in one submission: %llu bad bytes (%d)",
-		  mem_name(bo_mem(fd, a->h)), mem_name(bo_mem(fd, d->h)),
-		  (unsigned long long)bad, ret);
+		  "COPY from a SYSTEM BO (migrated to %s, now in %s) to VRAM, TT and a SYSTEM BO (now in %s) in one submission: %llu bad bytes (%d)",
+		  mem_name(in_system), mem_name(bo_mem(fd, a->h)),
+		  mem_name(bo_mem(fd, d->h)), (unsigned long long)bad, ret);
 }
 
 static void copy_within(struct obj *a, struct obj *b)
@@ -175,35 +184,61 @@ static void wait_busy(struct obj *a, struct obj *b)
 		  (unsigned long long)bad, done);
 }
 
+/*
+ * Migrate @a and @b to VRAM0 for an eviction test: the test means
+ * nothing unless they are there.  Returns whether both are.
+ */
+static bool both_in_vram0(struct obj *a, struct obj *b)
+{
+	int ra = bo_migrate(fd, a->h, DRM_SIMGPU_MEM_VRAM0, 0);
+	int rb = bo_migrate(fd, b->h, DRM_SIMGPU_MEM_VRAM0, 0);
+	int ma = bo_mem(fd, a->h), mb = bo_mem(fd, b->h);
+
+	if (!ra && !rb && ma == DRM_SIMGPU_MEM_VRAM0 &&
+	    mb == DRM_SIMGPU_MEM_VRAM0)
+		return true;
+	tap_diag("migrations to VRAM0: %d (now in %s), %d (now in %s)", ra,
+		 mem_name(ma), rb, mem_name(mb));
+	return false;
+}
+
+static long long vram0_evictions(void)
+{
+	return stat_get("evict_vram0_tt") + stat_get("evict_vram0_system");
+}
+
 static void evict_busy_debugfs(struct obj *a, struct obj *b)
 {
+	bool in_vram = both_in_vram0(a, b);
+	long long ev0 = vram0_evictions(), ev;
 	uint64_t seqno, bad;
 	int ret, mem;
 
-	bo_migrate(fd, a->h, DRM_SIMGPU_MEM_VRAM0, 0);
-	bo_migrate(fd, b->h, DRM_SIMGPU_MEM_VRAM0, 0);
 	seqno = slow_copy(a, b, 3);
 	ret = dbg_write("evict_vram", "1");
 	mem = bo_mem(fd, b->h);
+	ev = vram0_evictions() - ev0;
 	/* The eviction waited for the copy: it is done already. */
 	ret = ret ? ret : seqno_wait(fd, seqno, 0);
 	dbg_write("fault_stall_us", "0");
 	bad = obj_bad(a) + obj_bad(b);
-	tap_check(&t, seqno && !ret && mem != DRM_SIMGPU_MEM_VRAM0 && !bad,
-		  "debugfs eviction of a BO with a slow COPY queued: waited, BO in %s, %llu bad bytes (%d)",
-		  mem_name(mem), (unsigned long long)bad, ret);
+	tap_check(&t, seqno && !ret && in_vram && ev >= 2 &&
+		  mem != DRM_SIMGPU_MEM_VRAM0 &&
+		  bo_mem(fd, a->h) != DRM_SIMGPU_MEM_VRAM0 && !bad,
+		  "debugfs eviction of a BO with a slow COPY queued: both BOs were in VRAM0 (%s), %lld evictions counted, waited, BO in %s, %llu bad bytes (%d)",
+		  in_vram ? "yes" : "NO", ev, mem_name(mem),
+		  (unsigned long long)bad, ret);
 }
 
 static void evict_busy_pressure(struct obj *a, struct obj *b,
 				const struct drm_simgpu_device_query *q)
 {
 	unsigned int i, n = q->regions[0].size / FILLER_SIZE, made = 0;
-	long long ev0 = stat_get("evict_vram0_tt"), ev1;
+	bool in_vram = both_in_vram0(a, b);
+	long long ev0 = vram0_evictions(), ev1;
 	uint32_t *fh = calloc(n, sizeof(*fh));
 	uint64_t seqno, bad;
 
-	bo_migrate(fd, a->h, DRM_SIMGPU_MEM_VRAM0, 0);
-	bo_migrate(fd, b->h, DRM_SIMGPU_MEM_VRAM0, 0);
 	seqno = slow_copy(a, b, 4);
 	/* VRAM-only fillers the size of VRAM push everything else out. */
 	for (i = 0; fh && i < n; i++)
@@ -211,12 +246,14 @@ static void evict_busy_pressure(struct obj *a, struct obj *b,
 				   DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0),
 				   DRM_SIMGPU_MEM_VRAM0, 0, &fh[i]);
 	dbg_write("fault_stall_us", "0");
-	ev1 = stat_get("evict_vram0_tt");
+	ev1 = vram0_evictions();
 	bad = obj_bad(a) + obj_bad(b);
-	tap_check(&t, seqno && made == n && ev1 > ev0 &&
+	tap_check(&t, seqno && made == n && in_vram && ev1 - ev0 >= 2 &&
+		  bo_mem(fd, a->h) != DRM_SIMGPU_MEM_VRAM0 &&
 		  bo_mem(fd, b->h) != DRM_SIMGPU_MEM_VRAM0 && !bad,
-		  "VRAM pressure (%u fillers of %llu MiB) evicted a BO with a slow COPY queued (%lld evictions): %llu bad bytes",
-		  made, FILLER_SIZE / MiB, ev1 - ev0, (unsigned long long)bad);
+		  "VRAM pressure (%u fillers of %llu MiB) evicted both BOs from VRAM0 (were there: %s), one with a slow COPY queued (%lld evictions): %llu bad bytes",
+		  made, FILLER_SIZE / MiB, in_vram ? "yes" : "NO", ev1 - ev0,
+		  (unsigned long long)bad);
 	for (i = 0; i < made; i++)
 		gem_close(fd, fh[i]);
 	free(fh);
