@@ -8,20 +8,24 @@
  *
  * Usage: simgpu-race MODE [--seconds N] [--threads N] [--procs N]
  *                         [--bos N] [--bo-mb N] [--rounds N] [--deadline N]
+ *                         [--syscall LIST]
  *
  *   faults   (--seconds, --threads) threads CPU-fault the same BOs through
  *            their own mmaps (each writes its stripe of pages with a new
- *            generation, reads it back exactly and checks every word of
- *            the BO, whose words name their BO, offset and generation)
- *            while other threads migrate them between every placement
+ *            generation, reads it back exactly and checks a window of the
+ *            BO; every word names its BO, offset and generation, so any
+ *            reader can check any word) while other threads migrate them
+ *            between every placement
  *            (CPU-visible VRAM or not), run shrink passes and evict_vram,
  *            cycle a separate set of purgeable BOs through DONTNEED and
  *            WILLNEED (a BO read while DONTNEED holds its content, then
  *            zeroes; WILLNEED with retained=0 must read zero, retained=1
  *            the whole content), and create BOs that other threads map
  *            and that their creator GEM-closes and unmaps while the others
- *            still read them through their own mappings.  Allowed errors:
- *            ENOSPC (migrate), ENOENT (migrate of a closed handle).
+ *            still read them through their own mappings (all of a BO
+ *            before a reader unmaps it).  At the end every byte of every
+ *            BO must hold its last generation.  Allowed errors: ENOSPC
+ *            (migrate), ENOENT (migrate of a closed handle).
  *   fork     (--seconds, --procs) children read and write the mappings they
  *            inherited (each its stripe; a grandchild reads) and remap some
  *            of them, while the parent migrates the BOs, runs shrink
@@ -38,18 +42,24 @@
  *            with a deadline; a child that misses it is stuck in the
  *            kernel: its state is printed (and the CPUs' backtraces via
  *            sysrq), and the program exits at once without waiting.
- *   many     (--bos, at least 20000 by default) one-page BOs created in
- *            VRAM through eviction VRAM -> TT -> SYSTEM, backed up by a
- *            shrink pass and restored by CPU faults and migrations, each
- *            verified after every step.
+ *            --syscall pwrite,write,pread,read,pipe-write,pipe-read (a
+ *            comma-separated subset) runs only those loops.
+ *   many     (--bos, 20000 by default) one-page BOs created in VRAM0 (which
+ *            must hold them) and filled; evict_vram sends them all to TT
+ *            and, as the GART fills up, on to SYSTEM; a shrink pass backs
+ *            every one up; migrations to VRAM0 and CPU faults restore
+ *            them.  Every byte verified after each step; the counters
+ *            must show the evictions, backups and restores.
  *   gart     TT-only BOs of an eighth of the GART each, 11 of them: the
- *            older ones are evicted to SYSTEM, nothing lost; a TT-only BO
- *            larger than the GART fails with ENOSPC, as does a migration
- *            of one to TT and a submission whose TT-only BOs exceed the
- *            GART (nothing changes); one that fills the GART exactly
- *            runs; VRAM eviction works with a full GART, both when the
- *            GART's BOs can be evicted and when a submission holds them
- *            all (the VRAM BOs must then go to SYSTEM).
+ *            older ones are evicted to SYSTEM, nothing lost.  A TT-only
+ *            BO larger than the GART fails with ENOSPC, as does migrating
+ *            a bigger TT|SYSTEM one to TT; a submission whose TT-only BOs
+ *            exceed the GART fails (ENOSPC/ENOMEM) and changes nothing;
+ *            one that fills the GART exactly runs.  VRAM eviction works
+ *            with a full GART: BOs migrated into full VRAM0 evict others
+ *            while the GART is full of idle TT-only BOs, and a submission
+ *            that holds the whole GART and needs room in full VRAM0 must
+ *            evict VRAM BOs to SYSTEM (run with a small --gart).
  *   regions  (--procs, --rounds) two VRAM regions under pressure at once:
  *            processes migrate BOs with cross-region placement masks
  *            (VRAM0|VRAM1, VRAM1|TT, VRAM0|SYSTEM, ...) and verify every
@@ -1362,17 +1372,34 @@ enum {
 };
 
 static const struct {
+	const char *id;	/* for --syscall */
 	const char *name;
 	bool from_bo;	/* the kernel reads the BO (else it writes it) */
 	bool pipe;
 } kops[K_NUM] = {
-	[K_PWRITE] = { "pwrite() from a BO to a tmpfs file", true, false },
-	[K_WRITE] = { "write() from a BO to a tmpfs file", true, false },
-	[K_PREAD] = { "pread() from a tmpfs file into a BO", false, false },
-	[K_READ] = { "read() from a tmpfs file into a BO", false, false },
-	[K_PIPE_WRITE] = { "write() from a BO to a pipe", true, true },
-	[K_PIPE_READ] = { "read() from a pipe into a BO", false, true },
+	[K_PWRITE] = { "pwrite", "pwrite() from a BO to a tmpfs file", true, false },
+	[K_WRITE] = { "write", "write() from a BO to a tmpfs file", true, false },
+	[K_PREAD] = { "pread", "pread() from a tmpfs file into a BO", false, false },
+	[K_READ] = { "read", "read() from a tmpfs file into a BO", false, false },
+	[K_PIPE_WRITE] = { "pipe-write", "write() from a BO to a pipe", true, true },
+	[K_PIPE_READ] = { "pipe-read", "read() from a pipe into a BO", false, true },
 };
+
+/* kaccess --syscall: run only these (comma-separated ids), NULL: all. */
+static const char *k_only;
+
+static bool k_selected(int op)
+{
+	size_t n = strlen(kops[op].id);
+	const char *p;
+
+	if (!k_only)
+		return true;
+	for (p = k_only; (p = strstr(p, kops[op].id)); p += n)
+		if ((p == k_only || p[-1] == ',') && (!p[n] || p[n] == ','))
+			return true;
+	return false;
+}
 
 static volatile sig_atomic_t k_alarms;
 
@@ -1738,6 +1765,11 @@ static int kaccess_mode(void)
 		bool done = false;
 		pid_t pid;
 
+		if (!k_selected(op)) {
+			tap_check(&t, true, "%s # SKIP not selected",
+				  kops[op].name);
+			continue;
+		}
 		snap_take(&a);
 		memset((void *)kprog, 0, sizeof(*kprog));
 		fflush(stdout);
@@ -1757,9 +1789,14 @@ static int kaccess_mode(void)
 				  kops[op].name, opt.deadline, (int)pid);
 			k_hang_report(pid, size);
 			kill(shrinker, SIGKILL);
-			for (op++; op < K_NUM; op++)
-				tap_check(&t, false, "%s: not run, an earlier syscall loop hung",
-					  kops[op].name);
+			for (op++; op < K_NUM; op++) {
+				if (!k_selected(op))
+					tap_check(&t, true, "%s # SKIP not selected",
+						  kops[op].name);
+				else
+					tap_check(&t, false, "%s: not run, an earlier syscall loop hung",
+						  kops[op].name);
+			}
 			tap_check(&t, false, "counters: not checked, a syscall loop hung");
 			tap_check(&t, false, "smoke checks: not run, a syscall loop hung");
 			tap_diag("exiting without waiting for the stuck child");
@@ -1826,7 +1863,7 @@ static int many_mode(void)
 {
 	struct drm_simgpu_device_query q;
 	unsigned int n = opt.bos, i, made = 0, cnt[DRM_SIMGPU_NUM_MEM];
-	unsigned int cnt2[DRM_SIMGPU_NUM_MEM], migrated = 0, mig_errs = 0;
+	unsigned int migrated = 0, mig_errs = 0, outside;
 	uint64_t vram_pages, gart_pages, bad, *seed;
 	uint32_t *h;
 	uint8_t **m;
@@ -1836,7 +1873,7 @@ static int many_mode(void)
 	struct tap t;
 	int fd, ret = 0;
 
-	tap_plan(&t, 8);
+	tap_plan(&t, 6);
 	fd = dev_open(&q);
 	h = calloc(n, sizeof(*h));
 	m = calloc(n, sizeof(*m));
@@ -1848,6 +1885,7 @@ static int many_mode(void)
 	vram_pages = q.regions[0].size / PAGE;
 	gart_pages = q.gart_size / PAGE;
 
+	/* 1. Created in VRAM0 as far as it holds them. */
 	snap_take(&s0);
 	t0 = now_s();
 	for (made = 0; made < n; made++) {
@@ -1865,118 +1903,81 @@ static int many_mode(void)
 	}
 	t0 = now_s() - t0;
 	census(fd, h, made, cnt);
-	if (!tap_check(&t, made == n,
-		       "%u one-page BOs created preferring VRAM0, mapped and filled in %.1f s (%s; VRAM0 holds %llu pages, the GART %llu; they landed in VRAM0 %u, TT %u, SYSTEM %u)",
-		       made, t0, errname(ret),
+	if (!tap_check(&t, made == n && cnt[DRM_SIMGPU_MEM_VRAM0] > gart_pages,
+		       "%u one-page BOs created preferring VRAM0, mapped and filled in %.1f s (%s): in VRAM0 %u, TT %u, SYSTEM %u (VRAM0 holds %llu pages, the GART %llu)",
+		       made, t0, errname(ret), cnt[DRM_SIMGPU_MEM_VRAM0],
+		       cnt[DRM_SIMGPU_MEM_TT], cnt[DRM_SIMGPU_MEM_SYSTEM],
 		       (unsigned long long)vram_pages,
-		       (unsigned long long)gart_pages,
-		       cnt[DRM_SIMGPU_MEM_VRAM0], cnt[DRM_SIMGPU_MEM_TT],
-		       cnt[DRM_SIMGPU_MEM_SYSTEM]))
+		       (unsigned long long)gart_pages))
 		return tap_finish(&t);
 
 	/*
-	 * Creation takes free space anywhere before it evicts: migrating
-	 * each BO into VRAM0 in turn evicts the oldest VRAM BO to TT, and
-	 * once the GART is full, the oldest TT BO to SYSTEM.
+	 * 2. Evicting VRAM sends every BO there to TT, and as the GART fills
+	 * up, the oldest ones in TT on to SYSTEM.
 	 */
 	snap_take(&s1);
 	t0 = now_s();
-	for (i = 0; i < n; i++) {
-		int r = bo_migrate(fd, h[i], DRM_SIMGPU_MEM_VRAM0, 0);
-
-		if (r && mig_errs++ < 5)
-			note("migrate BO %u to VRAM0: %s", i, errname(r));
-	}
+	ret = dbg_write("evict_vram", "1");
+	t0 = now_s() - t0;
 	census(fd, h, n, cnt);
+	outside = cnt[DRM_SIMGPU_MEM_TT] + cnt[DRM_SIMGPU_MEM_SYSTEM];
 	snap_take(&s2);
-	snap_diag("counters of the migrations", &s1, &s2);
-	tap_check(&t, !mig_errs &&
-		  devict(&s1, &s2, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_TT) > 0 &&
-		  (n <= vram_pages + gart_pages ||
-		   devict(&s1, &s2, DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_SYSTEM) > 0),
-		  "each BO migrated to VRAM0 in %.1f s (%u failed): evicted VRAM0->TT %lld, TT->SYSTEM %lld, VRAM0->SYSTEM %lld; now in VRAM0 %u, TT %u, SYSTEM %u",
-		  now_s() - t0, mig_errs,
+	snap_diag("counters of the eviction", &s1, &s2);
+	bad = many_check(m, n, seed);
+	tap_check(&t, !ret && !bad && outside == n &&
+		  devict(&s1, &s2, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_TT) +
+		  devict(&s1, &s2, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_SYSTEM) > 0 &&
+		  devict(&s1, &s2, DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_SYSTEM) > 0,
+		  "evict_vram in %.1f s (%s): evicted VRAM0->TT %lld, TT->SYSTEM %lld, VRAM0->SYSTEM %lld; now in TT %u, SYSTEM %u; every byte verified (%llu bad)",
+		  t0, errname(ret),
 		  devict(&s1, &s2, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_TT),
 		  devict(&s1, &s2, DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_SYSTEM),
 		  devict(&s1, &s2, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_SYSTEM),
-		  cnt[DRM_SIMGPU_MEM_VRAM0], cnt[DRM_SIMGPU_MEM_TT],
-		  cnt[DRM_SIMGPU_MEM_SYSTEM]);
-	mig_errs = 0;
-	t0 = now_s();
-	bad = many_check(m, n, seed);
-	tap_check(&t, !bad, "every byte of every BO verified after eviction in %.1f s (%llu bad)",
-		  now_s() - t0, (unsigned long long)bad);
+		  cnt[DRM_SIMGPU_MEM_TT], cnt[DRM_SIMGPU_MEM_SYSTEM],
+		  (unsigned long long)bad);
 
-	/* A shrink pass backs up every BO outside VRAM. */
+	/* 3. A shrink pass backs up every one of them. */
 	t0 = now_s();
 	ret = shrink(4ULL * n, false);
 	s1 = s2;
 	snap_take(&s2);
 	v = dlt(&s1, &s2, "pages_backed_up");
-	tap_check(&t, !ret && v >= cnt[DRM_SIMGPU_MEM_TT] + cnt[DRM_SIMGPU_MEM_SYSTEM],
-		  "a shrink pass backed up %lld pages in %.1f s (%u BOs outside VRAM)",
-		  v, now_s() - t0,
-		  cnt[DRM_SIMGPU_MEM_TT] + cnt[DRM_SIMGPU_MEM_SYSTEM]);
-
-	/* CPU faults restore them. */
-	t0 = now_s();
-	bad = many_check(m, n, seed);
-	snap_take(&s3);
-	v = dlt(&s2, &s3, "pages_restored");
-	tap_check(&t, !bad && v >= dlt(&s1, &s2, "pages_backed_up"),
-		  "CPU faults restored %lld pages in %.1f s, every byte verified (%llu bad)",
-		  v, now_s() - t0, (unsigned long long)bad);
+	tap_check(&t, !ret && v >= outside &&
+		  snap_val(&s2, "backed_up_pages") >= outside,
+		  "a shrink pass backed up %lld pages in %.1f s (%u BOs outside VRAM; %lld pages backed up now)",
+		  v, now_s() - t0, outside, snap_val(&s2, "backed_up_pages"));
 
 	/*
-	 * Round 2: back up again, migrate every fourth BO to VRAM0 (restored
-	 * by the migration, evicting others), evict VRAM, rewrite every BO,
-	 * back up and restore once more.
+	 * 4. Every sixteenth BO migrated to VRAM0: restored by the
+	 * migration (VRAM0 is empty, nothing is evicted).
 	 */
 	t0 = now_s();
-	ret = shrink(4ULL * n, false);
-	for (i = 0; i < n; i += 4) {
+	for (i = 0; i < n; i += 16) {
 		int r = bo_migrate(fd, h[i], DRM_SIMGPU_MEM_VRAM0, 0);
 
-		if (!r) {
+		if (!r)
 			migrated++;
-		} else if (mig_errs++ < 5) {
+		else if (mig_errs++ < 5)
 			note("migrate BO %u to VRAM0: %s", i, errname(r));
-		}
 	}
-	census(fd, h, n, cnt2);
-	bad = many_check(m, n, seed);
-	if (dbg_write("evict_vram", "1"))
-		ret = -EIO;
-	for (i = 0; i < n; i++) {
-		seed[i] += 0x100000000ULL;
-		pattern_fill(m[i], 0, PAGE, seed[i]);
-	}
-	if (shrink(4ULL * n, false))
-		ret = -EIO;
-	bad += many_check(m, n, seed);
-	snap_take(&s4);
-	snap_diag("counters of round 2", &s3, &s4);
-	tap_check(&t, !ret && !bad && !mig_errs,
-		  "round 2 in %.1f s: %u backed-up BOs migrated to VRAM0 (now VRAM0 %u, TT %u, SYSTEM %u), VRAM evicted, every BO rewritten, backed up and read back: %llu bad bytes, %u failed migrations",
-		  now_s() - t0, migrated, cnt2[DRM_SIMGPU_MEM_VRAM0],
-		  cnt2[DRM_SIMGPU_MEM_TT], cnt2[DRM_SIMGPU_MEM_SYSTEM],
-		  (unsigned long long)bad, mig_errs);
-	tap_check(&t, devict(&s3, &s4, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_TT) > 0 &&
-		  dlt(&s3, &s4, "pages_backed_up") > 0 &&
-		  dlt(&s3, &s4, "pages_restored") >= migrated,
-		  "round 2 counters: evicted VRAM0->TT %lld, TT->SYSTEM %lld; %lld pages backed up, %lld restored",
-		  devict(&s3, &s4, DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_MEM_TT),
-		  devict(&s3, &s4, DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_SYSTEM),
-		  dlt(&s3, &s4, "pages_backed_up"),
-		  dlt(&s3, &s4, "pages_restored"));
-	snap_diag("counters", &s0, &s4);
+	snap_take(&s3);
+	v = dlt(&s2, &s3, "pages_restored");
+	tap_check(&t, !mig_errs && v >= migrated,
+		  "%u backed-up BOs migrated to VRAM0 in %.1f s, %lld pages restored (%u failed)",
+		  migrated, now_s() - t0, v, mig_errs);
+
+	/* 5. CPU faults restore the others; every byte checked. */
 	t0 = now_s();
-	for (i = 0; i < n; i++) {
-		munmap(m[i], PAGE);
-		gem_close(fd, h[i]);
-	}
-	close(fd);
-	tap_diag("%u BOs closed in %.1f s", n, now_s() - t0);
+	bad = many_check(m, n, seed);
+	snap_take(&s4);
+	v = dlt(&s2, &s4, "pages_restored");
+	tap_check(&t, !bad && v >= dlt(&s1, &s2, "pages_backed_up") &&
+		  snap_val(&s4, "backed_up_pages") == 0,
+		  "CPU faults restored the rest in %.1f s (%lld pages restored in all, %lld left backed up), every byte verified (%llu bad)",
+		  now_s() - t0, v, snap_val(&s4, "backed_up_pages"),
+		  (unsigned long long)bad);
+	snap_diag("counters", &s0, &s4);
+	/* The BOs go when the process exits. */
 	smoke_point(&t);
 	return tap_finish(&t);
 }
@@ -2389,6 +2390,8 @@ int main(int argc, char **argv)
 			opt.rounds = strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--deadline"))
 			opt.deadline = strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--syscall"))
+			k_only = v;
 		else
 			goto usage;
 		i++;
