@@ -27,8 +27,8 @@
  *            BO must hold its last generation.  Allowed errors: ENOSPC
  *            (migrate), ENOENT (migrate of a closed handle).
  *   fork     (--seconds, --procs) children read and write the mappings they
- *            inherited (each its stripe; a grandchild reads) and remap some
- *            of them, while the parent migrates the BOs, runs shrink
+ *            inherited (each its stripe, and a window of the whole; a
+ *            grandchild reads all) and remap some of them, while the parent migrates the BOs, runs shrink
  *            passes, GEM-closes one BO's handle and unmaps its own mapping
  *            of another; then the parent checks every byte.
  *   kaccess  (--bo-mb, --rounds, --deadline) the kernel accesses BO memory:
@@ -779,7 +779,7 @@ static void *f_madvise(void *arg)
 						note("madvise: BO %u read while DONTNEED (retained %u): 0x%016llx at 0x%llx, want 0x%016llx%s",
 						     b, r1,
 						     (unsigned long long)x,
-						     (unsigned long long)8 * i,
+						     (unsigned long long)(8 * i),
 						     (unsigned long long)(r1 ? want : 0),
 						     saw_zero ? " after zeroes" : "");
 				}
@@ -846,6 +846,15 @@ static void *f_migrator(void *arg)
 				continue;
 		}
 		mem = rnd_mem(&rng, mask);
+		/* Now and then from one VRAM region straight to the other. */
+		if ((mask & (PL(VRAM0) | PL(VRAM1))) == (PL(VRAM0) | PL(VRAM1)) &&
+		    rnd_next(&rng) % 3 == 0) {
+			int cur = bo_mem(F.fd, handle);
+
+			if (cur == DRM_SIMGPU_MEM_VRAM0 ||
+			    cur == DRM_SIMGPU_MEM_VRAM1)
+				mem = !cur;
+		}
 		flags = rnd_next(&rng) % 4 ? 0 : DRM_SIMGPU_MIGRATE_CPU_VISIBLE;
 		ret = bo_migrate(F.fd, handle, mem, flags);
 		if (!ret)
@@ -1116,7 +1125,7 @@ static int fk_child(unsigned int c, unsigned int nc, int fd,
 	snprintf(who, sizeof(who), "child %u", c);
 	while (now_s() < end) {
 		unsigned int b = rnd_next(&rng) % FK_NBOS;
-		uint64_t np = bo[b].size / PAGE;
+		uint64_t np = bo[b].size / PAGE, woff, wlen;
 		struct bad bad = { 0 };
 
 		/* BO 0's handle gets closed: its inherited mapping stays. */
@@ -1144,7 +1153,8 @@ static int fk_child(unsigned int c, unsigned int nc, int fd,
 			     (unsigned long long)bad.want);
 		r.bad += bad.bytes;
 		memset(&bad, 0, sizeof(bad));
-		scheck_any(map[b], 0, bo[b].size, bo[b].key, &bad);
+		f_window(&rng, bo[b].size, &woff, &wlen);
+		scheck_any(map[b], woff, wlen, bo[b].key, &bad);
 		if (bad.bytes)
 			note("child %u: BO %u: %llu bytes that are no word of it, first at 0x%llx: 0x%016llx, want 0x%016llx",
 			     c, b, (unsigned long long)bad.bytes,
@@ -1316,7 +1326,7 @@ static int fork_mode(void)
 	}
 	snap_take(&s1);
 	tap_check(&t, children_ok && iters > 0,
-		  "%u children (and a grandchild) wrote their pages and checked every word of the BOs through inherited mappings: %llu iterations",
+		  "%u children (and a grandchild) wrote their pages and checked the BOs through inherited mappings: %llu iterations",
 		  nc, (unsigned long long)iters);
 	for (i = 0; i < DRM_SIMGPU_NUM_MEM; i++) {
 		if (!(all & DRM_SIMGPU_PLACEMENT(i)))
@@ -1668,18 +1678,29 @@ static bool k_pstat(pid_t pid, char *state, unsigned long *ut,
 	return true;
 }
 
-static void k_show_file(const char *what, pid_t pid, const char *file)
+/*
+ * Print /proc/PID/FILE, trying up to @tries times 50 ms apart while it
+ * is empty (the kernel stack of a task running on a CPU cannot be read;
+ * a preempted one can).
+ */
+static void k_show_file(const char *what, pid_t pid, const char *file,
+			unsigned int tries)
 {
 	char path[64], buf[2048];
-	ssize_t n;
+	ssize_t n = 0;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	while (tries--) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0)
+			break;
+		sleep_us(50000);
+	}
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
@@ -1693,6 +1714,7 @@ static void k_hang_report(pid_t pid, uint64_t size)
 	unsigned long ut0, st0, ut1, st1;
 	long hz = sysconf(_SC_CLK_TCK);
 	char s0 = '?', s1 = '?';
+	long long intr;
 
 	diag("stuck child %d: in round %u of %u, call %lu %s (%lu EINTR so far), %llu of %llu bytes transferred before it",
 	     (int)pid, kprog->round, opt.rounds, kprog->calls + 1,
@@ -1701,15 +1723,18 @@ static void k_hang_report(pid_t pid, uint64_t size)
 	     (unsigned long long)size);
 	if (!k_pstat(pid, &s0, &ut0, &st0))
 		return;
+	intr = stat_get("restore_interrupted");
 	sleep_us(1000000);
+	intr = stat_get("restore_interrupted") - intr;
 	if (k_pstat(pid, &s1, &ut1, &st1))
 		diag("stuck child %d: state %c, in 1 s %.2f s of system time and %.2f s of user time: %s",
 		     (int)pid, s1, (double)(st1 - st0) / hz,
 		     (double)(ut1 - ut0) / hz,
 		     st1 > st0 ? "spinning in the kernel" : "sleeping");
-	k_show_file("syscall (nr args sp pc)", pid, "syscall");
-	k_show_file("wchan", pid, "wchan");
-	k_show_file("stack", pid, "stack");
+	diag("meanwhile the driver counted %lld more restores interrupted by a signal (restore_interrupted)",
+	     intr);
+	k_show_file("syscall", pid, "syscall", 1);
+	k_show_file("kernel stack", pid, "stack", 40);
 	kill(pid, SIGKILL);
 	sleep_us(1000000);
 	if (k_pstat(pid, &s1, &ut1, &st1))
@@ -2271,36 +2296,42 @@ static int rg_worker(unsigned int id)
 			uint32_t mem = rnd_mem(&rng, mask);
 			uint64_t bb;
 
-			/*
-			 * Mostly into VRAM: that is where the pressure is;
-			 * from one region straight to the other if it may.
-			 */
+			unsigned int step, steps = 1;
+
+			/* Mostly into VRAM: that is where the pressure is. */
 			if (rnd_next(&rng) % 4 && mask & (PL(VRAM0) | PL(VRAM1)))
 				mem = rnd_mem(&rng, mask & (PL(VRAM0) | PL(VRAM1)));
+			/* Then straight to the other region, if it may. */
 			if ((mask & (PL(VRAM0) | PL(VRAM1))) ==
-			    (PL(VRAM0) | PL(VRAM1)) && rnd_next(&rng) % 4) {
-				int cur = bo_mem(fd, b->handle);
+			    (PL(VRAM0) | PL(VRAM1)))
+				steps = 2;
+			for (step = 0; step < steps; step++) {
+				if (step) {
+					int cur = bo_mem(fd, b->handle);
 
-				if (cur == DRM_SIMGPU_MEM_VRAM0 ||
-				    cur == DRM_SIMGPU_MEM_VRAM1)
+					if (cur != DRM_SIMGPU_MEM_VRAM0 &&
+					    cur != DRM_SIMGPU_MEM_VRAM1)
+						break;
 					mem = !cur;
+				}
+				ret = bo_migrate(fd, b->handle, mem, 0);
+				if (!ret) {
+					moves++;
+				} else if (ret == -ENOSPC) {
+					nospc++;
+				} else {
+					note("process %u: migrate BO %u to %s: %s",
+					     id, order[i], mem_name(mem),
+					     errname(ret));
+					errs++;
+				}
+				bb = pattern_check(b->map, 0, b->size, b->seed);
+				if (bb)
+					note("process %u: BO %u after its move to %s (%s): %llu bad bytes",
+					     id, order[i], mem_name(mem),
+					     errname(ret), (unsigned long long)bb);
+				bad += bb;
 			}
-			ret = bo_migrate(fd, b->handle, mem, 0);
-			if (!ret) {
-				moves++;
-			} else if (ret == -ENOSPC) {
-				nospc++;
-			} else {
-				note("process %u: migrate BO %u to %s: %s", id,
-				     order[i], mem_name(mem), errname(ret));
-				errs++;
-			}
-			bb = pattern_check(b->map, 0, b->size, b->seed);
-			if (bb)
-				note("process %u: BO %u after its move to %s (%s): %llu bad bytes",
-				     id, order[i], mem_name(mem), errname(ret),
-				     (unsigned long long)bb);
-			bad += bb;
 			b->seed += 0x1000000ULL;
 			pattern_fill(b->map, 0, b->size, b->seed);
 		}
