@@ -985,7 +985,7 @@ static int faults_mode(void)
 	snap_take(&s1);
 
 	tap_check(&tp, F.iters > 0 && !F.bad_s && !F.map_errs,
-		  "faulting threads: %llu iterations, %llu remaps; own pages read back and every word of the BO checked: %llu bad bytes, %llu failed mmaps",
+		  "faulting threads: %llu iterations, %llu remaps; own pages read back, a window of the BO checked each time: %llu bad bytes, %llu failed mmaps",
 		  (unsigned long long)F.iters, (unsigned long long)F.remaps,
 		  (unsigned long long)F.bad_s,
 		  (unsigned long long)F.map_errs);
