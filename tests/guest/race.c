@@ -34,9 +34,10 @@
  *   kaccess  (--bo-mb, --rounds, --deadline) the kernel accesses BO memory:
  *            pwrite(), write(), pread(), read() on a tmpfs file (memfd)
  *            and write()/read() on a pipe with a mapped BO as the user
- *            buffer, the BO backed up by a shrink pass before each call
- *            and a process running shrink passes throughout, under a
- *            200 us SIGALRM itimer (handler, no SA_RESTART).  Each call
+ *            buffer, the BO backed up by a shrink pass before each loop
+ *            and by two more during it (each soon after the kernel's
+ *            fault restored it), under a 200 us SIGALRM itimer
+ *            (handler, no SA_RESTART).  Each call
  *            must complete, or return a partial count, EINTR or EFAULT,
  *            and each loop must finish.  Each syscall loop runs in a child
  *            with a deadline; a child that misses it is stuck in the
@@ -1431,6 +1432,7 @@ static void k_itimer(long us)
 
 struct kstats {
 	unsigned long calls, eintr, partial, efault;
+	unsigned int passes;	/* shrink passes during the calls */
 	long long restored;	/* pages restored while the calls ran */
 };
 
@@ -1452,6 +1454,39 @@ struct kpeer {
 	bool write;
 	int err;
 };
+
+/*
+ * Shrink passes during a syscall loop: two, each soon after the kernel's
+ * fault restored the BO, so that it is backed up again while the kernel
+ * copies it; the loop can still finish (each pass makes the next fault
+ * restore all of it).
+ */
+struct kduring {
+	uint64_t rng;
+	long long restored;	/* pages_restored when the loop started */
+	unsigned int passes;
+	int err;
+};
+
+static void *k_during(void *arg)
+{
+	struct kduring *d = arg;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		double t0 = now_s();
+
+		while (stat_get("pages_restored") <= d->restored &&
+		       now_s() - t0 < 5)
+			sleep_us(2000);
+		sleep_us(rnd_next(&d->rng) % 3000);
+		if (shrink(1 << 20, false))
+			d->err = -EIO;
+		d->passes++;
+		d->restored = stat_get("pages_restored");
+	}
+	return NULL;
+}
 
 static void *k_peer(void *arg)
 {
@@ -1504,6 +1539,8 @@ static int k_transfer(int op, int fd, uint8_t *map, uint64_t size,
 	unsigned int efault_run = 0;
 	uint64_t done = 0;
 
+	if ((op == K_WRITE || op == K_READ) && lseek(fd, 0, SEEK_SET))
+		return -errno;
 	while (done < size) {
 		long n;
 
@@ -1598,7 +1635,8 @@ static int k_child(int op, uint8_t *map, uint64_t size)
 			.fd = kops[op].from_bo ? pfd[0] : pfd[1],
 			.buf = buf, .size = size, .write = !kops[op].from_bo,
 		};
-		pthread_t th;
+		struct kduring during = { .rng = seed };
+		pthread_t th, dth;
 		long long restored0;
 
 		kprog->round = r;
@@ -1613,18 +1651,25 @@ static int k_child(int op, uint8_t *map, uint64_t size)
 		/* Back the BO up, as far as a pass gets. */
 		if (!err)
 			err = shrink(1 << 20, false);
-		if (kops[op].pipe && !err) {
-			pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+		/* Helper threads never take the SIGALRMs. */
+		restored0 = stat_get("pages_restored");
+		during.restored = restored0;
+		pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+		if (kops[op].pipe && !err)
 			err = -pthread_create(&th, NULL, k_peer, &peer);
-			pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
-		}
+		if (!err)
+			err = -pthread_create(&dth, NULL, k_during, &during);
+		pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
 		if (err)
 			break;
-		restored0 = stat_get("pages_restored");
 		k_itimer(200);
 		err = k_transfer(op, fd, map, size, &st);
 		k_itimer(0);
+		pthread_join(dth, NULL);
+		st.passes += during.passes;
 		st.restored += stat_get("pages_restored") - restored0;
+		if (!err)
+			err = during.err;
 		if (kops[op].pipe) {
 			pthread_join(th, NULL);
 			if (!err)
@@ -1644,10 +1689,10 @@ static int k_child(int op, uint8_t *map, uint64_t size)
 		if (kops[op].from_bo && !kops[op].pipe)
 			memset(buf, 0, size);
 	}
-	diag("%s: %u rounds of %llu MiB: %lu calls, %lu EINTR, %lu partial, %lu EFAULT, %d alarms; %lld pages restored during the calls; %llu bad bytes",
+	diag("%s: %u rounds of %llu MiB: %lu calls, %lu EINTR, %lu partial, %lu EFAULT, %d alarms; %u shrink passes during the calls, %lld pages restored during them; %llu bad bytes",
 	     kops[op].name, r, (unsigned long long)size >> 20, st.calls,
-	     st.eintr, st.partial, st.efault, (int)k_alarms, st.restored,
-	     (unsigned long long)bad);
+	     st.eintr, st.partial, st.efault, (int)k_alarms, st.passes,
+	     st.restored, (unsigned long long)bad);
 	if (!err && st.restored < (long long)np)
 		diag("%s: the BO was never restored by the calls: the path did not run",
 		     kops[op].name);
@@ -1752,7 +1797,6 @@ static int kaccess_mode(void)
 	struct snap s0, s1, a, b;
 	uint32_t handle[2];
 	uint8_t *map[2] = { NULL, NULL };
-	pid_t shrinker;
 	struct tap t;
 	int fd, op, i;
 
@@ -1769,19 +1813,6 @@ static int kaccess_mode(void)
 		       "two %u MiB BOs; %u rounds per syscall, %u s deadline each",
 		       opt.bo_mb, opt.rounds, opt.deadline))
 		return tap_finish(&t);
-
-	/* Shrink passes during the syscalls too. */
-	fflush(stdout);
-	shrinker = fork();
-	if (shrinker == 0) {
-		uint64_t rng = 0x7777ULL;
-
-		for (;;) {
-			shrink(64 + rnd_next(&rng) % 4096,
-			       rnd_next(&rng) % 8 == 0);
-			sleep_us(500 + rnd_next(&rng) % 3000);
-		}
-	}
 
 	snap_take(&s0);
 	for (op = 0; op < K_NUM; op++) {
@@ -1813,7 +1844,6 @@ static int kaccess_mode(void)
 			tap_check(&t, false, "%s under a 200 us SIGALRM itimer, the BO backed up: did not return within %u s (child %d stuck in the kernel)",
 				  kops[op].name, opt.deadline, (int)pid);
 			k_hang_report(pid, size);
-			kill(shrinker, SIGKILL);
 			for (op++; op < K_NUM; op++) {
 				if (!k_selected(op))
 					tap_check(&t, true, "%s # SKIP not selected",
@@ -1829,13 +1859,11 @@ static int kaccess_mode(void)
 		}
 		snap_take(&b);
 		tap_check(&t, WIFEXITED(status) && !WEXITSTATUS(status),
-			  "%s under a 200 us SIGALRM itimer, the BO backed up before each call: finished in %.1f s, every byte verified (status 0x%x; %lld pages backed up, %lld restored meanwhile)",
+			  "%s under a 200 us SIGALRM itimer, the BO backed up before and during each loop: finished in %.1f s, every byte verified (status 0x%x; %lld pages backed up, %lld restored meanwhile)",
 			  kops[op].name, secs, status,
 			  dlt(&a, &b, "pages_backed_up"),
 			  dlt(&a, &b, "pages_restored"));
 	}
-	kill(shrinker, SIGKILL);
-	waitpid(shrinker, NULL, 0);
 	snap_take(&s1);
 	snap_diag("counters", &s0, &s1);
 	tap_check(&t, dlt(&s0, &s1, "pages_backed_up") > 0 &&
