@@ -55,6 +55,8 @@ Machine:
   --cpus N                vCPUs (default 2)
   --vram SIZE[,SIZE]      VRAM per region; two sizes make two regions
                           (default 256M)
+  --gart SIZE             GART aperture, the most the TT placement holds
+                          (default 256M)
   --visible-vram SIZE[,SIZE]
                           CPU-visible part of each region (small-BAR), a power
                           of two (default: the whole region)
@@ -170,6 +172,7 @@ mem=$((512 << 20))
 cpus=2
 vram=($((256 << 20)))
 visible=()
+gart=
 zram=
 swap_disk=
 rootfs=
@@ -223,6 +226,7 @@ while [ $# -gt 0 ]; do
 			usage_error "--cpus: bad CPU count '$2' (1-8)"
 		cpus=$2; shift ;;
 	--vram) need_arg "$@"; to_size_list --vram "$2" vram; shift ;;
+	--gart) need_arg "$@"; to_bytes --gart "$2" gart; shift ;;
 	--visible-vram) need_arg "$@"; to_size_list --visible-vram "$2" visible; shift ;;
 	--swap) need_arg "$@"; to_bytes --swap "$2" zram; shift ;;
 	--swap-disk) need_arg "$@"; to_bytes --swap-disk "$2" swap_disk; shift ;;
@@ -452,6 +456,7 @@ for i in "${!vram[@]}"; do
 	device="$device,vram$i-size=${vram[$i]}"
 	[ ${#visible[@]} -gt 0 ] && device="$device,vram$i-visible-size=${visible[$i]}"
 done
+[ -n "$gart" ] && device="$device,gart-size=$gart"
 
 cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)"
 # KASAN with 5-level paging (-cpu max has LA57): an interrupt early in

@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..32"
+echo "1..34"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -38,6 +38,7 @@ check 2 "--mem: bad size '-1'" --mem -1
 check 2 "--vram: bad size '3x'" --vram 3x
 check 2 "--vram: give one or two sizes" --vram 1G,1G,1G
 check 2 "--visible-vram: give one size per VRAM region" --vram 64M,64M --visible-vram 32M
+check 2 "--gart: bad size '3x'" --gart 3x
 check 2 "--swap: bad size '1Q'" --swap 1Q
 check 2 "--cpus: bad CPU count '0'" --cpus 0
 check 2 "--accel: expected kvm, tcg or auto" --accel xen
@@ -55,6 +56,7 @@ SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is mis
 # Device properties are QEMU's to check: its message comes through.
 check 127 "vram0-visible-size must be a power of two" --accel tcg --vram 48M --exec true
 check 127 "exceeds vram0-size" --accel tcg --vram 64M --visible-vram 128M --exec true
+check 127 "gart-size must be a multiple of 4 KiB" --accel tcg --gart 6K --exec true
 
 # Test scenarios: bad names and files are usage errors, found before
 # any build or boot.
