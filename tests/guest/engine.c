@@ -2,7 +2,7 @@
 /*
  * simgpu-engine: what the driver reports about engine work that failed.
  *
- * Usage: simgpu-engine resets|gart|lost
+ * Usage: simgpu-engine resets|gart|purge|lost
  *
  *   resets  more engine resets than the driver once remembered (8): each
  *           round submits a FILL that the device fails (FAULT_FAIL_COUNT)
@@ -14,6 +14,11 @@
  *           BO stays in VRAM, and no GART entry is left pointing at the
  *           pages TTM freed (gart_bound_pages matches tt_used_bytes);
  *           a rebind recovers.  Needs --vram 64M --visible-vram 16M.
+ *   purge   content nobody can want is dropped, never copied: a DONTNEED
+ *           BO evicted from VRAM is purged (evict_purges, no engine
+ *           bytes, retained=0, reads zero), and a BO closed while busy
+ *           (waiting to be destroyed) is purged by a shrink pass, not
+ *           backed up (pages_purged_deleted).
  *   lost    surprise removal: engine work is queued on a slowed engine
  *           (FAULT_STALL_US), then the device reads all-ones for a while
  *           (FAULT_REMOVED_MS).  The driver must fail that work (-EIO),
@@ -149,6 +154,90 @@ static int gart_test(void)
 	return tap_finish(&t);
 }
 
+static int bo_madvise(int fd, uint32_t handle, uint32_t madv, uint32_t *retained)
+{
+	struct drm_simgpu_gem_madvise m = { .handle = handle, .madv = madv };
+	int ret = drm_xioctl(fd, DRM_IOCTL_SIMGPU_GEM_MADVISE, &m);
+
+	*retained = m.retained;
+	return ret;
+}
+
+static int purge_test(void)
+{
+	const uint64_t size = 4 * MiB;
+	struct drm_simgpu_cmd c[8];
+	long long purges, bytes, deleted, backups;
+	uint32_t h, busy, retained = 1;
+	char buf[32];
+	uint8_t *map;
+	int fd, ret;
+	unsigned int i;
+
+	tap_plan(&t, 4);
+	fd = dev_open(NULL);
+	map = fd < 0 ? NULL :
+	      bo_new(fd, size, DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) |
+		     TT_ONLY | DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+		     DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS,
+		     &h);
+	if (!map)
+		return tap_finish(&t);
+
+	/* A DONTNEED BO in VRAM, evicted. */
+	memset(map, 0x77, size);
+	purges = stat_get("evict_purges");
+	bytes = stat_get("engine_bytes") + stat_get("cpu_bytes");
+	ret = bo_madvise(fd, h, DRM_SIMGPU_MADV_DONTNEED, &retained);
+	if (!ret)
+		ret = dbg_write("evict_vram", "1");
+	tap_check(&t, !ret && stat_get("evict_purges") == purges + 1 &&
+		  stat_get("engine_bytes") + stat_get("cpu_bytes") == bytes &&
+		  bo_mem(fd, h) == DRM_SIMGPU_MEM_SYSTEM,
+		  "a DONTNEED BO evicted from VRAM is purged, not copied (%d, "
+		  "%lld purges, %lld bytes moved, now in %s)", ret,
+		  stat_get("evict_purges") - purges,
+		  stat_get("engine_bytes") + stat_get("cpu_bytes") - bytes,
+		  mem_name(bo_mem(fd, h)));
+	ret = bo_madvise(fd, h, DRM_SIMGPU_MADV_WILLNEED, &retained);
+	tap_check(&t, !ret && !retained && !bytes_check(map, size, 0),
+		  "WILLNEED reports it purged and it reads zero (%d, retained "
+		  "%u)", ret, retained);
+	munmap(map, size);
+	gem_close(fd, h);
+
+	/* A TT BO kept busy by slowed FILLs, closed: only waiting to go. */
+	map = bo_new(fd, size, TT_ONLY, DRM_SIMGPU_MEM_TT, 0, &busy);
+	if (!map)
+		return tap_finish(&t);
+	memset(map, 0x33, size);
+	munmap(map, size);
+	for (i = 0; i < 8; i++)
+		c[i] = cmd_fill(busy, 0, 4096, i);
+	ret = dbg_write("fault_stall_us", "300000");
+	if (!ret)
+		ret = gpu_submit(fd, c, 8, NULL);
+	if (!ret)
+		ret = gem_close(fd, busy);
+	deleted = stat_get("pages_purged_deleted");
+	backups = stat_get("pages_backed_up");
+	/* A pass that may wait for the GPU: it waits for the FILLs. */
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(size >> 12));
+	if (!ret)
+		ret = dbg_write("shrink", buf);
+	tap_check(&t, !ret && stat_get("pages_purged_deleted") - deleted ==
+		  (long long)(size >> 12) &&
+		  stat_get("pages_backed_up") == backups,
+		  "a BO closed while busy is purged by the shrinker, not backed "
+		  "up (%d: %lld pages purged, %lld backed up)", ret,
+		  stat_get("pages_purged_deleted") - deleted,
+		  stat_get("pages_backed_up") - backups);
+	dbg_write("fault_stall_us", "0");
+	tap_check(&t, smoke_checks(NULL) == 0, "the device works");
+	close(fd);
+	return tap_finish(&t);
+}
+
 static int lost_test(void)
 {
 	struct drm_simgpu_cmd c[4];
@@ -224,6 +313,8 @@ int main(int argc, char **argv)
 		return lost_test();
 	if (!strcmp(mode, "gart"))
 		return gart_test();
-	fprintf(stderr, "usage: simgpu-engine resets|gart|lost\n");
+	if (!strcmp(mode, "purge"))
+		return purge_test();
+	fprintf(stderr, "usage: simgpu-engine resets|gart|purge|lost\n");
 	return 2;
 }
