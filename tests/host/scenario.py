@@ -43,17 +43,53 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SCENARIO_DIR = os.path.join(TOP, "tests", "scenarios")
 
-# Kernel log lines that always mean a kernel bug or an unexpected event.
-SPLATS = re.compile(
-    r"WARNING:|BUG:|kernel BUG at|Oops|general protection fault|"
-    r"Unable to handle kernel|"
-    r"possible circular locking|possible recursive locking|"
-    r"inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|"
-    r"KASAN|UBSAN|KFENCE|ODEBUG:|refcount_t:|list_(add|del) corruption|"
-    r"sleeping function called from invalid context|"
-    r"rcu: INFO: rcu_\w+ detected stalls|INFO: task .* blocked for more than|"
-    r"Kernel panic|Out of memory: Killed process|invoked oom-killer|"
-    r"Call Trace:")
+# Kernel log lines that always mean a kernel bug or an unexpected event,
+# matched anywhere in a console line.  The strings are the printk formats
+# of the 7.3 kernel (source file in the comment).
+SPLATS = re.compile("|".join((
+    # WARN*() (also lockdep's "WARNING: possible circular/recursive
+    # locking", refcount_t's and DMA-API's reports), BUG() and the BUG:
+    # reports: sleeping in atomic context (kernel/sched/core.c), soft
+    # lockups (kernel/watchdog.c), workqueue lockups, KASAN, KFENCE,
+    # bad page faults
+    r"WARNING:", r"BUG:", r"kernel BUG at", r"Oops",
+    r"general protection fault", r"Unable to handle kernel",
+    # lockdep (kernel/locking/lockdep.c), RCU lockdep
+    r"possible circular locking", r"possible recursive locking",
+    r"inconsistent lock state", r"suspicious RCU usage",
+    r"DEBUG_LOCKS_WARN_ON", r"INFO: trying to register non-static key",
+    r"sleeping function called from invalid context",
+    # sanitizers and debug objects (lib/ubsan.c: "UBSAN: shift out of
+    # bounds in FILE:LINE:COL"), lib/refcount.c, lib/list_debug.c
+    r"KASAN", r"UBSAN", r"KFENCE", r"ODEBUG:", r"refcount_t:",
+    r"list_(add|del) corruption",
+    # stalls and hangs: "rcu: INFO: rcu_preempt detected stalls on
+    # CPUs/tasks:", "... self-detected stall on CPU", "... detected
+    # expedited stalls" (kernel/rcu/tree_stall.h, tree_exp.h),
+    # "INFO: rcu_tasks detected stalls on tasks:" (kernel/rcu/tasks.h);
+    # "watchdog: CPU1: Watchdog detected hard LOCKUP on cpu 0",
+    # "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"
+    # (kernel/watchdog.c); "INFO: task NAME:PID blocked[ in I/O wait]
+    # for more than N seconds." (kernel/hung_task.c)
+    r"INFO: rcu_\w+ (self-)?detected (expedited )?stall",
+    r"Watchdog detected hard LOCKUP", r"BUG: soft lockup",
+    r"INFO: task .+:\d+ blocked( in I/O wait)? for more than \d+ seconds",
+    # an interrupt no handler claims (kernel/irq/spurious.c)
+    r"irq \d+: nobody cared",
+    # leaks (mm/kmemleak.c; /init prints its report after the command)
+    r"unreferenced object 0x", r"new suspected memory leaks",
+    # DMA API debugging (kernel/dma/debug.c err_printk(): "DMA-API:
+    # DRIVER DEVICE: what", then its WARN), not its other lines: how
+    # many entries it has, or that it switched itself off when one of
+    # its own GFP_ATOMIC allocations failed ("cacheline tracking ENOMEM,
+    # dma-debug disabled": fault-matrix's failslab does that)
+    r"DMA-API: \S+ \S+: ",
+    r"Kernel panic", r"Out of memory: Killed process", r"invoked oom-killer",
+    # the allocator's reports (mm/page_alloc.c warn_alloc(), mm/vmalloc.c)
+    r"page allocation failure:", r"page allocation stall for",
+    r"vmalloc error:",
+    # and any other stack dump
+    r"Call Trace:")))
 # Reports of the core kernel that are neither bugs nor simgpu's: an
 # allocation that may fail, whose caller handles the failure, but that does
 # not ask for __GFP_NOWARN.  (what, the report's first line, a frame its
