@@ -9,12 +9,21 @@
 # pressure, a report of the core kernel that scenario.py knows
 # (KNOWN_REPORTS) and lets pass.  Its variants must fail: the same report
 # from another call chain, a WARNING, a second stack dump after it, a
-# failed guest test point.
+# failed guest test point, a splat printed in the middle of it; the
+# same with caller ids.
 #
 # consoles/clean.log is a real clean console with caller ids
 # (CONFIG_PRINTK_CALLER: "[   12.345678][   T123] text"); each kind of
 # report SPLATS knows, as the 7.3 kernel prints it (the source of each
 # format is named below), must fail it.
+#
+# consoles/fault-matrix.log is a real console of simgpu-faults on the
+# debug kernel with fault-matrix's machine ("--device none,hang,stall
+# --kernel failslab,fail_page_alloc --ops 200 --seed 3"): one injected
+# vmalloc failure of TTM's page array, reported with its stack dump and
+# Mem-Info.  It passes under fault-matrix.scn's allow-report line, and
+# fails under a scenario without it, from another caller, or with a
+# splat of another task printed in the middle of it.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -23,6 +32,7 @@ trap 'rm -rf "$work"' EXIT
 consoles=$TOP/tests/host/consoles
 known=$consoles/known-report.log
 clean=$consoles/clean.log
+fm=$consoles/fault-matrix.log
 
 # check EXPECTED_STATUS TEXT DESCRIPTION LOG [SCENARIO]: scenario.py
 # --console LOG SCENARIO (default shrink-forced) exits with
@@ -44,10 +54,19 @@ splat() {
 	check 1 ":> $1" "$name fails a run" "$work/splat.log" boot-smoke
 }
 
-echo "TAP version 13"
-echo "1..25"
+# insert_after REGEX FILE LINE...: FILE with LINES after the first line
+# that REGEX matches.
+insert_after() {
+	local re=$1 file=$2
+	shift 2
+	awk -v re="$re" -v add="$(printf '%s\n' "$@")" \
+		'{ print } !done && $0 ~ re { print add; done = 1 }' "$file"
+}
 
-# --- KNOWN_REPORTS -------------------------------------------------------
+echo "TAP version 13"
+echo "1..40"
+
+# --- KNOWN_REPORTS, on a log without caller ids -------------------------
 check 0 "not failures: 1x kswapd's swap table allocation" \
 	"kswapd's swap table allocation failure passes, and is named" "$known"
 
@@ -73,6 +92,62 @@ check 1 "not ok 3 - round 1: every byte verified (12 bad)" \
 
 check 2 "cannot read" "a console log that is not there: an error" \
 	"$work/none.log"
+
+# Without caller ids, only lines shaped like parts of the report are
+# let through: another task's splat in the middle of it fails, an
+# ordinary line does not stop the report from being recognized.
+insert_after 'isolate_lock_cluster\+0x17c/0x1d0$' "$known" \
+	"[   15.723420] BUG: sleeping function called from invalid context at kernel/locking/mutex.c:275" \
+	>"$work/old-interleaved-bug.log"
+check 1 "> [   15.723420] BUG: sleeping function called from invalid context" \
+	"no caller ids: a splat printed inside the known report fails" \
+	"$work/old-interleaved-bug.log"
+insert_after 'isolate_lock_cluster\+0x17c/0x1d0$' "$known" \
+	"[   15.723420] simgpu 0000:00:02.0: [drm] engine timeout (status 0x1, error 0 at 0x0): resetting" \
+	>"$work/old-interleaved-line.log"
+check 0 "not failures: 1x kswapd's swap table allocation" \
+	"no caller ids: an ordinary line inside the known report does not hide it" \
+	"$work/old-interleaved-line.log"
+sed '/<\/TASK>/d' "$known" >"$work/old-unended.log"
+check 1 "> [   15.721720] Call Trace:" \
+	"a known report whose stack dump does not end fails" "$work/old-unended.log"
+
+# --- KNOWN_REPORTS with caller ids ----------------------------------------
+# The same report as a kernel with CONFIG_PRINTK_CALLER prints it
+# (kernel/printk/printk.c print_caller(): "[%6s]" of "T<pid>"): kswapd0
+# is PID 35.
+sed -E 's/^(\[ *[0-9]+\.[0-9]+\])/\1[    T35]/' "$known" >"$work/known-caller.log"
+check 0 "not failures: 1x kswapd's swap table allocation" \
+	"with caller ids: the known report passes, and is named" \
+	"$work/known-caller.log"
+insert_after 'isolate_lock_cluster\+0x17c/0x1d0$' "$work/known-caller.log" \
+	"[   15.723420][    T80] WARNING: CPU: 1 PID: 80 at drivers/gpu/drm/simgpu/simgpu_ttm.c:120 simgpu_bo_move+0x1c/0x40 [simgpu]" \
+	>"$work/caller-interleaved-warn.log"
+check 1 "> [   15.723420][    T80] WARNING: CPU: 1 PID: 80" \
+	"with caller ids: another task's WARNING inside the known report fails" \
+	"$work/caller-interleaved-warn.log"
+insert_after 'isolate_lock_cluster\+0x17c/0x1d0$' "$work/known-caller.log" \
+	"[   15.723420][     C1] Call Trace:" "[   15.723421][     C1]  <IRQ>" \
+	"[   15.723422][     C1]  dump_stack_lvl+0x53/0x70" \
+	"[   15.723423][     C1]  folio_alloc_swap+0x51d/0x860" \
+	"[   15.723424][     C1]  </IRQ>" >"$work/caller-interleaved-stack.log"
+check 1 "> [   15.723420][     C1] Call Trace:" \
+	"with caller ids: another CPU's stack dump inside the known report fails" \
+	"$work/caller-interleaved-stack.log"
+insert_after 'isolate_lock_cluster\+0x17c/0x1d0$' "$work/known-caller.log" \
+	"[   15.723420][    T80] simgpu 0000:00:02.0: [drm] engine timeout (status 0x1, error 0 at 0x0): resetting" \
+	>"$work/caller-interleaved-line.log"
+check 0 "not failures: 1x kswapd's swap table allocation" \
+	"with caller ids: another task's ordinary line inside the known report does not hide it" \
+	"$work/caller-interleaved-line.log"
+# The frame must be in the report's own stack: here only another
+# task's (whose stack dump fails anyway) has it.
+sed 's/folio_alloc_swap/ttm_pool_alloc_page/' "$work/known-caller.log" |
+	insert_after 'isolate_lock_cluster\+0x17c/0x1d0$' /dev/stdin \
+	"[   15.723420][    T80]  folio_alloc_swap+0x51d/0x860" >"$work/caller-foreign-frame.log"
+check 1 "console:7:> [   15.721720][    T35] Call Trace:" \
+	"with caller ids: the identifying frame in another task's lines does not allow the report" \
+	"$work/caller-foreign-frame.log"
 
 # --- every kind of report fails a run -------------------------------------
 check 0 "ok 1 - boot-smoke: guest test points" \
@@ -155,5 +230,56 @@ splat "a UBSAN report" \
 splat "a bare stack dump" \
 	"[   12.402010][    T80] Call Trace:" "[   12.402020][    T80]  <TASK>" \
 	"[   12.402030][    T80]  dump_stack_lvl+0x53/0x70" "[   12.402040][    T80]  </TASK>"
+
+# --- a scenario's allow-report lines --------------------------------------
+check 0 "allowed kernel reports, not failures: " \
+	"fault-matrix: its injected allocation failures pass, and are named" \
+	"$fm" fault-matrix
+check 1 ":> " \
+	"the same console fails a scenario without those allow-report lines" \
+	"$fm" driver-evict
+# The same failure from another caller (only unreliable "? " frames
+# name ttm_sg_tt_init) fails.
+sed 's/\]  ttm_sg_tt_init+/]  ttm_tt_init+/' "$fm" >"$work/fm-other.log"
+check 1 "Call Trace:" \
+	"fault-matrix: the same vmalloc failure from another caller fails" \
+	"$work/fm-other.log" fault-matrix
+# A splat of another task in the middle of the first allowed report.
+first=$(grep -n -m1 -E 'page allocation failure:|vmalloc error:' "$fm" | cut -d: -f1)
+caller=$(sed -n "${first}p" "$fm" | grep -o '\]\[ *T[0-9]*\]' | tr -d '[] ')
+other=T$(( ${caller#T} + 1000 ))
+awk -v at=$((first + 4)) -v line="[   28.429700][$(printf '%6s' "$other")] BUG: KASAN: slab-use-after-free in simgpu_bo_move+0x1c/0x40 [simgpu]" \
+	'{ print } NR == at { print line }' "$fm" >"$work/fm-interleaved.log"
+check 1 "BUG: KASAN: slab-use-after-free" \
+	"fault-matrix: another task's splat inside an allowed report fails" \
+	"$work/fm-interleaved.log" fault-matrix
+# An allow-report cannot let a bug report pass.
+cat >"$work/allow-warn.scn" <<'EOF'
+# a scenario that tries to allow a WARNING
+suite: driver
+exec: true
+allow-report: a warning | WARNING: | \bsimgpu_bo_move\+
+EOF
+{ head -n 3 "$clean"; printf '%s\n' \
+	"[   12.402000][    T80] WARNING: CPU: 1 PID: 80 at drivers/gpu/drm/simgpu/simgpu_ttm.c:120 simgpu_bo_move+0x1c/0x40 [simgpu]" \
+	"[   12.402010][    T80] CPU: 1 UID: 0 PID: 80 Comm: simgpu-evict Tainted: G           O        7.3.4 #1 PREEMPTLAZY" \
+	"[   12.402020][    T80] Call Trace:" "[   12.402030][    T80]  <TASK>" \
+	"[   12.402040][    T80]  simgpu_bo_move+0x1c/0x40 [simgpu]" \
+	"[   12.402050][    T80]  </TASK>"; tail -n +4 "$clean"; } >"$work/warn.log"
+check 1 "> [   12.402000][    T80] WARNING: CPU: 1" \
+	"allow-report never lets a WARNING pass" "$work/warn.log" "$work/allow-warn.scn"
+cat >"$work/allow-bad.scn" <<'EOF'
+# a scenario with a malformed allow-report
+suite: driver
+exec: true
+allow-report: page allocation failure: | \bttm_tt_init\+
+EOF
+out=$("$TOP/tests/host/scenario.py" --check "$work/allow-bad.scn" 2>&1)
+[[ $out == *"allow-bad.scn:4: allow-report: expected 'WHAT | HEADER-REGEX | FRAME-REGEX'"* ]]
+result $? "an allow-report without three fields is an error naming FILE:LINE" "$out"
+printf '# old style\nsuite: driver\nexec: true\nallow: Call Trace:\n' >"$work/allow-old.scn"
+out=$("$TOP/tests/host/scenario.py" --check "$work/allow-old.scn" 2>&1)
+[[ $out == *"allow-old.scn:4: 'allow' is gone"* ]]
+result $? "the old 'allow' key is an error that points to allow-report" "$out"
 
 tap_finish

@@ -16,7 +16,8 @@ The file format is described in tests/scenarios/README.md.
 A run boots the VM once through run-vm.sh.  Test points: run-vm.sh's exit
 status, its message (if one is expected), the guest's own TAP results
 (every guest test point must pass), a clean kernel log (any WARNING/BUG/
-Oops/lockdep/KASAN/... line fails the run and is shown with its context),
+Oops/lockdep/KASAN/... line fails the run and is shown with its context,
+unless it is part of a known report: KNOWN_REPORTS, "allow-report"),
 and, with "stats: yes", the driver's statistics before and after the
 command.  The output directory (default BUILDDIR/meson-logs/scenarios/NAME)
 gets console.log, tap.txt and stats.json.
@@ -90,10 +91,22 @@ SPLATS = re.compile("|".join((
     r"vmalloc error:",
     # and any other stack dump
     r"Call Trace:")))
+# Reports that are bugs: a scenario can never allow one (allow-report),
+# whatever its regexes say.
+BUG_REPORTS = re.compile(
+    r"WARNING:|BUG:|kernel BUG at|Oops|general protection fault|"
+    r"Unable to handle kernel|circular locking|recursive locking|"
+    r"inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|"
+    r"invalid context|KASAN|UBSAN|KFENCE|ODEBUG:|refcount_t:|"
+    r"list_(add|del) corruption|INFO: |Watchdog detected hard LOCKUP|"
+    r"nobody cared|unreferenced object|DMA-API:|Kernel panic|"
+    r"Out of memory|oom-killer")
 # Reports of the core kernel that are neither bugs nor simgpu's: an
 # allocation that may fail, whose caller handles the failure, but that does
 # not ask for __GFP_NOWARN.  (what, the report's first line, a frame its
 # Call Trace must hold).  Such a report does not fail a run; TAP names it.
+# A scenario can add its own (allow-report); both work as report_lines()
+# says.
 KNOWN_REPORTS = (
     ("kswapd's swap table allocation (mm/swapfile.c swap_cluster_populate(): "
      "on failure it takes another cluster)",
@@ -101,7 +114,34 @@ KNOWN_REPORTS = (
                 r"mode:.*__GFP_NOMEMALLOC"),
      re.compile(r"\bfolio_alloc_swap\+")),
 )
-KNOWN_REPORT_LINES = 60  # a report's header to the end of its stack dump
+# The prefix printk puts on a console line: "[   12.345678]" and, with
+# CONFIG_PRINTK_CALLER, the caller: "[   T123]" (task 123) or "[     C1]"
+# (CPU 1, outside task context) (kernel/printk/printk.c print_caller()).
+PRINTK_PREFIX = re.compile(r"\[\s*\d+\.\d+\](?:\[\s*([TC]\d+)\])? ?")
+# The lines of a stack dump report after its header (lib/dump_stack.c,
+# arch/x86/kernel/dumpstack.c), before its "Call Trace:" line ...
+REPORT_HEAD = re.compile(
+    r"CPU: \d+ (UID: \d+ )?PID: \d+ Comm: |Tainted: \[|Hardware name: |"
+    r"Workqueue: |Sched_ext: |Modules linked in:")
+# ... registers (show_regs(), before the Call Trace, or in it where the
+# stack crosses from the kernel to user space or an interrupt) ...
+REGISTERS = re.compile(
+    r" ?(RIP|Code|RSP|RAX|RDX|RBP|R10|R13|FS|CS|CR2|DR0|DR3|DR6|PKRU): ")
+# ... its frames ...
+FRAME = re.compile(r" (\? )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[[^\]]+\])?$")
+STACK_MARK = re.compile(r" ?</?(TASK|IRQ|SOFTIRQ|NMI)>$")
+# ... and, for the allocator's reports, the Mem-Info block after it
+# (mm/show_mem.c, mm/swap_state.c)
+MEM_INFO = re.compile(
+    r"Mem-Info:$|(Node \d+ )?active_anon:\d+|( [a-z_]+:\d+)+$|"
+    r"(Node \d+ )?\w+ free:\d+kB |lowmem_reserve\[\]:|"
+    r"(Node \d+ )?\w+: \d+\*\d+kB .*= \d+kB$|Node \d+ hugepages_total=|"
+    r"\d+ total pagecache pages$|\d+ pages in swap cache$|"
+    r"(Free|Total) swap +=|"
+    r"\d+ pages (RAM|HighMem/MovableOnly|reserved|cma reserved|hwpoisoned)$")
+# At most this many console lines from a report's header to the end of
+# its stack dump (other tasks' lines interleaved included).
+REPORT_LINES = 200
 GUEST_TAP = re.compile(r"^(not )?ok \d+")
 STATS_BEGIN = re.compile(r"^simgpu-stats-begin (\w+)$")
 STATS_END = "simgpu-stats-end"
@@ -118,8 +158,8 @@ MIN_TIMEOUT = 30
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--swap", "--swap-disk",
               "--modparam", "--kernel", "--append", "--cpus", "--rootfs")
 KEYS = ("suite", "timeout", "vm", "exec", "expect-status", "expect-message",
-        "allow-panic", "allow", "stats", "duration", "slow")
-REPEATABLE = ("allow",)
+        "allow-panic", "allow-report", "stats", "duration", "slow")
+REPEATABLE = ("allow-report",)
 
 
 class ScenarioError(Exception):
@@ -150,7 +190,7 @@ class Scenario:
         self.expect_status = 0
         self.expect_message = None
         self.allow_panic = False
-        self.allow = []         # compiled regexes
+        self.allow_reports = []  # (what, header regex, frame regex)
         self.stats = True
         self.duration = None    # seconds; the workload runs this long
         self.slow = False       # only in the full run, not the quick set
@@ -197,6 +237,11 @@ class Scenario:
                 raise self._err(lineno, "expected 'key: value', got '%s'" %
                                 line)
             key, value = m.group(1), m.group(2).strip()
+            if key == "allow":
+                raise self._err(lineno, "'allow' is gone: allow a known "
+                                "report with 'allow-report: WHAT | "
+                                "HEADER-REGEX | FRAME-REGEX' (see "
+                                "tests/scenarios/README.md)")
             if key not in KEYS:
                 close = difflib.get_close_matches(key, KEYS, 1)
                 raise self._err(lineno, "unknown key '%s'%s (keys: %s)" % (
@@ -259,12 +304,20 @@ class Scenario:
             self.expect_message = value
         elif key == "allow-panic":
             self.allow_panic = self._yes_no(lineno, key, value)
-        elif key == "allow":
-            try:
-                self.allow.append(re.compile(value))
-            except re.error as e:
-                raise self._err(lineno, "allow: bad regex '%s': %s" %
-                                (value, e))
+        elif key == "allow-report":
+            fields = [f.strip() for f in value.split(" | ")]
+            if len(fields) != 3 or not all(fields):
+                raise self._err(lineno, "allow-report: expected 'WHAT | "
+                                "HEADER-REGEX | FRAME-REGEX' (three fields "
+                                "separated by ' | '), got '%s'" % value)
+            regexes = []
+            for field in fields[1:]:
+                try:
+                    regexes.append(re.compile(field))
+                except re.error as e:
+                    raise self._err(lineno, "allow-report: bad regex '%s': "
+                                    "%s" % (field, e))
+            self.allow_reports.append((fields[0], regexes[0], regexes[1]))
         elif key == "stats":
             self.stats = self._yes_no(lineno, key, value)
         elif key == "duration":
@@ -346,21 +399,78 @@ def without_stats(console):
     return out
 
 
-def known_reports(console):
-    """({console index: what} of the lines of KNOWN_REPORTS, [what of each
-    report seen])."""
+def printk_line(line):
+    """(caller, text) of a console line: the printk caller id ("T123",
+    "C1"; None without CONFIG_PRINTK_CALLER or for a line that is not the
+    kernel's) and the text after the prefix."""
+    m = PRINTK_PREFIX.match(line)
+    if not m:
+        return None, line
+    return m.group(1), line[m.end():]
+
+
+def report_lines(console, i):
+    """The console indexes of the report whose header is console[i], and
+    those of its stack frames, or None if its stack dump does not end
+    within REPORT_LINES lines.
+
+    With caller ids (CONFIG_PRINTK_CALLER), a report is the lines of the
+    header's caller only: what other tasks or CPUs print in between is
+    not part of it.  Without them (older logs), it is the lines shaped
+    like parts of a stack dump report (REPORT_HEAD, REGISTERS, "Call
+    Trace:", FRAME, STACK_MARK, then MEM_INFO) up to the end of the stack
+    dump; other lines in between are not part of it.  Either way, the
+    report ends at the first line of its caller (or, without caller ids,
+    after the stack dump) that is not shaped like a part of it."""
+    caller = printk_line(console[i])[0]
+    lines, frames = [i], []
+    phase = "head"      # then "stack" after "Call Trace:", "tail" after it
+    for j in range(i + 1, len(console)):
+        if phase != "tail" and j >= i + REPORT_LINES:
+            return None
+        who, text = printk_line(console[j])
+        if caller is not None and who != caller:
+            continue
+        if phase == "head":
+            part = (REPORT_HEAD.match(text) or REGISTERS.match(text) or
+                    text == "Call Trace:")
+            if text == "Call Trace:":
+                phase = "stack"
+        elif phase == "stack":
+            part = (FRAME.match(text) or STACK_MARK.match(text) or
+                    REGISTERS.match(text))
+            if FRAME.match(text):
+                frames.append(j)
+            if text.strip() == "</TASK>":
+                phase = "tail"
+        else:
+            part = MEM_INFO.match(text)
+        if part:
+            lines.append(j)
+        elif caller is not None or phase == "tail":
+            break
+    if phase != "tail":
+        return None
+    return lines, frames
+
+
+def allowed_reports(console, reports):
+    """({console index: what} of the lines of the reports REPORTS
+    [(what, header regex, frame regex)] allows, [what of each report
+    seen]).  A report is allowed if its header matches, it is not a bug
+    report (BUG_REPORTS), and one of its own stack frames matches."""
     lines, seen = {}, []
     for i, line in enumerate(console):
-        for what, header, frame in KNOWN_REPORTS:
-            if not header.search(line):
+        text = printk_line(line)[1]
+        for what, header, frame in reports:
+            if not header.search(text) or BUG_REPORTS.search(text):
                 continue
-            end = i + 1
-            while (end < min(len(console), i + KNOWN_REPORT_LINES) and
-                   "</TASK>" not in console[end - 1]):
-                end += 1
-            if any(frame.search(l) for l in console[i:end]):
-                lines.update((j, what) for j in range(i, end))
+            report = report_lines(console, i)
+            if report and any(frame.search(printk_line(console[j])[1])
+                              for j in report[1]):
+                lines.update((j, what) for j in report[0])
                 seen.append(what)
+                break
     return lines, seen
 
 
@@ -396,12 +506,13 @@ def console_points(sc, console):
                        % (len(guest) - len(failed), len(failed)),
                        failed[:30]))
     if not sc.allow_panic:
-        known, seen = known_reports(console)
+        known, seen = allowed_reports(console, KNOWN_REPORTS +
+                                      tuple(sc.allow_reports))
         splats = [i for i, l in enumerate(console) if SPLATS.search(l) and
-                  i not in known and not any(a.search(l) for a in sc.allow)]
+                  i not in known]
         note = ""
         if seen:
-            note = " (known kernel reports, not failures: %s)" % "; ".join(
+            note = " (allowed kernel reports, not failures: %s)" % "; ".join(
                 "%dx %s" % (seen.count(w), w) for w in sorted(set(seen)))
         points.append((not splats, "no kernel warnings or splats in the "
                        "console" + note, context(console, splats)))
