@@ -24,6 +24,9 @@
 # Mem-Info.  It passes under fault-matrix.scn's allow-report line, and
 # fails under a scenario without it, from another caller, or with a
 # splat of another task printed in the middle of it.
+#
+# Then the engine counters: they may move only in a scenario with
+# "engine-faults: yes".
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -64,7 +67,7 @@ insert_after() {
 }
 
 echo "TAP version 13"
-echo "1..40"
+echo "1..45"
 
 # --- KNOWN_REPORTS, on a log without caller ids -------------------------
 check 0 "not failures: 1x kswapd's swap table allocation" \
@@ -282,4 +285,32 @@ out=$("$TOP/tests/host/scenario.py" --check "$work/allow-old.scn" 2>&1)
 [[ $out == *"allow-old.scn:4: 'allow' is gone"* ]]
 result $? "the old 'allow' key is an error that points to allow-report" "$out"
 
+# --- engine counters --------------------------------------------------------
+# stats LOG ERRORS RESETS FALLBACKS: consoles/clean.log with its "after"
+# statistics' engine counters set to these.
+stats() {
+	awk -v e="$2" -v r="$3" -v f="$4" '
+		/^simgpu-stats-begin after/ { after = 1 }
+		after && /^engine_errors / { $2 = e }
+		after && /^engine_resets / { $2 = r }
+		after && /^engine_fallbacks / { $2 = f }
+		{ print }' "$clean" >"$1"
+}
+stats "$work/engine-quiet.log" 0 0 0
+check 0 "ok 4 - driver-evict: engine counters unchanged" \
+	"engine counters that did not move pass" "$work/engine-quiet.log" driver-evict
+stats "$work/engine-error.log" 2 1 1
+check 1 "engine_errors: 0 before, 2 after" \
+	"an engine error in a scenario that injects no device faults fails" \
+	"$work/engine-error.log" driver-evict
+stats "$work/engine-fallback.log" 0 0 3
+check 1 "engine_fallbacks: 0 before, 3 after" \
+	"a CPU fallback in a scenario that injects no device faults fails" \
+	"$work/engine-fallback.log" driver-evict
+check 0 "driver-evict-faults: driver statistics before and after" \
+	"engine errors pass in a scenario with engine-faults: yes" \
+	"$work/engine-error.log" driver-evict-faults
+out=$("$TOP/tests/host/scenario.py" --console "$work/engine-error.log" driver-evict-faults 2>&1)
+[[ $out != *"engine counters unchanged"* ]]
+result $? "... and it has no engine counter test point" "$out"
 tap_finish

@@ -19,8 +19,10 @@ status, its message (if one is expected), the guest's own TAP results
 Oops/lockdep/KASAN/... line fails the run and is shown with its context,
 unless it is part of a known report: KNOWN_REPORTS, "allow-report"),
 and, with "stats: yes", the driver's statistics before and after the
-command.  The output directory (default BUILDDIR/meson-logs/scenarios/NAME)
-gets console.log, tap.txt and stats.json.
+command, whose engine error/reset/fallback counters must not move unless
+the scenario injects device faults ("engine-faults: yes").  The output
+directory (default BUILDDIR/meson-logs/scenarios/NAME) gets console.log,
+tap.txt and stats.json.
 
 With --samples or --plot, the guest samples memory during the command
 (run-vm.sh --samples) into samples.tsv in the output directory (and a copy
@@ -158,8 +160,12 @@ MIN_TIMEOUT = 30
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--swap", "--swap-disk",
               "--modparam", "--kernel", "--append", "--cpus", "--rootfs")
 KEYS = ("suite", "timeout", "vm", "exec", "expect-status", "expect-message",
-        "allow-panic", "allow-report", "stats", "duration", "slow")
+        "allow-panic", "allow-report", "stats", "engine-faults", "duration",
+        "slow")
 REPEATABLE = ("allow-report",)
+# The driver's debugfs counters that move only when the engine fails: a
+# scenario without "engine-faults: yes" must leave them as they were.
+ENGINE_COUNTERS = ("engine_errors", "engine_resets", "engine_fallbacks")
 
 
 class ScenarioError(Exception):
@@ -192,6 +198,7 @@ class Scenario:
         self.allow_panic = False
         self.allow_reports = []  # (what, header regex, frame regex)
         self.stats = True
+        self.engine_faults = False  # the scenario injects device faults
         self.duration = None    # seconds; the workload runs this long
         self.slow = False       # only in the full run, not the quick set
         self._parse()
@@ -318,6 +325,8 @@ class Scenario:
                     raise self._err(lineno, "allow-report: bad regex '%s': "
                                     "%s" % (field, e))
             self.allow_reports.append((fields[0], regexes[0], regexes[1]))
+        elif key == "engine-faults":
+            self.engine_faults = self._yes_no(lineno, key, value)
         elif key == "stats":
             self.stats = self._yes_no(lineno, key, value)
         elif key == "duration":
@@ -519,8 +528,34 @@ def console_points(sc, console):
     return points
 
 
+def stats_points(sc, blocks, tail=()):
+    """Test points on the driver statistics BLOCKS (parse_stats()) of a
+    scenario with "stats: yes": they were printed before and after the
+    command and, unless it injects device faults ("engine-faults: yes"),
+    the engine counters did not move.  [(ok, description, diagnostics)]"""
+    if not sc.stats or sc.allow_panic:
+        return []
+    before = blocks.get("before", {})
+    after = blocks.get("after", {})
+    points = [(bool(before) and bool(after),
+               "driver statistics before and after the command "
+               "(%d and %d counters)" % (len(before), len(after)),
+               ["no 'simgpu-stats-begin before/after' block with counters "
+                "in the console"] + list(tail))]
+    if before and after and not sc.engine_faults:
+        moved = ["%s: %s before, %s after" % (
+            k, before.get(k, "none"), after.get(k, "none"))
+            for k in ENGINE_COUNTERS if k not in before or k not in after or
+            before[k] != after[k]]
+        points.append((not moved, "engine counters unchanged (%s; the "
+                       "scenario injects no device faults)" %
+                       ", ".join(ENGINE_COUNTERS), moved))
+    return points
+
+
 def check_console(sc, path):
-    """TAP of console_points() on a console log written earlier."""
+    """TAP of console_points() on a console log written earlier, and of
+    stats_points() if it has driver statistics."""
     try:
         with open(path, errors="replace") as f:
             console = [l.rstrip("\r\n") for l in f.read().splitlines()]
@@ -528,6 +563,9 @@ def check_console(sc, path):
         raise ScenarioError("--console: cannot read '%s': %s" %
                             (path, e.strerror))
     points = console_points(sc, console)
+    blocks = parse_stats(console)
+    if blocks:
+        points += stats_points(sc, blocks)
     print("\n".join(tap_lines(points, sc.name + ": ")))
     return 0 if all(p[0] for p in points) else 1
 
@@ -606,12 +644,7 @@ def run(sc, args):
     blocks = parse_stats(console) if sc.stats else {}
     before = blocks.get("before", {})
     after = blocks.get("after", {})
-    if sc.stats and not sc.allow_panic:
-        point(bool(before) and bool(after),
-              "driver statistics before and after the command "
-              "(%d and %d counters)" % (len(before), len(after)),
-              ["no 'simgpu-stats-begin before/after' block with counters "
-               "in the console"] + tail)
+    points += stats_points(sc, blocks, tail)
 
     if sampling:
         samples = read_samples(samples_file)
