@@ -77,7 +77,9 @@ Kernel:
   --gdb                   QEMU gdbstub on tcp::1234, guest paused until gdb
                           attaches (gdb BUILD/images/kernel-FLAVOUR/kbuild/vmlinux)
 Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
-  --test NAME             run scenario NAME (or a .scn file) through
+  --test NAME             run scenario NAME (or a .scn file; NAME@FLAVOUR
+                          for its run on another kernel of its kernels:
+                          line, e.g. driver-evict@debug) through
                           tests/host/scenario.py: print its TAP and a line
                           'scenario NAME: PASS|FAIL in N.Ns (console: ..., stats: ...)';
                           exit 0 if every test point passed, else 1.  Only
@@ -303,6 +305,7 @@ if [ -n "$test_name" ]; then
 	# Build the scenario's root file system too (vm: ... --rootfs NAME,
 	# or --append simgpu.rootfs=NAME).
 	scn=$test_name
+	case $scn in *@default|*@debug|*@kasan) scn=${scn%@*} ;; esac	# NAME@FLAVOUR
 	[[ $scn == */* || $scn == *.scn ]] || scn=$TOP/tests/scenarios/$scn.scn
 	rootfs=$(sed -n 's/^vm:.*\(--rootfs \|simgpu\.rootfs=\)\([a-z]*\).*/\2/p' "$scn" | head -n 1)
 fi

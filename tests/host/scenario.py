@@ -10,8 +10,10 @@ usage: scenario.py [--builddir DIR] [--outdir DIR] [--kernel FLAVOUR]
        scenario.py --console LOG SCENARIO
        scenario.py --check [--listed NAME...] [SCENARIO...]
 
-SCENARIO is a name (a file in tests/scenarios/) or the path of a .scn file.
-The file format is described in tests/scenarios/README.md.
+SCENARIO is a name (a file in tests/scenarios/) or the path of a .scn file,
+either with "@FLAVOUR" for its run on another kernel its "kernels" key
+names (driver-evict@debug).  The file format is described in
+tests/scenarios/README.md.
 
 A run boots the VM once through run-vm.sh.  Test points: run-vm.sh's exit
 status, its message (if one is expected), the guest's own TAP results
@@ -159,9 +161,9 @@ MIN_TIMEOUT = 30
 # run-vm.sh machine options a scenario's "vm:" may use (all take a value).
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--swap", "--swap-disk",
               "--modparam", "--kernel", "--append", "--cpus", "--rootfs")
-KEYS = ("suite", "timeout", "vm", "exec", "expect-status", "expect-message",
-        "allow-panic", "allow-report", "stats", "engine-faults", "duration",
-        "slow")
+KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
+        "expect-message", "allow-panic", "allow-report", "stats",
+        "engine-faults", "duration", "slow")
 REPEATABLE = ("allow-report",)
 # The driver's debugfs counters that move only when the engine fails: a
 # scenario without "engine-faults: yes" must leave them as they were.
@@ -192,6 +194,7 @@ class Scenario:
         self.vm = []            # run-vm.sh arguments
         self.vm_options = {}    # option name (no --) -> value
         self.flavour = "default"
+        self.kernels = []       # the "kernels" key: flavours, first = NAME's
         self.exec = None
         self.expect_status = 0
         self.expect_message = None
@@ -269,6 +272,11 @@ class Scenario:
             if key not in seen:
                 raise ScenarioError("%s: missing required key '%s'" %
                                     (self.path, key))
+        if self.kernels:
+            if "kernel" in self.vm_options:
+                raise self._err(seen["kernels"], "kernels: the vm: line has "
+                                "--kernel already (give one or the other)")
+            self.set_flavour(self.kernels[0])
 
     def _set(self, lineno, key, value):
         if key == "suite":
@@ -311,6 +319,14 @@ class Scenario:
             self.expect_message = value
         elif key == "allow-panic":
             self.allow_panic = self._yes_no(lineno, key, value)
+        elif key == "kernels":
+            for word in value.split():
+                if word not in KERNEL_FLAVOURS:
+                    raise self._err(lineno, "kernels: expected %s, got '%s'"
+                                    % (", ".join(KERNEL_FLAVOURS), word))
+                if word in self.kernels:
+                    raise self._err(lineno, "kernels: %s given twice" % word)
+                self.kernels.append(word)
         elif key == "allow-report":
             fields = [f.strip() for f in value.split(" | ")]
             if len(fields) != 3 or not all(fields):
@@ -354,6 +370,31 @@ def all_names():
 
 
 def find(spec):
+    """A scenario from a name or a path, either with "@FLAVOUR" for its run
+    on another of the kernels its "kernels" key names (NAME@debug)."""
+    m = re.fullmatch(r"(.+)@(%s)" % "|".join(KERNEL_FLAVOURS), spec)
+    if not m:
+        return find_file(spec)
+    sc = find_file(m.group(1))
+    flavour = m.group(2)
+    if flavour not in sc.kernels:
+        raise ScenarioError("scenario %s does not run on the %s kernel "
+                            "(kernels: %s)" % (sc.name, flavour,
+                                               " ".join(sc.kernels) or
+                                               "not given"))
+    if flavour != sc.kernels[0]:
+        sc.set_flavour(flavour)
+        sc.name += "@" + flavour
+    return sc
+
+
+def test_names(sc):
+    """The names of the scenario's tests: NAME, and NAME@FLAVOUR for each
+    further kernel it runs on."""
+    return [sc.name] + ["%s@%s" % (sc.name, k) for k in sc.kernels[1:]]
+
+
+def find_file(spec):
     """A scenario file from a name or a path."""
     if "/" in spec or spec.endswith(".scn"):
         if not os.path.isfile(spec):
@@ -723,8 +764,10 @@ def check(args):
     for spec in specs:
         try:
             sc = find(spec)
-            points.append((True, "%s parses (suite %s, %s kernel)" %
-                           (sc.name, sc.suite, sc.flavour), []))
+            points.append((True, "%s parses (suite %s, %s kernel%s)" % (
+                sc.name, sc.suite, sc.flavour, "".join(
+                    ", %s on %s" % (t, t.split("@")[1])
+                    for t in test_names(sc)[1:])), []))
         except ScenarioError as e:
             points.append((False, "%s parses" % spec, [str(e)]))
     if args.listed is not None:
@@ -785,8 +828,12 @@ def main():
             for name in all_names():
                 try:
                     sc = find(name)
-                    rows.append((name, sc.suite + ("+slow" if sc.slow
-                                                   else ""), sc.description))
+                    for test in test_names(sc):
+                        on = test.partition("@")[2]
+                        rows.append((test, sc.suite + ("+slow" if sc.slow
+                                                       else ""),
+                                     sc.description +
+                                     (" (%s kernel)" % on if on else "")))
                 except ScenarioError as e:
                     rows.append((name, "?", "error: %s" % e))
             width = max([len(r[0]) for r in rows] + [4])
