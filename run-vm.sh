@@ -462,6 +462,27 @@ cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)
 # shadow is there ("wild-memory-access in rcu_is_watching", seen once in
 # ~40 boots, with KASLR).  4-level paging does not have that window.
 [ "$flavour" = kasan ] && cmdline="$cmdline no5lvl"
+# The debug flavours' hung-task detector: a task in D state that has not
+# run for 60 s is reported ("INFO: task ... blocked for more than 60
+# seconds", which fails a scenario), checked every 10 s: a hang is named
+# 60-70 s after it began, well within the shortest scenario time limit
+# (300 s).  The longest legitimate wait seen under TCG on a busy 2-core
+# host is ~10 s (an allocation stalled in reclaim on the KASAN kernel,
+# shrink-concurrent), and the driver's engine timeout resets a hung
+# engine after 1 s: 60 s leaves a wide margin.
+case $flavour in
+debug|kasan)
+	cmdline="$cmdline sysctl.kernel.hung_task_timeout_secs=60"
+	cmdline="$cmdline sysctl.kernel.hung_task_check_interval_secs=10"
+	;;
+esac
+# kmemleak (built into the debug flavours, off unless asked for): on for
+# kasan, whose runs are slow anyway; /init scans after the command and
+# prints what it found.  Not for debug, which the quick set boots 26
+# times: kmemleak=on made a debug boot cost 2.5x the QEMU CPU time
+# (22-30 s instead of 10-12 s, measured 3 times each), and the scans
+# after the command add 5 s + 2 x ~7 s.
+[ "$flavour" = kasan ] && cmdline="$cmdline kmemleak=on"
 [ $gdb = 1 ] && cmdline="$cmdline nokaslr"
 cmdline="$cmdline$append"
 
