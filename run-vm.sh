@@ -479,9 +479,10 @@ esac
 # kmemleak (built into the debug flavours, off unless asked for): on for
 # kasan, whose runs are slow anyway; /init scans after the command and
 # prints what it found.  Not for debug, which the quick set boots 26
-# times: kmemleak=on made a debug boot cost 2.5x the QEMU CPU time
-# (22-30 s instead of 10-12 s, measured 3 times each), and the scans
-# after the command add 5 s + 2 x ~7 s.
+# times: kmemleak=on made a debug boot to the command cost 2.5x the QEMU
+# CPU time (19-21 s instead of 8-9 s at host load 2.5, 22-30 s instead of
+# 10-12 s at load 13), and /init's wait and two scans after the command
+# add 5 s + 2 x 2-7 s.
 [ "$flavour" = kasan ] && cmdline="$cmdline kmemleak=on"
 [ $gdb = 1 ] && cmdline="$cmdline nokaslr"
 cmdline="$cmdline$append"
