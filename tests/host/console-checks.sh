@@ -23,7 +23,8 @@
 # vmalloc failure of TTM's page array, reported with its stack dump and
 # Mem-Info.  It passes under fault-matrix.scn's allow-report line, and
 # fails under a scenario without it, from another caller, or with a
-# splat of another task printed in the middle of it.
+# splat of another task printed in the middle of it.  shrink-concurrent's
+# allowed allocation stall report likewise passes there only.
 #
 # Then the engine counters: they may move only in a scenario with
 # "engine-faults: yes".
@@ -67,7 +68,7 @@ insert_after() {
 }
 
 echo "TAP version 13"
-echo "1..45"
+echo "1..47"
 
 # --- KNOWN_REPORTS, on a log without caller ids -------------------------
 check 0 "not failures: 1x kswapd's swap table allocation" \
@@ -256,6 +257,18 @@ awk -v at=$((first + 4)) -v line="[   28.429700][$(printf '%6s' "$other")] BUG: 
 check 1 "BUG: KASAN: slab-use-after-free" \
 	"fault-matrix: another task's splat inside an allowed report fails" \
 	"$work/fm-interleaved.log" fault-matrix
+# shrink-concurrent's allocation stall (mm/page_alloc.c
+# check_alloc_stall_warn()): the known report's dump under a stall
+# header, with caller ids.
+sed -E -e 's/^(\[ *[0-9]+\.[0-9]+\])/\1[    T35]/' \
+	-e 's/kswapd0: page allocation failure: order:0, /simgpu-shrink: page allocation stall for 12 secs: order:0, /' \
+	"$known" >"$work/stall.log"
+check 0 "not failures: 1x allocation stalled in reclaim" \
+	"shrink-concurrent: the allocator's stall report passes, and is named" \
+	"$work/stall.log" shrink-concurrent
+check 1 "> [   15.719519][    T35] simgpu-shrink: page allocation stall for 12 secs" \
+	"... and fails a scenario without that allow-report" \
+	"$work/stall.log" shrink-concurrent-debug
 # An allow-report cannot let a bug report pass.
 cat >"$work/allow-warn.scn" <<'EOF'
 # a scenario that tries to allow a WARNING
