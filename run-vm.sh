@@ -79,7 +79,9 @@ Kernel:
   --gdb                   QEMU gdbstub on tcp::1234, guest paused until gdb
                           attaches (gdb BUILD/images/kernel-FLAVOUR/kbuild/vmlinux)
 Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
-  --test NAME             run scenario NAME (or a .scn file) through
+  --test NAME             run scenario NAME (or a .scn file; NAME@FLAVOUR
+                          for its run on another kernel of its kernels:
+                          line, e.g. driver-evict@debug) through
                           tests/host/scenario.py: print its TAP and a line
                           'scenario NAME: PASS|FAIL in N.Ns (console: ..., stats: ...)';
                           exit 0 if every test point passed, else 1.  Only
@@ -307,6 +309,7 @@ if [ -n "$test_name" ]; then
 	# Build the scenario's root file system too (vm: ... --rootfs NAME,
 	# or --append simgpu.rootfs=NAME).
 	scn=$test_name
+	case $scn in *@default|*@debug|*@kasan) scn=${scn%@*} ;; esac	# NAME@FLAVOUR
 	[[ $scn == */* || $scn == *.scn ]] || scn=$TOP/tests/scenarios/$scn.scn
 	rootfs=$(sed -n 's/^vm:.*\(--rootfs \|simgpu\.rootfs=\)\([a-z]*\).*/\2/p' "$scn" | head -n 1)
 fi
@@ -464,6 +467,28 @@ cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)
 # shadow is there ("wild-memory-access in rcu_is_watching", seen once in
 # ~40 boots, with KASLR).  4-level paging does not have that window.
 [ "$flavour" = kasan ] && cmdline="$cmdline no5lvl"
+# The debug flavours' hung-task detector: a task in D state that has not
+# run for 60 s is reported ("INFO: task ... blocked for more than 60
+# seconds", which fails a scenario), checked every 10 s: a hang is named
+# 60-70 s after it began, well within the shortest scenario time limit
+# (300 s).  The longest legitimate wait seen under TCG on a busy 2-core
+# host is ~10 s (an allocation stalled in reclaim on the KASAN kernel,
+# shrink-concurrent), and the driver's engine timeout resets a hung
+# engine after 1 s: 60 s leaves a wide margin.
+case $flavour in
+debug|kasan)
+	cmdline="$cmdline sysctl.kernel.hung_task_timeout_secs=60"
+	cmdline="$cmdline sysctl.kernel.hung_task_check_interval_secs=10"
+	;;
+esac
+# kmemleak (built into the debug flavours, off unless asked for): on for
+# kasan, whose runs are slow anyway; /init scans after the command and
+# prints what it found.  Not for debug, which the quick set boots 26
+# times: kmemleak=on made a debug boot to the command cost 2.5x the QEMU
+# CPU time (19-21 s instead of 8-9 s at host load 2.5, 22-30 s instead of
+# 10-12 s at load 13), and /init's wait and two scans after the command
+# add 5 s + 2 x 2-7 s.
+[ "$flavour" = kasan ] && cmdline="$cmdline kmemleak=on"
 [ $gdb = 1 ] && cmdline="$cmdline nokaslr"
 cmdline="$cmdline$append"
 

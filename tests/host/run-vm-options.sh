@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..34"
+echo "1..35"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -68,6 +68,7 @@ check 2 "--duration goes with --test" --duration 30m --exec true
 check 2 "--duration: scenario driver-evict has no run time" --test driver-evict --duration 30m
 check 2 "--duration: bad duration '5x'" --test soak --duration 5x
 check 2 "--test: --rootfs cannot be combined with a scenario" --test driver-evict --rootfs debian
+check 2 "scenario driver-evict does not run on the kasan kernel (kernels: default debug)" --test driver-evict@kasan
 scn=$(mktemp --suffix=.scn)
 printf '# a scenario with a bad key\nsuite: boot\nexec: true\nmem: 1G\n' >"$scn"
 check 2 "$scn:4: unknown key 'mem'" --test "$scn"

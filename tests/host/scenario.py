@@ -10,16 +10,21 @@ usage: scenario.py [--builddir DIR] [--outdir DIR] [--kernel FLAVOUR]
        scenario.py --console LOG SCENARIO
        scenario.py --check [--listed NAME...] [SCENARIO...]
 
-SCENARIO is a name (a file in tests/scenarios/) or the path of a .scn file.
-The file format is described in tests/scenarios/README.md.
+SCENARIO is a name (a file in tests/scenarios/) or the path of a .scn file,
+either with "@FLAVOUR" for its run on another kernel its "kernels" key
+names (driver-evict@debug).  The file format is described in
+tests/scenarios/README.md.
 
 A run boots the VM once through run-vm.sh.  Test points: run-vm.sh's exit
 status, its message (if one is expected), the guest's own TAP results
 (every guest test point must pass), a clean kernel log (any WARNING/BUG/
-Oops/lockdep/KASAN/... line fails the run and is shown with its context),
+Oops/lockdep/KASAN/... line fails the run and is shown with its context,
+unless it is part of a known report: KNOWN_REPORTS, "allow-report"),
 and, with "stats: yes", the driver's statistics before and after the
-command.  The output directory (default BUILDDIR/meson-logs/scenarios/NAME)
-gets console.log, tap.txt and stats.json.
+command, whose engine error/reset/fallback counters must not move unless
+the scenario injects device faults ("engine-faults: yes").  The output
+directory (default BUILDDIR/meson-logs/scenarios/NAME) gets console.log,
+tap.txt and stats.json.
 
 With --samples or --plot, the guest samples memory during the command
 (run-vm.sh --samples) into samples.tsv in the output directory (and a copy
@@ -43,21 +48,69 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SCENARIO_DIR = os.path.join(TOP, "tests", "scenarios")
 
-# Kernel log lines that always mean a kernel bug or an unexpected event.
-SPLATS = re.compile(
+# Kernel log lines that always mean a kernel bug or an unexpected event,
+# matched anywhere in a console line.  The strings are the printk formats
+# of the 7.3 kernel (source file in the comment).
+SPLATS = re.compile("|".join((
+    # WARN*() (also lockdep's "WARNING: possible circular/recursive
+    # locking", refcount_t's and DMA-API's reports), BUG() and the BUG:
+    # reports: sleeping in atomic context (kernel/sched/core.c), soft
+    # lockups (kernel/watchdog.c), workqueue lockups, KASAN, KFENCE,
+    # bad page faults
+    r"WARNING:", r"BUG:", r"kernel BUG at", r"Oops",
+    r"general protection fault", r"Unable to handle kernel",
+    # lockdep (kernel/locking/lockdep.c), RCU lockdep
+    r"possible circular locking", r"possible recursive locking",
+    r"inconsistent lock state", r"suspicious RCU usage",
+    r"DEBUG_LOCKS_WARN_ON", r"INFO: trying to register non-static key",
+    r"sleeping function called from invalid context",
+    # sanitizers and debug objects (lib/ubsan.c: "UBSAN: shift out of
+    # bounds in FILE:LINE:COL"), lib/refcount.c, lib/list_debug.c
+    r"KASAN", r"UBSAN", r"KFENCE", r"ODEBUG:", r"refcount_t:",
+    r"list_(add|del) corruption",
+    # stalls and hangs: "rcu: INFO: rcu_preempt detected stalls on
+    # CPUs/tasks:", "... self-detected stall on CPU", "... detected
+    # expedited stalls" (kernel/rcu/tree_stall.h, tree_exp.h),
+    # "INFO: rcu_tasks detected stalls on tasks:" (kernel/rcu/tasks.h);
+    # "watchdog: CPU1: Watchdog detected hard LOCKUP on cpu 0",
+    # "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"
+    # (kernel/watchdog.c); "INFO: task NAME:PID blocked[ in I/O wait]
+    # for more than N seconds." (kernel/hung_task.c)
+    r"INFO: rcu_\w+ (self-)?detected (expedited )?stall",
+    r"Watchdog detected hard LOCKUP", r"BUG: soft lockup",
+    r"INFO: task .+:\d+ blocked( in I/O wait)? for more than \d+ seconds",
+    # an interrupt no handler claims (kernel/irq/spurious.c)
+    r"irq \d+: nobody cared",
+    # leaks (mm/kmemleak.c; /init prints its report after the command)
+    r"unreferenced object 0x", r"new suspected memory leaks",
+    # DMA API debugging (kernel/dma/debug.c err_printk(): "DMA-API:
+    # DRIVER DEVICE: what", then its WARN), not its other lines: how
+    # many entries it has, or that it switched itself off when one of
+    # its own GFP_ATOMIC allocations failed ("cacheline tracking ENOMEM,
+    # dma-debug disabled": fault-matrix's failslab does that)
+    r"DMA-API: \S+ \S+: ",
+    r"Kernel panic", r"Out of memory: Killed process", r"invoked oom-killer",
+    # the allocator's reports (mm/page_alloc.c warn_alloc(), mm/vmalloc.c)
+    r"page allocation failure:", r"page allocation stall for",
+    r"vmalloc error:",
+    # and any other stack dump
+    r"Call Trace:")))
+# Reports that are bugs: a scenario can never allow one (allow-report),
+# whatever its regexes say.
+BUG_REPORTS = re.compile(
     r"WARNING:|BUG:|kernel BUG at|Oops|general protection fault|"
-    r"Unable to handle kernel|"
-    r"possible circular locking|possible recursive locking|"
+    r"Unable to handle kernel|circular locking|recursive locking|"
     r"inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|"
-    r"KASAN|UBSAN|KFENCE|ODEBUG:|refcount_t:|list_(add|del) corruption|"
-    r"sleeping function called from invalid context|"
-    r"rcu: INFO: rcu_\w+ detected stalls|INFO: task .* blocked for more than|"
-    r"Kernel panic|Out of memory: Killed process|invoked oom-killer|"
-    r"Call Trace:")
+    r"invalid context|KASAN|UBSAN|KFENCE|ODEBUG:|refcount_t:|"
+    r"list_(add|del) corruption|INFO: |Watchdog detected hard LOCKUP|"
+    r"nobody cared|unreferenced object|DMA-API:|Kernel panic|"
+    r"Out of memory|oom-killer")
 # Reports of the core kernel that are neither bugs nor simgpu's: an
 # allocation that may fail, whose caller handles the failure, but that does
 # not ask for __GFP_NOWARN.  (what, the report's first line, a frame its
 # Call Trace must hold).  Such a report does not fail a run; TAP names it.
+# A scenario can add its own (allow-report); both work as report_lines()
+# says.
 KNOWN_REPORTS = (
     ("kswapd's swap table allocation (mm/swapfile.c swap_cluster_populate(): "
      "on failure it takes another cluster)",
@@ -65,7 +118,34 @@ KNOWN_REPORTS = (
                 r"mode:.*__GFP_NOMEMALLOC"),
      re.compile(r"\bfolio_alloc_swap\+")),
 )
-KNOWN_REPORT_LINES = 60  # a report's header to the end of its stack dump
+# The prefix printk puts on a console line: "[   12.345678]" and, with
+# CONFIG_PRINTK_CALLER, the caller: "[   T123]" (task 123) or "[     C1]"
+# (CPU 1, outside task context) (kernel/printk/printk.c print_caller()).
+PRINTK_PREFIX = re.compile(r"\[\s*\d+\.\d+\](?:\[\s*([TC]\d+)\])? ?")
+# The lines of a stack dump report after its header (lib/dump_stack.c,
+# arch/x86/kernel/dumpstack.c), before its "Call Trace:" line ...
+REPORT_HEAD = re.compile(
+    r"CPU: \d+ (UID: \d+ )?PID: \d+ Comm: |Tainted: \[|Hardware name: |"
+    r"Workqueue: |Sched_ext: |Modules linked in:")
+# ... registers (show_regs(), before the Call Trace, or in it where the
+# stack crosses from the kernel to user space or an interrupt) ...
+REGISTERS = re.compile(
+    r" ?(RIP|Code|RSP|RAX|RDX|RBP|R10|R13|FS|CS|CR2|DR0|DR3|DR6|PKRU): ")
+# ... its frames ...
+FRAME = re.compile(r" (\? )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[[^\]]+\])?$")
+STACK_MARK = re.compile(r" ?</?(TASK|IRQ|SOFTIRQ|NMI)>$")
+# ... and, for the allocator's reports, the Mem-Info block after it
+# (mm/show_mem.c, mm/swap_state.c)
+MEM_INFO = re.compile(
+    r"Mem-Info:$|(Node \d+ )?active_anon:\d+|( [a-z_]+:\d+)+$|"
+    r"(Node \d+ )?\w+ free:\d+kB |lowmem_reserve\[\]:|"
+    r"(Node \d+ )?\w+: \d+\*\d+kB .*= \d+kB$|Node \d+ hugepages_total=|"
+    r"\d+ total pagecache pages$|\d+ pages in swap cache$|"
+    r"(Free|Total) swap +=|"
+    r"\d+ pages (RAM|HighMem/MovableOnly|reserved|cma reserved|hwpoisoned)$")
+# At most this many console lines from a report's header to the end of
+# its stack dump (other tasks' lines interleaved included).
+REPORT_LINES = 200
 GUEST_TAP = re.compile(r"^(not )?ok \d+")
 STATS_BEGIN = re.compile(r"^simgpu-stats-begin (\w+)$")
 STATS_END = "simgpu-stats-end"
@@ -82,9 +162,13 @@ MIN_TIMEOUT = 30
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart", "--swap",
               "--swap-disk", "--modparam", "--kernel", "--append", "--cpus",
               "--rootfs")
-KEYS = ("suite", "timeout", "vm", "exec", "expect-status", "expect-message",
-        "allow-panic", "allow", "stats", "duration", "slow")
-REPEATABLE = ("allow",)
+KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
+        "expect-message", "allow-panic", "allow-report", "stats",
+        "engine-faults", "duration", "slow")
+REPEATABLE = ("allow-report",)
+# The driver's debugfs counters that move only when the engine fails: a
+# scenario without "engine-faults: yes" must leave them as they were.
+ENGINE_COUNTERS = ("engine_errors", "engine_resets", "engine_fallbacks")
 
 
 class ScenarioError(Exception):
@@ -111,12 +195,14 @@ class Scenario:
         self.vm = []            # run-vm.sh arguments
         self.vm_options = {}    # option name (no --) -> value
         self.flavour = "default"
+        self.kernels = []       # the "kernels" key: flavours, first = NAME's
         self.exec = None
         self.expect_status = 0
         self.expect_message = None
         self.allow_panic = False
-        self.allow = []         # compiled regexes
+        self.allow_reports = []  # (what, header regex, frame regex)
         self.stats = True
+        self.engine_faults = False  # the scenario injects device faults
         self.duration = None    # seconds; the workload runs this long
         self.slow = False       # only in the full run, not the quick set
         self._parse()
@@ -162,6 +248,11 @@ class Scenario:
                 raise self._err(lineno, "expected 'key: value', got '%s'" %
                                 line)
             key, value = m.group(1), m.group(2).strip()
+            if key == "allow":
+                raise self._err(lineno, "'allow' is gone: allow a known "
+                                "report with 'allow-report: WHAT | "
+                                "HEADER-REGEX | FRAME-REGEX' (see "
+                                "tests/scenarios/README.md)")
             if key not in KEYS:
                 close = difflib.get_close_matches(key, KEYS, 1)
                 raise self._err(lineno, "unknown key '%s'%s (keys: %s)" % (
@@ -182,6 +273,11 @@ class Scenario:
             if key not in seen:
                 raise ScenarioError("%s: missing required key '%s'" %
                                     (self.path, key))
+        if self.kernels:
+            if "kernel" in self.vm_options:
+                raise self._err(seen["kernels"], "kernels: the vm: line has "
+                                "--kernel already (give one or the other)")
+            self.set_flavour(self.kernels[0])
 
     def _set(self, lineno, key, value):
         if key == "suite":
@@ -224,12 +320,30 @@ class Scenario:
             self.expect_message = value
         elif key == "allow-panic":
             self.allow_panic = self._yes_no(lineno, key, value)
-        elif key == "allow":
-            try:
-                self.allow.append(re.compile(value))
-            except re.error as e:
-                raise self._err(lineno, "allow: bad regex '%s': %s" %
-                                (value, e))
+        elif key == "kernels":
+            for word in value.split():
+                if word not in KERNEL_FLAVOURS:
+                    raise self._err(lineno, "kernels: expected %s, got '%s'"
+                                    % (", ".join(KERNEL_FLAVOURS), word))
+                if word in self.kernels:
+                    raise self._err(lineno, "kernels: %s given twice" % word)
+                self.kernels.append(word)
+        elif key == "allow-report":
+            fields = [f.strip() for f in value.split(" | ")]
+            if len(fields) != 3 or not all(fields):
+                raise self._err(lineno, "allow-report: expected 'WHAT | "
+                                "HEADER-REGEX | FRAME-REGEX' (three fields "
+                                "separated by ' | '), got '%s'" % value)
+            regexes = []
+            for field in fields[1:]:
+                try:
+                    regexes.append(re.compile(field))
+                except re.error as e:
+                    raise self._err(lineno, "allow-report: bad regex '%s': "
+                                    "%s" % (field, e))
+            self.allow_reports.append((fields[0], regexes[0], regexes[1]))
+        elif key == "engine-faults":
+            self.engine_faults = self._yes_no(lineno, key, value)
         elif key == "stats":
             self.stats = self._yes_no(lineno, key, value)
         elif key == "duration":
@@ -257,6 +371,31 @@ def all_names():
 
 
 def find(spec):
+    """A scenario from a name or a path, either with "@FLAVOUR" for its run
+    on another of the kernels its "kernels" key names (NAME@debug)."""
+    m = re.fullmatch(r"(.+)@(%s)" % "|".join(KERNEL_FLAVOURS), spec)
+    if not m:
+        return find_file(spec)
+    sc = find_file(m.group(1))
+    flavour = m.group(2)
+    if flavour not in sc.kernels:
+        raise ScenarioError("scenario %s does not run on the %s kernel "
+                            "(kernels: %s)" % (sc.name, flavour,
+                                               " ".join(sc.kernels) or
+                                               "not given"))
+    if flavour != sc.kernels[0]:
+        sc.set_flavour(flavour)
+        sc.name += "@" + flavour
+    return sc
+
+
+def test_names(sc):
+    """The names of the scenario's tests: NAME, and NAME@FLAVOUR for each
+    further kernel it runs on."""
+    return [sc.name] + ["%s@%s" % (sc.name, k) for k in sc.kernels[1:]]
+
+
+def find_file(spec):
     """A scenario file from a name or a path."""
     if "/" in spec or spec.endswith(".scn"):
         if not os.path.isfile(spec):
@@ -311,21 +450,78 @@ def without_stats(console):
     return out
 
 
-def known_reports(console):
-    """({console index: what} of the lines of KNOWN_REPORTS, [what of each
-    report seen])."""
+def printk_line(line):
+    """(caller, text) of a console line: the printk caller id ("T123",
+    "C1"; None without CONFIG_PRINTK_CALLER or for a line that is not the
+    kernel's) and the text after the prefix."""
+    m = PRINTK_PREFIX.match(line)
+    if not m:
+        return None, line
+    return m.group(1), line[m.end():]
+
+
+def report_lines(console, i):
+    """The console indexes of the report whose header is console[i], and
+    those of its stack frames, or None if its stack dump does not end
+    within REPORT_LINES lines.
+
+    With caller ids (CONFIG_PRINTK_CALLER), a report is the lines of the
+    header's caller only: what other tasks or CPUs print in between is
+    not part of it.  Without them (older logs), it is the lines shaped
+    like parts of a stack dump report (REPORT_HEAD, REGISTERS, "Call
+    Trace:", FRAME, STACK_MARK, then MEM_INFO) up to the end of the stack
+    dump; other lines in between are not part of it.  Either way, the
+    report ends at the first line of its caller (or, without caller ids,
+    after the stack dump) that is not shaped like a part of it."""
+    caller = printk_line(console[i])[0]
+    lines, frames = [i], []
+    phase = "head"      # then "stack" after "Call Trace:", "tail" after it
+    for j in range(i + 1, len(console)):
+        if phase != "tail" and j >= i + REPORT_LINES:
+            return None
+        who, text = printk_line(console[j])
+        if caller is not None and who != caller:
+            continue
+        if phase == "head":
+            part = (REPORT_HEAD.match(text) or REGISTERS.match(text) or
+                    text == "Call Trace:")
+            if text == "Call Trace:":
+                phase = "stack"
+        elif phase == "stack":
+            part = (FRAME.match(text) or STACK_MARK.match(text) or
+                    REGISTERS.match(text))
+            if FRAME.match(text):
+                frames.append(j)
+            if text.strip() == "</TASK>":
+                phase = "tail"
+        else:
+            part = MEM_INFO.match(text)
+        if part:
+            lines.append(j)
+        elif caller is not None or phase == "tail":
+            break
+    if phase != "tail":
+        return None
+    return lines, frames
+
+
+def allowed_reports(console, reports):
+    """({console index: what} of the lines of the reports REPORTS
+    [(what, header regex, frame regex)] allows, [what of each report
+    seen]).  A report is allowed if its header matches, it is not a bug
+    report (BUG_REPORTS), and one of its own stack frames matches."""
     lines, seen = {}, []
     for i, line in enumerate(console):
-        for what, header, frame in KNOWN_REPORTS:
-            if not header.search(line):
+        text = printk_line(line)[1]
+        for what, header, frame in reports:
+            if not header.search(text) or BUG_REPORTS.search(text):
                 continue
-            end = i + 1
-            while (end < min(len(console), i + KNOWN_REPORT_LINES) and
-                   "</TASK>" not in console[end - 1]):
-                end += 1
-            if any(frame.search(l) for l in console[i:end]):
-                lines.update((j, what) for j in range(i, end))
+            report = report_lines(console, i)
+            if report and any(frame.search(printk_line(console[j])[1])
+                              for j in report[1]):
+                lines.update((j, what) for j in report[0])
                 seen.append(what)
+                break
     return lines, seen
 
 
@@ -361,20 +557,47 @@ def console_points(sc, console):
                        % (len(guest) - len(failed), len(failed)),
                        failed[:30]))
     if not sc.allow_panic:
-        known, seen = known_reports(console)
+        known, seen = allowed_reports(console, KNOWN_REPORTS +
+                                      tuple(sc.allow_reports))
         splats = [i for i, l in enumerate(console) if SPLATS.search(l) and
-                  i not in known and not any(a.search(l) for a in sc.allow)]
+                  i not in known]
         note = ""
         if seen:
-            note = " (known kernel reports, not failures: %s)" % "; ".join(
+            note = " (allowed kernel reports, not failures: %s)" % "; ".join(
                 "%dx %s" % (seen.count(w), w) for w in sorted(set(seen)))
         points.append((not splats, "no kernel warnings or splats in the "
                        "console" + note, context(console, splats)))
     return points
 
 
+def stats_points(sc, blocks, tail=()):
+    """Test points on the driver statistics BLOCKS (parse_stats()) of a
+    scenario with "stats: yes": they were printed before and after the
+    command and, unless it injects device faults ("engine-faults: yes"),
+    the engine counters did not move.  [(ok, description, diagnostics)]"""
+    if not sc.stats or sc.allow_panic:
+        return []
+    before = blocks.get("before", {})
+    after = blocks.get("after", {})
+    points = [(bool(before) and bool(after),
+               "driver statistics before and after the command "
+               "(%d and %d counters)" % (len(before), len(after)),
+               ["no 'simgpu-stats-begin before/after' block with counters "
+                "in the console"] + list(tail))]
+    if before and after and not sc.engine_faults:
+        moved = ["%s: %s before, %s after" % (
+            k, before.get(k, "none"), after.get(k, "none"))
+            for k in ENGINE_COUNTERS if k not in before or k not in after or
+            before[k] != after[k]]
+        points.append((not moved, "engine counters unchanged (%s; the "
+                       "scenario injects no device faults)" %
+                       ", ".join(ENGINE_COUNTERS), moved))
+    return points
+
+
 def check_console(sc, path):
-    """TAP of console_points() on a console log written earlier."""
+    """TAP of console_points() on a console log written earlier, and of
+    stats_points() if it has driver statistics."""
     try:
         with open(path, errors="replace") as f:
             console = [l.rstrip("\r\n") for l in f.read().splitlines()]
@@ -382,6 +605,9 @@ def check_console(sc, path):
         raise ScenarioError("--console: cannot read '%s': %s" %
                             (path, e.strerror))
     points = console_points(sc, console)
+    blocks = parse_stats(console)
+    if blocks:
+        points += stats_points(sc, blocks)
     print("\n".join(tap_lines(points, sc.name + ": ")))
     return 0 if all(p[0] for p in points) else 1
 
@@ -460,12 +686,7 @@ def run(sc, args):
     blocks = parse_stats(console) if sc.stats else {}
     before = blocks.get("before", {})
     after = blocks.get("after", {})
-    if sc.stats and not sc.allow_panic:
-        point(bool(before) and bool(after),
-              "driver statistics before and after the command "
-              "(%d and %d counters)" % (len(before), len(after)),
-              ["no 'simgpu-stats-begin before/after' block with counters "
-               "in the console"] + tail)
+    points += stats_points(sc, blocks, tail)
 
     if sampling:
         samples = read_samples(samples_file)
@@ -544,8 +765,10 @@ def check(args):
     for spec in specs:
         try:
             sc = find(spec)
-            points.append((True, "%s parses (suite %s, %s kernel)" %
-                           (sc.name, sc.suite, sc.flavour), []))
+            points.append((True, "%s parses (suite %s, %s kernel%s)" % (
+                sc.name, sc.suite, sc.flavour, "".join(
+                    ", %s on %s" % (t, t.split("@")[1])
+                    for t in test_names(sc)[1:])), []))
         except ScenarioError as e:
             points.append((False, "%s parses" % spec, [str(e)]))
     if args.listed is not None:
@@ -606,8 +829,12 @@ def main():
             for name in all_names():
                 try:
                     sc = find(name)
-                    rows.append((name, sc.suite + ("+slow" if sc.slow
-                                                   else ""), sc.description))
+                    for test in test_names(sc):
+                        on = test.partition("@")[2]
+                        rows.append((test, sc.suite + ("+slow" if sc.slow
+                                                       else ""),
+                                     sc.description +
+                                     (" (%s kernel)" % on if on else "")))
                 except ScenarioError as e:
                     rows.append((name, "?", "error: %s" % e))
             width = max([len(r[0]) for r in rows] + [4])
