@@ -163,9 +163,10 @@ VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart", "--swap",
               "--swap-disk", "--modparam", "--kernel", "--append", "--cpus",
               "--rootfs")
 KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
-        "expect-message", "allow-panic", "allow-report", "stats",
+        "expect-message", "allow-panic", "allow-report",
+        "allow-upstream-bug", "stats",
         "engine-faults", "duration", "slow")
-REPEATABLE = ("allow-report",)
+REPEATABLE = ("allow-report", "allow-upstream-bug")
 # The driver's debugfs counters that move only when the engine fails: a
 # scenario without "engine-faults: yes" must leave them as they were.
 ENGINE_COUNTERS = ("engine_errors", "engine_resets", "engine_fallbacks")
@@ -328,20 +329,22 @@ class Scenario:
                 if word in self.kernels:
                     raise self._err(lineno, "kernels: %s given twice" % word)
                 self.kernels.append(word)
-        elif key == "allow-report":
+        elif key in ("allow-report", "allow-upstream-bug"):
             fields = [f.strip() for f in value.split(" | ")]
             if len(fields) != 3 or not all(fields):
-                raise self._err(lineno, "allow-report: expected 'WHAT | "
+                raise self._err(lineno, "%s: expected 'WHAT | "
                                 "HEADER-REGEX | FRAME-REGEX' (three fields "
-                                "separated by ' | '), got '%s'" % value)
+                                "separated by ' | '), got '%s'" %
+                                (key, value))
             regexes = []
             for field in fields[1:]:
                 try:
                     regexes.append(re.compile(field))
                 except re.error as e:
-                    raise self._err(lineno, "allow-report: bad regex '%s': "
-                                    "%s" % (field, e))
-            self.allow_reports.append((fields[0], regexes[0], regexes[1]))
+                    raise self._err(lineno, "%s: bad regex '%s': "
+                                    "%s" % (key, field, e))
+            self.allow_reports.append((fields[0], regexes[0], regexes[1],
+                                       key == "allow-upstream-bug"))
         elif key == "engine-faults":
             self.engine_faults = self._yes_no(lineno, key, value)
         elif key == "stats":
@@ -460,7 +463,13 @@ def printk_line(line):
     return m.group(1), line[m.end():]
 
 
-def report_lines(console, i):
+# The WARN() with which a DMA-API report goes on (kernel/dma/debug.c
+# err_printk()), and the end of a WARN()'s report (allow-upstream-bug).
+WARN_LINE = re.compile(r"WARNING: \S+ at \S+, CPU#\d+: ")
+END_TRACE = re.compile(r"---\[ end trace [0-9a-f]+ \]---$")
+
+
+def report_lines(console, i, bug=False):
     """The console indexes of the report whose header is console[i], and
     those of its stack frames, or None if its stack dump does not end
     within REPORT_LINES lines.
@@ -484,7 +493,8 @@ def report_lines(console, i):
             continue
         if phase == "head":
             part = (REPORT_HEAD.match(text) or REGISTERS.match(text) or
-                    text == "Call Trace:")
+                    text == "Call Trace:" or
+                    (bug and WARN_LINE.match(text)))
             if text == "Call Trace:":
                 phase = "stack"
         elif phase == "stack":
@@ -495,7 +505,7 @@ def report_lines(console, i):
             if text.strip() == "</TASK>":
                 phase = "tail"
         else:
-            part = MEM_INFO.match(text)
+            part = MEM_INFO.match(text) or (bug and END_TRACE.match(text))
         if part:
             lines.append(j)
         elif caller is not None or phase == "tail":
@@ -509,14 +519,18 @@ def allowed_reports(console, reports):
     """({console index: what} of the lines of the reports REPORTS
     [(what, header regex, frame regex)] allows, [what of each report
     seen]).  A report is allowed if its header matches, it is not a bug
-    report (BUG_REPORTS), and one of its own stack frames matches."""
+    report (BUG_REPORTS) unless the scenario names it as a defect outside
+    simgpu (allow-upstream-bug), and one of its own stack frames
+    matches."""
     lines, seen = {}, []
     for i, line in enumerate(console):
         text = printk_line(line)[1]
-        for what, header, frame in reports:
-            if not header.search(text) or BUG_REPORTS.search(text):
+        for what, header, frame, *upstream in reports:
+            bug = bool(upstream and upstream[0])
+            if not header.search(text) or (BUG_REPORTS.search(text) and
+                                           not bug):
                 continue
-            report = report_lines(console, i)
+            report = report_lines(console, i, bug)
             if report and any(frame.search(printk_line(console[j])[1])
                               for j in report[1]):
                 lines.update((j, what) for j in report[0])
