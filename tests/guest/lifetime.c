@@ -360,20 +360,6 @@ static const struct bo_spec *specs;
 static unsigned int nspecs;
 static uint64_t seed_base;
 
-static uint64_t nonzero_bytes(const volatile void *p, uint64_t len)
-{
-	const volatile uint64_t *w = p;
-	uint64_t i, bad = 0;
-
-	for (i = 0; i < len / 8; i++) {
-		uint64_t x = w[i];
-
-		for (; x; x >>= 8)
-			bad += (x & 0xff) != 0;
-	}
-	return bad;
-}
-
 /* Words of @p that hold the pattern of any of A's BOs at their offset. */
 static uint64_t a_words(const uint64_t *p, uint64_t len)
 {
@@ -557,8 +543,8 @@ static int client_b(struct clear_result *r, uint64_t big)
 				 "B: engine copy of BO %u: %d", k, ret);
 			return r->b_ret = ret;
 		}
-		r->nonzero_gpu += nonzero_bytes(dp, size);
-		r->nonzero_cpu += nonzero_bytes(p, size);
+		r->nonzero_gpu += bytes_check((const void *)dp, size, 0);
+		r->nonzero_cpu += bytes_check((const void *)p, size, 0);
 		r->a_words += a_words(p, size) + a_words((uint64_t *)dp, size);
 		r->bytes += size;
 		r->bos++;

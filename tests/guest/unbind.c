@@ -119,21 +119,6 @@ static int shrink_all(void)
 	return dbg_write("shrink", "1000000");
 }
 
-/* Bytes of @len at @p that are not zero, scanned a word at a time. */
-static uint64_t nonzero_bytes(const volatile void *p, uint64_t len)
-{
-	const volatile uint64_t *w = p;
-	uint64_t i, bad = 0;
-
-	for (i = 0; i < len / 8; i++) {
-		uint64_t x = w[i];
-
-		for (; x; x >>= 8)
-			bad += (x & 0xff) != 0;
-	}
-	return bad;
-}
-
 /*
  * The register BAR of the device, read-only, through sysfs: the test's
  * view of what the hardware is doing.  NULL on failure.
@@ -546,7 +531,7 @@ static int inflight(void)
 		  r1, r2, r3, r4, r5, r6, r7);
 
 	/* The mapping now reads a dummy page; writes go nowhere. */
-	zero = nonzero_bytes(p, BO_SIZE);
+	zero = bytes_check((const void *)p, BO_SIZE, 0);
 	tap_check(&t, !zero,
 		  "the old mapping reads the dummy page (%llu non-zero bytes)",
 		  (unsigned long long)zero);
@@ -854,7 +839,7 @@ static void stress_round(unsigned int round)
 
 	/* Never written after the unplug: they read the dummy page. */
 	for (i = S_HOT_RW; i < S_BOS; i++)
-		zero += nonzero_bytes(s->p[i], BO_SIZE);
+		zero += bytes_check((const void *)s->p[i], BO_SIZE, 0);
 	tap_check(&t, !zero,
 		  "round %u: %u mappings read the dummy page (%llu non-zero bytes)",
 		  round, S_BOS - S_HOT_RW, (unsigned long long)zero);
