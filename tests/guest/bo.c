@@ -245,8 +245,12 @@ static const char *dbg_dir(void)
 	static char dir[256];
 	glob_t g;
 
-	/* Again after an unbind or a module reload: it may have moved. */
-	if (dir[0] && !access(dir, F_OK))
+	/*
+	 * Again after an unbind or a module reload, when it is gone: it may
+	 * have moved.  Not on other errors (an injected allocation failure
+	 * fails the lookup with ENOMEM, and the glob would fail too).
+	 */
+	if (dir[0] && (!access(dir, F_OK) || errno != ENOENT))
 		return dir;
 	dir[0] = '\0';
 	if (glob("/sys/kernel/debug/dri/*/simgpu_stats", 0, NULL, &g) ||
