@@ -595,10 +595,16 @@ static bool kernel_fired(const char *kern, int ballast_err, char *why,
 		snprintf(why, len, "%lld %s failures injected", used, kern);
 		return used > 0;
 	}
+	/*
+	 * Signals fired if the handler ran while the operations did.  An
+	 * EINTR is not required: a restore that has started completes, and
+	 * a wait or lock interrupted by the signal is only one possible
+	 * outcome (reported, not demanded).
+	 */
 	if (!strcmp(kern, "signals")) {
 		snprintf(why, len, "%lu SIGALRMs handled, %lu EINTRs seen",
 			 seen->alarms, seen->eintr);
-		return seen->alarms > 0 && seen->eintr > 0;
+		return seen->alarms > 0;
 	}
 	if (!strcmp(kern, "noswap")) {
 		swap = swap_total();
