@@ -34,7 +34,7 @@ ROOTFS_EPOCH=1
 # Free space left in the image for what the user writes in the guest
 # (which goes to QEMU's throw-away overlay, not to the cached image).
 FREE_MB=64
-MIRROR=${SIMGPU_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+MIRROR=$(debian_mirror) || exit 1
 DEBOOTSTRAP=${SIMGPU_DEBOOTSTRAP:-debootstrap}
 suite=$ROOTFS_DEBIAN_SUITE
 read -r -a pkgs <<<"$ROOTFS_DEBIAN_PKGS"

@@ -36,3 +36,25 @@ publish() {
 	mv "$1" "$2"
 	rm -rf "$2.old"
 }
+
+# debian_mirror: the Debian archive this host's apt already uses (the
+# first source whose path ends in /debian, in sources.list.d/*.sources or
+# sources.list): simgpu names no archive host of its own.
+# SIMGPU_DEBIAN_MIRROR overrides it.
+debian_mirror() {
+	local uri
+	if [ -n "${SIMGPU_DEBIAN_MIRROR:-}" ]; then
+		echo "$SIMGPU_DEBIAN_MIRROR"
+		return
+	fi
+	uri=$({ awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' \
+			/etc/apt/sources.list.d/*.sources 2>/dev/null
+		awk '$1 == "deb" || $1 == "deb-src" {
+			for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) { print $i; break } }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+	      } | grep -E '/debian/?$' | head -n 1)
+	[ -n "$uri" ] ||
+		die "no Debian archive in this host's apt sources (/etc/apt/sources.list*); set SIMGPU_DEBIAN_MIRROR"
+	echo "${uri%/}"
+}
+

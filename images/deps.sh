@@ -11,11 +11,12 @@
 # pkg/suite.
 set -euo pipefail
 
+. "$(dirname "$0")/common.sh"
 die() { echo "deps.sh: error: $*" >&2; exit 1; }
 
 SOURCES=/etc/apt/sources.list.d/simgpu.sources
 PREFS=/etc/apt/preferences.d/simgpu
-MIRROR=${SIMGPU_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+MIRROR=$(debian_mirror) || exit 1
 
 # Host packages from bookworm itself.
 HOST_PKGS="ninja-build gcc make flex bison bc libelf-dev libssl-dev cpio

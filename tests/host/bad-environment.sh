@@ -67,7 +67,7 @@ if [ "$(id -u)" = 0 ]; then
 	printf '#!/bin/sh\nexit 0\n' >"$work/images/deps.sh"
 	rootfs_error "rootfs: a download that fails (404): debootstrap's error names it" \
 		"debootstrap of Debian trixie failed: E: Failed getting release file" \
-		"$work/cache-rootfs" SIMGPU_DEBIAN_MIRROR=http://deb.debian.org/debian/simgpu-404
+		"$work/cache-rootfs" SIMGPU_DEBIAN_MIRROR="$(. "$TOP/images/common.sh" && debian_mirror)/simgpu-404"
 	sed -i 's/^ROOTFS_DEBIAN_PKGS=.*/ROOTFS_DEBIAN_PKGS="stress-ng simgpu-no-such-package"/' \
 		"$work/images/versions"
 	rootfs_error "rootfs: a package the archive lacks: the error names it" \
