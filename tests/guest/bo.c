@@ -423,6 +423,19 @@ const char *dev_bdf(void)
 	return bdf;
 }
 
+bool wait_bound(double secs)
+{
+	double end = now_s() + secs;
+	struct stat st;
+
+	do {
+		if (dev_bdf() && !stat(RENDER_NODE, &st))
+			return true;
+		usleep(50000);
+	} while (now_s() < end);
+	return false;
+}
+
 double now_s(void)
 {
 	struct timespec ts;

@@ -106,6 +106,8 @@ long long file_read_ll(const char *path);
 long long dbg_read(const char *file);
 /* The PCI address of the device bound to simgpu, or NULL. */
 const char *dev_bdf(void);
+/* Wait up to @secs for a device bound to simgpu and its render node. */
+bool wait_bound(double secs);
 
 /*
  * Run fn(0..n-1) in @n forked processes and wait for them all; returns

@@ -114,19 +114,6 @@ static int write_deadline(const char *path, const char *val, double secs)
 	return ret > 0 ? -ret : ret;
 }
 
-static bool wait_bound(double secs)
-{
-	double end = now_s() + secs;
-	struct stat st;
-
-	do {
-		if (dev_bdf() && !stat(RENDER_NODE, &st))
-			return true;
-		usleep(50000);
-	} while (now_s() < end);
-	return false;
-}
-
 /* What a child saw of the sync_file, in shared memory. */
 struct fence_seen {
 	int ret;

@@ -176,20 +176,6 @@ static int write_deadline(const char *path, const char *val, double secs)
 	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR;
 }
 
-/* Wait up to @secs for a device bound to simgpu and its render node. */
-static bool wait_bound(double secs)
-{
-	double end = now_s() + secs;
-	struct stat st;
-
-	do {
-		if (dev_bdf() && !stat(RENDER_NODE, &st))
-			return true;
-		usleep(50000);
-	} while (now_s() < end);
-	return false;
-}
-
 /*
  * Part 1: BOs in every placement, backed up, DONTNEED, purged, engine
  * work queued at the close; every gauge must come back to zero.
