@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # build-qemu.sh OUTDIR : build qemu-system-x86_64 with the simgpu device
-# (and its qtest) from Debian's QEMU source, and link the results into
-# OUTDIR: qemu-system-x86_64, simgpu-test (snapshots of this checkout's
-# device), firmware/.
+# (and its qtest) from Debian's QEMU source with qemu-dev/patches/ applied,
+# and link the results into OUTDIR: qemu-system-x86_64, simgpu-test
+# (snapshots of this checkout's device), firmware/.
 #
 # The pristine source is copied once into a work tree that qemu-dev/ is
 # overlaid onto; files are rewritten only when their content changes, so
@@ -58,6 +58,30 @@ append() {
 	put "$tmp" "$1"
 	rm -f "$tmp"
 }
+
+# Our fixes of QEMU itself (qemu-dev/patches/*.patch, in name order, -p1):
+# each file they touch is rebuilt from the pristine one, and a file that
+# an earlier build patched and no patch touches now goes back to pristine.
+patched=$(mktemp -d)
+for p in "$DEV"/patches/*.patch; do
+	[ -e "$p" ] || continue
+	for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p"); do
+		[ -e "$patched/$f" ] || install -m 0644 -D "$pristine/$f" "$patched/$f"
+	done
+	patch -s -p1 -d "$patched" <"$p" >&2 ||
+		{ rm -rf "$patched"; die "${p#"$SIMGPU_TOP"/} does not apply to QEMU $ver"; }
+done
+list=$(cd "$patched" && find . -type f ! -name '*.orig' | sed 's|^\./||' | sort)
+for f in $list; do
+	put "$patched/$f" "$f"
+done
+if [ -f "$work/.simgpu-patched" ]; then
+	for f in $(comm -23 "$work/.simgpu-patched" - <<<"$list"); do
+		put "$pristine/$f" "$f"
+	done
+fi
+printf '%s\n' $list >"$work/.simgpu-patched"
+rm -rf "$patched"
 
 put "$DEV/simgpu.c" hw/display/simgpu.c
 put "$SIMGPU_TOP/guest-driver/simgpu_hw.h" include/hw/display/simgpu_hw.h

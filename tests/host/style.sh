@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # style.sh KERNEL_OUT QEMU_OUT: kernel checkpatch --strict and
-# kernel-doc on guest-driver/, QEMU's checkpatch on qemu-dev/.  TAP output.
+# kernel-doc on guest-driver/, QEMU's checkpatch on qemu-dev/ and on the
+# patches to QEMU itself (qemu-dev/patches/).  TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 KOUT=${1:?usage: style.sh KERNEL_OUT QEMU_OUT}
@@ -31,7 +32,7 @@ result() {	# ok? description output
 }
 
 echo "TAP version 13"
-echo "1..3"
+echo "1..4"
 # shellcheck disable=SC2086
 out=$(perl "$ksrc/scripts/checkpatch.pl" --no-tree --strict --terse -q -f $drv 2>&1 |
 	grep -E 'ERROR|WARNING|CHECK')
@@ -43,5 +44,11 @@ result 0 "kernel-doc -Wall on guest-driver/" "$out"
 out=$(cd "$qsrc" && perl scripts/checkpatch.pl --no-tree --terse -f $qdev 2>&1 |
 	grep -E 'ERROR|WARNING')
 result 0 "QEMU checkpatch on qemu-dev/ and the shared hardware header" "$out"
+out=$(for p in "$TOP"/qemu-dev/patches/*.patch; do
+	[ -e "$p" ] || continue
+	(cd "$qsrc" && perl scripts/checkpatch.pl --no-tree --terse "$p" 2>&1 |
+		grep -E 'ERROR|WARNING')
+done)
+result 0 "QEMU checkpatch on qemu-dev/patches/" "$out"
 echo "# $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
