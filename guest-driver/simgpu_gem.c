@@ -140,7 +140,9 @@ static vm_fault_t simgpu_gem_fault_visible(struct simgpu_bo *bo)
 	for (i = 1; i < bo->placement.num_placement; i++)
 		bo->places[i].flags |= TTM_PL_FLAG_FALLBACK;
 	ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
-	if (ret == -EBUSY || ret == -ERESTARTSYS || ret == -EINTR)
+	/* -ENODEV: unplugged meanwhile; the fault again gets the dummy page. */
+	if (ret == -EBUSY || ret == -ERESTARTSYS || ret == -EINTR ||
+	    ret == -ENODEV)
 		return VM_FAULT_NOPAGE;
 	if (ret || !simgpu_vram_res_visible(sdev, bo->tbo.resource))
 		return VM_FAULT_SIGBUS;
@@ -229,21 +231,28 @@ static const struct drm_gem_object_funcs simgpu_gem_funcs = {
 	.vm_ops = &simgpu_gem_vm_ops,
 };
 
-/**
- * simgpu_bo_create - create a BO and place it
- * @sdev: simgpu device
- * @size: bytes, page aligned, not zero
- * @placements: allowed DRM_SIMGPU_PLACEMENT() mask, validated
- * @preferred: DRM_SIMGPU_MEM_* placement tried first, in @placements
- * @flags: DRM_SIMGPU_GEM_CREATE_* flags, validated
- *
- * The BO's content is zero.
- *
- * Return: the BO with one GEM reference, or an ERR_PTR().
+/*
+ * A placement that failed for lack of space while BOs freed busy were
+ * still waiting in TTM's delayed delete: eviction skips the BOs that the
+ * delete is handling at that moment, so their memory may come back just
+ * after it gave up.  Wait for those deletes once; true to try again.
  */
-struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
-				   u32 placements, u32 preferred, u32 flags)
+static bool simgpu_bo_retry_after_deletes(struct simgpu_device *sdev,
+					  int ret, bool *retried)
 {
+	if (ret != -ENOMEM || *retried)
+		return false;
+	flush_workqueue(sdev->bdev.wq);
+	*retried = true;
+	return true;
+}
+
+static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
+					    u64 size, u32 placements,
+					    u32 preferred, u32 flags)
+{
+	struct ttm_operation_ctx ctx = { .interruptible = true };
+	struct ww_acquire_ctx ticket;
 	struct simgpu_bo *bo;
 	int ret;
 
@@ -267,12 +276,55 @@ struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
 
 	/* Before the first placement, so that its bo_move events follow. */
 	trace_simgpu_bo_create(bo, size, placements, preferred, flags);
-	/* On failure TTM calls simgpu_bo_destroy(). */
-	ret = ttm_bo_init_validate(&sdev->bdev, &bo->tbo, ttm_bo_type_device,
-				   &bo->placement, 0, true, NULL, NULL,
-				   simgpu_bo_destroy);
-	if (ret)
+	/*
+	 * The BO's own reservation is locked under a ticket, as xe does, so
+	 * that the first placement may evict BOs that someone else holds
+	 * for a moment (a migration, a submission) by waiting for them.
+	 * Without a ticket TTM's eviction only trylocks.
+	 */
+	ww_acquire_init(&ticket, &reservation_ww_class);
+	ret = dma_resv_lock(&bo->tbo.base._resv, &ticket);
+	if (WARN_ON(ret)) { /* a new lock: nobody else can hold it */
+		ww_acquire_fini(&ticket);
+		drm_gem_object_release(&bo->tbo.base);
+		kfree(bo);
 		return ERR_PTR(ret);
+	}
+	/*
+	 * On failure TTM drops the BO; simgpu_bo_destroy() runs from its
+	 * delayed delete once the reservation is unlocked here.
+	 */
+	ret = ttm_bo_init_reserved(&sdev->bdev, &bo->tbo, ttm_bo_type_device,
+				   &bo->placement, 0, &ctx, NULL,
+				   &bo->tbo.base._resv, simgpu_bo_destroy);
+	dma_resv_unlock(&bo->tbo.base._resv);
+	ww_acquire_fini(&ticket);
+	return ret ? ERR_PTR(ret) : bo;
+}
+
+/**
+ * simgpu_bo_create - create a BO and place it
+ * @sdev: simgpu device
+ * @size: bytes, page aligned, not zero
+ * @placements: allowed DRM_SIMGPU_PLACEMENT() mask, validated
+ * @preferred: DRM_SIMGPU_MEM_* placement tried first, in @placements
+ * @flags: DRM_SIMGPU_GEM_CREATE_* flags, validated
+ *
+ * The BO's content is zero.
+ *
+ * Return: the BO with one GEM reference, or an ERR_PTR().
+ */
+struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
+				   u32 placements, u32 preferred, u32 flags)
+{
+	bool retried = false;
+	struct simgpu_bo *bo;
+
+	do {
+		bo = __simgpu_bo_create(sdev, size, placements, preferred,
+					flags);
+	} while (IS_ERR(bo) &&
+		 simgpu_bo_retry_after_deletes(sdev, PTR_ERR(bo), &retried));
 	return bo;
 }
 
@@ -294,16 +346,25 @@ int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 		.interruptible = interruptible,
 		.gfp_retry_mayfail = true,
 	};
+	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
+	struct ww_acquire_ctx ticket;
+	bool retried = false;
 	int ret;
 
-	ret = ttm_bo_reserve(&bo->tbo, interruptible, false, NULL);
-	if (ret)
-		return ret;
-	ret = simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem), mem,
-				  cpu_visible);
-	if (!ret)
-		ret = ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
-	ttm_bo_unreserve(&bo->tbo);
+	do {
+		/* Under a ticket: eviction may wait for BOs others hold. */
+		ww_acquire_init(&ticket, &reservation_ww_class);
+		ret = ttm_bo_reserve(&bo->tbo, interruptible, false, &ticket);
+		if (!ret) {
+			ret = simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem),
+						  mem, cpu_visible);
+			if (!ret)
+				ret = ttm_bo_validate(&bo->tbo, &bo->placement,
+						      &ctx);
+			ttm_bo_unreserve(&bo->tbo);
+		}
+		ww_acquire_fini(&ticket);
+	} while (simgpu_bo_retry_after_deletes(sdev, ret, &retried));
 	return ret == -ENOMEM && simgpu_mem_is_vram(simgpu_mem_to_ttm[mem]) ?
 	       -ENOSPC : ret;
 }

@@ -440,6 +440,23 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	bool clear = false;
 	int ret, idx;
 
+	if (!drm_dev_enter(&sdev->drm, &idx)) {
+		/*
+		 * The device is gone, and the content of its VRAM with it.
+		 * Only moves to SYSTEM are left (simgpu_shrinker_unplug()
+		 * drops the pages of TT BOs that way).  A move into VRAM or
+		 * TT would keep DMA-mapped pages where the unplug no longer
+		 * looks: a move that began inside the caller's
+		 * drm_dev_enter() gets here once the device is marked gone.
+		 */
+		if (new_type != TTM_PL_SYSTEM)
+			return -ENODEV;
+		if (old_mem && old_type == TTM_PL_TT)
+			simgpu_gart_unbind(sdev, old_mem);
+		ttm_bo_move_null(tbo, new_mem);
+		return 0;
+	}
+
 	/*
 	 * A BO the shrinker backed up is in SYSTEM with its content in
 	 * shmem: read it back before anything reads the pages.
@@ -447,17 +464,9 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	if (old_mem && tbo->ttm && ttm_tt_is_backed_up(tbo->ttm)) {
 		ret = ttm_bo_populate(tbo, ctx);
 		if (ret)
-			return ret;
+			goto out;
 	}
 	populated = old_mem && tbo->ttm && ttm_tt_is_populated(tbo->ttm);
-
-	if (!drm_dev_enter(&sdev->drm, &idx)) {
-		/* The device is gone, and the content of its VRAM with it. */
-		if (old_mem && old_type == TTM_PL_TT)
-			simgpu_gart_unbind(sdev, old_mem);
-		ttm_bo_move_null(tbo, new_mem);
-		return 0;
-	}
 
 	/* User work on the BO first: the move must see its result. */
 	ret = ttm_bo_wait_ctx(tbo, ctx);
