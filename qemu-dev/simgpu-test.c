@@ -505,6 +505,9 @@ static void test_bad_properties(void)
         { "vram0-size=64M,vram0-visible-size=24M", "must be a power of two" },
         { "vram0-size=48M", "must be a power of two" },
         { "regions=2,vram1-size=3M", "vram1-visible-size must be a power" },
+        { "vram1-size=64M", "vram1-visible-size need regions=2" },
+        { "regions=1,vram1-visible-size=1M",
+          "vram1-visible-size need regions=2" },
         { "gart-size=0", "gart-size must be a multiple of 4 KiB" },
         { "gart-size=6K", "gart-size must be a multiple of 4 KiB" },
         { "gart-size=32G", "gart-size must be a multiple of 4 KiB" },
@@ -1077,7 +1080,7 @@ static void test_fault_rate(void)
 /* Malformed or out-of-range commands stop the engine and touch nothing. */
 static void test_bad_commands(void)
 {
-    enum { BAD_FLAGS = 1, BAD_RESERVED = 2 };
+    enum { BAD_FLAGS = 1, BAD_RESERVED = 2, DST_IN_REGS = 3 };
     static const struct {
         const char *name;
         uint32_t op, src_space, dst_space;
@@ -1114,6 +1117,10 @@ static void test_bad_commands(void)
           21 * GART_PAGE, 0, 16, 0, SIMGPU_ERR_GART_FAULT },
         { "gart page not RAM", SIMGPU_OP_COPY, 0, 2, 0, 22 * GART_PAGE, 16, 0,
           SIMGPU_ERR_DMA_ERROR },
+        { "gart page in the register BAR", SIMGPU_OP_COPY, 0, 2, 0,
+          23 * GART_PAGE, 16, 0, SIMGPU_ERR_DMA_ERROR },
+        { "fence in the register BAR", SIMGPU_OP_FENCE, 0, 0, 0,
+          SIMGPU_REG_SCRATCH, 0, DST_IN_REGS, SIMGPU_ERR_DMA_ERROR },
         { "fence misaligned", SIMGPU_OP_FENCE, 0, 0, 0, 0x100004, 0, 0,
           SIMGPU_ERR_BAD_ALIGN },
         { "fence not RAM", SIMGPU_OP_FENCE, 0, 0, 0, 0x7ff00000000ULL, 0, 0,
@@ -1131,12 +1138,17 @@ static void test_bad_commands(void)
     simgpu_test_start(&t, "regions=2,vram0-size=16M,vram1-size=8M,"
                       "gart-size=1M");
     gart_setup(&t);
-    /* Entry 20 invalid, 21 with reserved bits, 22 points to no RAM */
+    /*
+     * Entry 20 invalid, 21 with reserved bits, 22 points to no RAM, 23 to
+     * the device's own registers (MMIO: the engine must never reach it).
+     */
     qtest_writeq(t.qts, t.gart + 8 * 20, t.gart_page[20]);
     qtest_writeq(t.qts, t.gart + 8 * 21,
                  t.gart_page[21] | SIMGPU_GART_ENTRY_VALID | 0x10);
     qtest_writeq(t.qts, t.gart + 8 * 22,
                  0x7ff00000000ULL | SIMGPU_GART_ENTRY_VALID);
+    qtest_writeq(t.qts, t.gart + 8 * 23,
+                 t.regs.addr | SIMGPU_GART_ENTRY_VALID);
     engine_setup(&t, 4096);
     reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_ERROR);
     pattern(vram1, guard_len, 5);
@@ -1158,6 +1170,9 @@ static void test_bad_commands(void)
             cmd[SIMGPU_CMD_OFF_FLAGS + 3] = 0x80;
         } else if (cases[i].tweak == BAD_RESERVED) {
             cmd[SIMGPU_CMD_OFF_RESERVED + SIMGPU_CMD_RESERVED_SIZE - 1] = 1;
+        } else if (cases[i].tweak == DST_IN_REGS) {
+            stq_le_p(cmd + SIMGPU_CMD_OFF_DST_ADDR,
+                     t.regs.addr + cases[i].dst);
         }
         ring_emit_raw(&t, cmd);
         emit_fence(&t, t.fence_addr, 1000 + i);
@@ -1217,6 +1232,62 @@ static void test_reset_busy(void)
     g_assert_cmpuint(stat_read(&t, SIMGPU_STAT_COMMANDS), ==, 0);
     emit_fill(&t, SIMGPU_SPACE_VRAM0, 0, 64, 5);
     engine_sync(&t);
+    simgpu_test_stop(&t);
+}
+
+/*
+ * The guest turns bus mastering off and on and resets the engine while
+ * copies between VRAM and the GART run.  Each copy ends, done or with a
+ * DMA error, and nothing hangs: the engine decides that a page is RAM in
+ * the same step that maps it.  When it checked first and mapped in a
+ * second step, bus mastering could go off in between; the mapping then
+ * read the page through a bounce buffer, which waits for the BQL, held by
+ * the engine reset that waits for the engine.
+ */
+static void test_dma_bus_master_race(void)
+{
+    const uint64_t len = GART_TEST_PAGES * GART_PAGE;
+    g_autofree uint8_t *want = g_malloc(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    unsigned int rounds = 0, errors = 0, i;
+    uint16_t cmd;
+    int64_t end;
+    SimgpuTest t;
+
+    simgpu_test_start(&t, ENGINE_PROPS);
+    gart_setup(&t);
+    engine_setup(&t, 4096);
+    cmd = qpci_config_readw(t.dev, PCI_COMMAND);
+    end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < end) {
+        for (i = 0; i < 8; i++) {
+            emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_GART, 0, len);
+            emit_copy(&t, SIMGPU_SPACE_GART, 0, SIMGPU_SPACE_VRAM0, len,
+                      len);
+        }
+        ring_kick(&t);
+        for (i = 0; i < 8; i++) {
+            qpci_config_writew(t.dev, PCI_COMMAND,
+                               cmd & ~PCI_COMMAND_MASTER);
+            qpci_config_writew(t.dev, PCI_COMMAND, cmd);
+        }
+        if (reg_read(&t, SIMGPU_REG_ENGINE_STATUS) &
+            SIMGPU_ENGINE_STATUS_ERROR) {
+            g_assert_cmpuint(reg_read(&t, SIMGPU_REG_ERROR_CODE), ==,
+                             SIMGPU_ERR_DMA_ERROR);
+            errors++;
+        }
+        engine_reset(&t);
+        rounds++;
+    }
+    g_test_message("%u rounds, %u stopped by a DMA error", rounds, errors);
+    /* The engine works afterwards. */
+    pattern(want, len, 77);
+    space_write(&t, SIMGPU_SPACE_VRAM1, 0, want, len);
+    emit_copy(&t, SIMGPU_SPACE_VRAM1, 0, SIMGPU_SPACE_GART, 0, len);
+    engine_sync(&t);
+    space_read(&t, SIMGPU_SPACE_GART, 0, got, len);
+    assert_bytes(got, want, len);
     simgpu_test_stop(&t);
 }
 
@@ -1509,6 +1580,8 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/errors/bad-commands", test_bad_commands);
     qtest_add_func("/simgpu/errors/bad-ring", test_bad_ring);
     qtest_add_func("/simgpu/errors/reset-busy", test_reset_busy);
+    qtest_add_func("/simgpu/errors/bus-master-race",
+                   test_dma_bus_master_race);
     qtest_add_func("/simgpu/system-reset", test_system_reset);
     qtest_add_func("/simgpu/migration", test_migration);
 

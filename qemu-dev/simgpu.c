@@ -53,6 +53,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(SimgpuState, SIMGPU)
  * so this bounds address arithmetic rather than host memory use.
  */
 #define SIMGPU_VRAM_MAX        (64 * GiB)
+#define SIMGPU_VRAM_DEFAULT    (256 * MiB)
 #define SIMGPU_GART_MAX        (16 * GiB)
 #define SIMGPU_LATENCY_MAX_US  1000000
 #define SIMGPU_BANDWIDTH_MIN   (1 * MiB)
@@ -120,6 +121,8 @@ struct SimgpuState {
     QemuThread thread;
     QEMUBH *irq_bh;
     VMChangeStateEntry *vmstate_change;
+    /* FILL's pattern, repeated, 3 extra bytes to start at any phase */
+    uint8_t fill_pattern[SIMGPU_GART_PAGE_SIZE + 3]; /* engine thread */
 
     /*
      * Locking: the MMIO handlers, reset, migration and the interrupt bottom
@@ -385,29 +388,52 @@ static void simgpu_engine_reset_locked(SimgpuState *s)
 }
 
 /*
- * DMA.  The engine only accesses system memory that is directly
- * accessible RAM: anything else (MMIO, unassigned, bus mastering disabled)
- * is a DMA error.  This keeps the engine thread from ever needing the BQL.
+ * DMA.  The engine thread reaches guest RAM only, never MMIO: an MMIO
+ * access (or a bounce buffer) takes the BQL, which reset, pre_save, the
+ * VM-state handler and unrealize hold while they wait for the engine.
+ * Whether an address is RAM is decided in the same RCU section that maps
+ * it, so a memory map change in between (the guest clears bus mastering,
+ * a region goes away) cannot turn a checked address into an MMIO access:
+ * whatever is not RAM is a DMA error.
  */
+static const MemTxAttrs simgpu_dma_attrs = { .memory = true };
 
-/* Bytes at @addr, up to @len, that are RAM in the device's DMA space. */
-static dma_addr_t simgpu_dma_direct_len(SimgpuState *s, dma_addr_t addr,
-                                        dma_addr_t len, bool is_write)
+/*
+ * Map up to *@len bytes at @addr: a host pointer into RAM, with a
+ * reference on its region (simgpu_dma_unmap() drops it), and *@len set to
+ * the bytes mapped.  NULL if @addr is not RAM in the device's DMA space.
+ */
+static void *simgpu_dma_map(SimgpuState *s, dma_addr_t addr,
+                            dma_addr_t *len, bool is_write)
 {
     AddressSpace *as = pci_get_address_space(&s->parent_obj);
     MemoryRegion *mr;
-    hwaddr xlat, l = len;
+    hwaddr xlat, l = *len;
 
     RCU_READ_LOCK_GUARD();
     mr = address_space_translate(as, addr, &xlat, &l, is_write,
-                                 MEMTXATTRS_UNSPECIFIED);
-    if (!memory_access_is_direct(mr, is_write, MEMTXATTRS_UNSPECIFIED)) {
-        return 0;
+                                 simgpu_dma_attrs);
+    if (!l || !memory_access_is_direct(mr, is_write, simgpu_dma_attrs)) {
+        return NULL;
     }
-    return MIN(l, len);
+    memory_region_ref(mr);
+    if (!is_write) {
+        fuzz_dma_read_cb(addr, l, mr);
+    }
+    *len = MIN(l, *len);
+    return qemu_map_ram_ptr(mr->ram_block, xlat);
 }
 
-/* Small transfers (ring, GART table, fence) through the PCI DMA API. */
+/* Undo simgpu_dma_map(); the first @written bytes were written. */
+static void simgpu_dma_unmap(SimgpuState *s, void *ptr, dma_addr_t len,
+                             bool is_write, dma_addr_t written)
+{
+    dma_memory_unmap(pci_get_address_space(&s->parent_obj), ptr, len,
+                     is_write ? DMA_DIRECTION_FROM_DEVICE :
+                                DMA_DIRECTION_TO_DEVICE, written);
+}
+
+/* Small transfers: ring, GART table, fence. */
 static bool simgpu_dma_rw(SimgpuState *s, dma_addr_t addr, void *buf,
                           dma_addr_t len, DMADirection dir)
 {
@@ -418,12 +444,18 @@ static bool simgpu_dma_rw(SimgpuState *s, dma_addr_t addr, void *buf,
         return false;
     }
     while (len) {
-        dma_addr_t l = simgpu_dma_direct_len(s, addr, len, is_write);
+        dma_addr_t l = len;
+        void *ptr = simgpu_dma_map(s, addr, &l, is_write);
 
-        if (!l || pci_dma_rw(&s->parent_obj, addr, buf, l, dir,
-                             MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
+        if (!ptr) {
             return false;
         }
+        if (is_write) {
+            memcpy(ptr, buf, l);
+        } else {
+            memcpy(buf, ptr, l);
+        }
+        simgpu_dma_unmap(s, ptr, l, is_write, is_write ? l : 0);
         addr += l;
         buf = (uint8_t *)buf + l;
         len -= l;
@@ -509,7 +541,6 @@ static uint32_t simgpu_map_piece(SimgpuState *s, const SimgpuJob *job,
                                  uint32_t space, uint64_t pos, uint64_t max,
                                  bool backward, bool is_write, SimgpuPiece *p)
 {
-    AddressSpace *as = pci_get_address_space(&s->parent_obj);
     uint64_t ents[SIMGPU_GART_BATCH];
     uint64_t start, idx, in_page, len;
     dma_addr_t dma, map_len;
@@ -562,19 +593,11 @@ static uint32_t simgpu_map_piece(SimgpuState *s, const SimgpuJob *job,
         dma = (ents[0] & SIMGPU_GART_ENTRY_ADDR_MASK) + in_page;
     }
 
-    map_len = simgpu_dma_direct_len(s, dma, len, is_write);
-    if (!map_len) {
-        return SIMGPU_ERR_DMA_ERROR;
-    }
-    p->map = dma_memory_map(as, dma, &map_len,
-                            is_write ? DMA_DIRECTION_FROM_DEVICE :
-                                       DMA_DIRECTION_TO_DEVICE,
-                            MEMTXATTRS_UNSPECIFIED);
-    if (!p->map || !map_len || (backward && map_len < len)) {
+    map_len = len;
+    p->map = simgpu_dma_map(s, dma, &map_len, is_write);
+    if (!p->map || (backward && map_len < len)) {
         if (p->map) {
-            dma_memory_unmap(as, p->map, map_len,
-                             is_write ? DMA_DIRECTION_FROM_DEVICE :
-                                        DMA_DIRECTION_TO_DEVICE, 0);
+            simgpu_dma_unmap(s, p->map, map_len, is_write, 0);
         }
         p->map = NULL;
         return SIMGPU_ERR_DMA_ERROR;
@@ -588,10 +611,7 @@ static uint32_t simgpu_map_piece(SimgpuState *s, const SimgpuJob *job,
 static void simgpu_unmap_piece(SimgpuState *s, SimgpuPiece *p)
 {
     if (p->map) {
-        dma_memory_unmap(pci_get_address_space(&s->parent_obj), p->map,
-                         p->map_len,
-                         p->is_write ? DMA_DIRECTION_FROM_DEVICE :
-                                       DMA_DIRECTION_TO_DEVICE,
+        simgpu_dma_unmap(s, p->map, p->map_len, p->is_write,
                          p->is_write ? p->map_len : 0);
     } else if (p->vram && p->is_write) {
         memory_region_set_dirty(p->vram, p->vram_off, p->len);
@@ -661,8 +681,7 @@ static uint32_t simgpu_copy(SimgpuState *s, const SimgpuJob *job,
 static uint32_t simgpu_fill(SimgpuState *s, const SimgpuJob *job,
                             const SimgpuCmd *c)
 {
-    /* The pattern repeated, with 3 extra bytes to start at any phase. */
-    g_autofree uint8_t *pattern = g_malloc(SIMGPU_GART_PAGE_SIZE + 3);
+    uint8_t *pattern = s->fill_pattern;
     uint64_t done = 0;
     SimgpuPiece dp;
     uint32_t err;
@@ -1323,6 +1342,14 @@ static void simgpu_realize(PCIDevice *pdev, Error **errp)
                    SIMGPU_MAX_REGIONS, s->num_regions);
         return;
     }
+    /* A property that would be ignored is an error, not a surprise. */
+    if (s->num_regions < 2 && (s->prop_size[1] || s->prop_visible[1])) {
+        error_setg(errp, "vram1-size and vram1-visible-size need regions=2");
+        return;
+    }
+    if (s->num_regions == 2 && !s->prop_size[1]) {
+        s->prop_size[1] = SIMGPU_VRAM_DEFAULT;
+    }
     for (i = 0; i < s->num_regions; i++) {
         if (!simgpu_check_region(s, i, errp)) {
             return;
@@ -1383,8 +1410,9 @@ static void simgpu_realize(PCIDevice *pdev, Error **errp)
     s->irq_bh = qemu_bh_new_guarded(simgpu_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
     s->vm_running = runstate_is_running();
-    s->vmstate_change = qemu_add_vm_change_state_handler(
-        simgpu_vm_state_change, s);
+    /* Ordered by the device tree, as other devices' handlers are. */
+    s->vmstate_change = qdev_add_vm_change_state_handler(
+        DEVICE(pdev), simgpu_vm_state_change, s);
     s->prng = s->fault_seed;
     qemu_thread_create(&s->thread, "simgpu-engine", simgpu_engine_thread, s,
                        QEMU_THREAD_JOINABLE);
@@ -1551,9 +1579,11 @@ static const VMStateDescription vmstate_simgpu = {
 
 static const Property simgpu_properties[] = {
     DEFINE_PROP_UINT32("regions", SimgpuState, num_regions, 1),
-    DEFINE_PROP_SIZE("vram0-size", SimgpuState, prop_size[0], 256 * MiB),
+    DEFINE_PROP_SIZE("vram0-size", SimgpuState, prop_size[0],
+                     SIMGPU_VRAM_DEFAULT),
     DEFINE_PROP_SIZE("vram0-visible-size", SimgpuState, prop_visible[0], 0),
-    DEFINE_PROP_SIZE("vram1-size", SimgpuState, prop_size[1], 256 * MiB),
+    /* 0: not set; SIMGPU_VRAM_DEFAULT with regions=2 */
+    DEFINE_PROP_SIZE("vram1-size", SimgpuState, prop_size[1], 0),
     DEFINE_PROP_SIZE("vram1-visible-size", SimgpuState, prop_visible[1], 0),
     DEFINE_PROP_SIZE("gart-size", SimgpuState, gart_size, 256 * MiB),
     DEFINE_PROP_SIZE("engine-bandwidth", SimgpuState, bandwidth, 0),
@@ -1586,7 +1616,8 @@ static void simgpu_class_init(ObjectClass *klass, void *data)
         "CPU-visible part of VRAM region 0, the size of its BAR (power of "
         "two; default: the whole region)");
     object_class_property_set_description(klass, "vram1-size",
-        "size of VRAM region 1 (multiple of 1 MiB, at most 64 GiB)");
+        "size of VRAM region 1 (multiple of 1 MiB, at most 64 GiB; "
+        "default 256 MiB; only with regions=2)");
     object_class_property_set_description(klass, "vram1-visible-size",
         "CPU-visible part of VRAM region 1, the size of its BAR (power of "
         "two; default: the whole region)");
