@@ -82,6 +82,10 @@ extern unsigned long simgpu_test_bugs;
  *	eviction instead of purged
  * @SIMGPU_BUG_ALL_ONES: a register read of all-ones (surprise removal)
  *	is taken as a valid fence seqno
+ * @SIMGPU_BUG_LRU_SEARCH: the eviction policy and the move callback walk
+ *	the whole LRU of the BO they are given, so eviction and shrink
+ *	passes cost time quadratic in the number of BOs (a search per BO,
+ *	a defect drivers have had)
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -90,6 +94,7 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_SHRINK_DELETED,
 	SIMGPU_BUG_EVICT_DONTNEED,
 	SIMGPU_BUG_ALL_ONES,
+	SIMGPU_BUG_LRU_SEARCH,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)

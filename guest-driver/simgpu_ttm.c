@@ -229,6 +229,19 @@ static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
 	}
 }
 
+/* SIMGPU_BUG_LRU_SEARCH: a linear search of @man's LRU, for nothing. */
+static void simgpu_bug_lru_search(struct ttm_resource_manager *man)
+{
+	struct ttm_lru_item *lru;
+	unsigned int prio;
+
+	spin_lock(&man->bdev->lru_lock);
+	for (prio = 0; prio < TTM_MAX_BO_PRIORITY; prio++)
+		list_for_each_entry(lru, &man->lru[prio], link)
+			cpu_relax();
+	spin_unlock(&man->bdev->lru_lock);
+}
+
 /**
  * simgpu_bo_eviction_valuable - whether evicting a BO helps @place
  * @tbo: the BO, reserved
@@ -243,6 +256,9 @@ static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
 bool simgpu_bo_eviction_valuable(struct ttm_buffer_object *tbo,
 				 const struct ttm_place *place)
 {
+	if (simgpu_test_bug(SIMGPU_BUG_LRU_SEARCH))
+		simgpu_bug_lru_search(ttm_manager_type(tbo->bdev,
+						       tbo->resource->mem_type));
 	/*
 	 * Evicting a SYSTEM BO frees nothing any placement wants; only
 	 * TTM's watermark swapout asks, with a SYSTEM place, and may swap
@@ -439,6 +455,9 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	bool populated;
 	bool clear = false;
 	int ret, idx;
+
+	if (old_mem && simgpu_test_bug(SIMGPU_BUG_LRU_SEARCH))
+		simgpu_bug_lru_search(ttm_manager_type(tbo->bdev, old_type));
 
 	if (!drm_dev_enter(&sdev->drm, &idx)) {
 		/*
