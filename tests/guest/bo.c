@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,4 +656,52 @@ int gauges_wait_zero(double secs, char *why, size_t len)
 	while ((n = gauges_nonzero(why, len)) && now_s() < end)
 		usleep(50000);
 	return n;
+}
+
+/*
+ * Run fn(arg) in a child and wait up to @secs for it.  Returns its exit
+ * status, or -ETIMEDOUT if it is still running (it is left to run: a task
+ * stuck in the kernel cannot be killed anyway), or -errno.
+ */
+int run_deadline(int (*fn)(void *), void *arg, double secs)
+{
+	double end = now_s() + secs;
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(fn(arg));
+	/* Stuck in the kernel: SIGKILL is queued, it acts on the way out. */
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_s() > end) {
+			kill(pid, SIGKILL);
+			return -ETIMEDOUT;
+		}
+		usleep(10000);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct write_arg {
+	const char *path, *val;
+};
+
+static int write_fn(void *arg)
+{
+	struct write_arg *w = arg;
+
+	return -file_write(w->path, w->val);
+}
+
+/* file_write() in a child: 0, -errno or -ETIMEDOUT. */
+int write_deadline(const char *path, const char *val, double secs)
+{
+	struct write_arg w = { path, val };
+	int ret = run_deadline(write_fn, &w, secs);
+
+	return ret > 0 ? -ret : ret;
 }

@@ -110,6 +110,15 @@ const char *dev_bdf(void);
 bool wait_bound(double secs);
 
 /*
+ * Run fn(arg) in a forked child and wait up to @secs for it: its exit
+ * status, -ETIMEDOUT if it still runs (it is left running: a task stuck
+ * in the kernel cannot be killed anyway), or -errno.
+ */
+int run_deadline(int (*fn)(void *), void *arg, double secs);
+/* file_write() of @val to @path in a child: 0, -errno or -ETIMEDOUT. */
+int write_deadline(const char *path, const char *val, double secs);
+
+/*
  * Run fn(0..n-1) in @n forked processes and wait for them all; returns
  * how many failed (non-zero status or killed).
  */

@@ -66,54 +66,6 @@ static uint32_t mask_of(uint32_t mem)
 	return DRM_SIMGPU_PLACEMENT(mem);
 }
 
-/*
- * Run fn(arg) in a child and wait up to @secs for it.  Returns its exit
- * status, or -ETIMEDOUT if it is still running (it is left to run: a task
- * stuck in the kernel cannot be killed anyway), or -errno.
- */
-static int run_deadline(int (*fn)(void *), void *arg, double secs)
-{
-	double end = now_s() + secs;
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0)
-		_exit(fn(arg));
-	/* Stuck in the kernel: SIGKILL is queued, it acts on the way out. */
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() > end) {
-			kill(pid, SIGKILL);
-			return -ETIMEDOUT;
-		}
-		usleep(10000);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-struct write_arg {
-	const char *path, *val;
-};
-
-static int write_fn(void *arg)
-{
-	struct write_arg *w = arg;
-
-	return -file_write(w->path, w->val);
-}
-
-/* file_write() in a child: 0, -errno or -ETIMEDOUT. */
-static int write_deadline(const char *path, const char *val, double secs)
-{
-	struct write_arg w = { path, val };
-	int ret = run_deadline(write_fn, &w, secs);
-
-	return ret > 0 ? -ret : ret;
-}
-
 /* What a child saw of the sync_file, in shared memory. */
 struct fence_seen {
 	int ret;

@@ -155,27 +155,6 @@ static uint64_t hw_fence_seqno(volatile uint32_t *regs)
 	return (uint64_t)hi << 32 | lo;
 }
 
-/* Write @val to @path in a child; 0, -errno, or -ETIMEDOUT after @secs. */
-static int write_deadline(const char *path, const char *val, double secs)
-{
-	double end = now_s() + secs;
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0)
-		_exit(-file_write(path, val));
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() > end)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
-	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR;
-}
-
 /*
  * Part 1: BOs in every placement, backed up, DONTNEED, purged, engine
  * work queued at the close; every gauge must come back to zero.
