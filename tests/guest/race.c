@@ -210,7 +210,13 @@ static void bad_word(struct bad *b, uint64_t off, uint64_t got,
 	b->bytes += byte_diff(got ^ want);
 }
 
-/* Bytes of [off, off + len) that are not generation @gen. */
+/* scheck()'s generation for "any": generations fit in 16 bits. */
+#define GEN_ANY UINT64_MAX
+
+/*
+ * Bytes of [off, off + len) that are not generation @gen, or with
+ * GEN_ANY, no valid word of any generation.
+ */
 static uint64_t scheck(const void *base, uint64_t off, uint64_t len,
 		       uint64_t key, uint64_t gen, struct bad *b)
 {
@@ -222,7 +228,9 @@ static uint64_t scheck(const void *base, uint64_t off, uint64_t len,
 	if (!b)
 		b = &local;
 	for (i = 0; i < len / 8; i++) {
-		uint64_t got = w[i], want = sword(key, off + 8 * i, gen);
+		uint64_t got = w[i];
+		uint64_t want = sword(key, off + 8 * i,
+				      gen == GEN_ANY ? got >> 48 : gen);
 
 		if (got != want)
 			bad_word(b, off + 8 * i, got, want);
@@ -230,24 +238,10 @@ static uint64_t scheck(const void *base, uint64_t off, uint64_t len,
 	return b->bytes;
 }
 
-/* Bytes of [off, off + len) that are no valid word of any generation. */
 static uint64_t scheck_any(const void *base, uint64_t off, uint64_t len,
 			   uint64_t key, struct bad *b)
 {
-	const volatile uint64_t *w =
-		(const volatile uint64_t *)((const char *)base + off);
-	struct bad local = { 0 };
-	uint64_t i;
-
-	if (!b)
-		b = &local;
-	for (i = 0; i < len / 8; i++) {
-		uint64_t got = w[i], want = sword(key, off + 8 * i, got >> 48);
-
-		if (got != want)
-			bad_word(b, off + 8 * i, got, want);
-	}
-	return b->bytes;
+	return scheck(base, off, len, key, GEN_ANY, b);
 }
 
 /* Bytes of [off, off + len) that are not zero. */
