@@ -86,6 +86,9 @@ extern unsigned long simgpu_test_bugs;
  *	the whole LRU of the BO they are given, so eviction and shrink
  *	passes cost time quadratic in the number of BOs (a search per BO,
  *	a defect drivers have had)
+ * @SIMGPU_BUG_STALE_BACKUP: a restore brings back the content of the BO's
+ *	first backup, not of its last (a backup kept and reused after the
+ *	BO was written again)
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -95,6 +98,7 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_EVICT_DONTNEED,
 	SIMGPU_BUG_ALL_ONES,
 	SIMGPU_BUG_LRU_SEARCH,
+	SIMGPU_BUG_STALE_BACKUP,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -404,6 +408,9 @@ struct simgpu_bo {
  * @bo: the BO the tt was created for, fixed
  * @partial_link: entry in &simgpu_shrinker.partial while a restore that
  *	stopped part-way holds pages, under &simgpu_shrinker.lock
+ * @stale_copy: with test bug SIMGPU_BUG_STALE_BACKUP only, the content at
+ *	the first backup, written back by every restore; under the BO's
+ *	reservation
  */
 struct simgpu_tt {
 	struct ttm_tt ttm;
@@ -413,6 +420,7 @@ struct simgpu_tt {
 	bool shrinkable;
 	struct ttm_buffer_object *bo;
 	struct list_head partial_link;
+	void *stale_copy;
 };
 
 /* Whether new tts go to the driver's shrinker (see &simgpu_tt.shrinkable). */

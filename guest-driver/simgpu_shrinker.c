@@ -47,9 +47,11 @@
  */
 
 #include <linux/debugfs.h>
+#include <linux/highmem.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
+#include <linux/slab.h>
 #include <linux/shrinker.h>
 #include <linux/swap.h>
 #include <linux/uaccess.h>
@@ -178,6 +180,25 @@ void simgpu_shrinker_tt_destroyed(struct simgpu_device *sdev,
 }
 
 /*
+ * SIMGPU_BUG_STALE_BACKUP: keep the content of the first backup, which
+ * simgpu_ttm_tt_populate() then brings back at every restore.  Without
+ * memory for it the defect is simply not shown.
+ */
+static void simgpu_tt_keep_stale_copy(struct simgpu_tt *stt)
+{
+	struct ttm_tt *tt = &stt->ttm;
+	pgoff_t i;
+
+	if (stt->stale_copy || !ttm_tt_is_populated(tt) ||
+	    ttm_tt_is_backed_up(tt))
+		return;
+	stt->stale_copy = kvmalloc(tt->num_pages << PAGE_SHIFT, GFP_KERNEL);
+	for (i = 0; stt->stale_copy && i < tt->num_pages; i++)
+		memcpy_from_page(stt->stale_copy + (i << PAGE_SHIFT),
+				 tt->pages[i], 0, PAGE_SIZE);
+}
+
+/*
  * Back up or purge one BO of the SYSTEM or TT LRU, reserved by the walk:
  * DONTNEED BOs and BOs waiting to be destroyed are purged, others backed
  * up to shmem.
@@ -220,6 +241,8 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	writeback = !purge && flags.writeback;
 
 	*scanned += n;
+	if (!purge && simgpu_test_bug(SIMGPU_BUG_STALE_BACKUP))
+		simgpu_tt_keep_stale_copy(stt);
 	lret = ttm_bo_shrink(ctx, tbo, (struct ttm_bo_shrink_flags)
 			     { .purge = purge, .writeback = writeback,
 			       .allow_move = true });

@@ -172,6 +172,12 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 		for (i = 0; i < tt->num_pages; i++)
 			clear_highpage(tt->pages[i]);
 		stt->dropped = false;
+	} else if (restore && stt->stale_copy) {
+		pgoff_t i;
+
+		for (i = 0; i < tt->num_pages; i++)
+			memcpy_to_page(tt->pages[i], 0, stt->stale_copy +
+				       (i << PAGE_SHIFT), PAGE_SIZE);
 	}
 	stt->purged = false;
 	simgpu_shrinker_tt_populated(sdev, tt, restore);
@@ -191,6 +197,7 @@ static void simgpu_ttm_tt_unpopulate(struct ttm_device *bdev,
 static void simgpu_ttm_tt_destroy(struct ttm_device *bdev, struct ttm_tt *tt)
 {
 	simgpu_shrinker_tt_destroyed(ttm_to_simgpu(bdev), tt);
+	kvfree(to_simgpu_tt(tt)->stale_copy);
 	ttm_tt_fini(tt);
 	kfree(to_simgpu_tt(tt));
 }
