@@ -835,6 +835,88 @@ static void test_msix(void)
     simgpu_test_stop(&t);
 }
 
+/* Set or clear the Enable bit of the MSI-X capability, BAR mappings kept. */
+static void msix_enable_bit(SimgpuTest *t, bool enable)
+{
+    uint8_t cap = qpci_find_capability(t->dev, PCI_CAP_ID_MSIX, 0);
+    uint16_t flags = qpci_config_readw(t->dev, cap + PCI_MSIX_FLAGS);
+
+    flags &= ~PCI_MSIX_FLAGS_ENABLE;
+    qpci_config_writew(t->dev, cap + PCI_MSIX_FLAGS,
+                       flags | (enable ? PCI_MSIX_FLAGS_ENABLE : 0));
+}
+
+static bool intx_asserted(SimgpuTest *t)
+{
+    return qpci_config_readw(t->dev, PCI_STATUS) & PCI_STATUS_INTERRUPT;
+}
+
+/*
+ * MSI-X pending bits follow the cause: an event acknowledged, or masked in
+ * INT_MASK, while its vector is masked leaves nothing pending, and
+ * unmasking the vector then sends nothing.  Switching between INTx and
+ * MSI-X with an event pending loses it in neither direction.
+ */
+static void test_msix_pending(void)
+{
+    const uint64_t ctrl = SIMGPU_MSIX_TABLE_OFFSET +
+        SIMGPU_MSIX_VECTOR_FENCE * PCI_MSIX_ENTRY_SIZE +
+        PCI_MSIX_ENTRY_VECTOR_CTRL;
+    const uint32_t bit = 1u << SIMGPU_MSIX_VECTOR_FENCE;
+    SimgpuTest t;
+    uint64_t msg;
+
+    simgpu_test_start(&t, ENGINE_PROPS);
+    qpci_msix_enable(t.dev);
+    t.regs = t.dev->msix_table_bar;
+    engine_setup(&t, 4096);
+    reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
+    msg = guest_alloc(&t.alloc, 4096);
+    qtest_memset(t.qts, msg, 0, 16);
+
+    /* Acknowledged while the vector is masked: nothing left to send. */
+    emit_fence(&t, t.fence_addr, 1);
+    ring_kick(&t);
+    wait_reg(&t, SIMGPU_MSIX_PBA_OFFSET, bit, bit);
+    reg_write(&t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE);
+    g_assert(!qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_FENCE));
+    msix_set_vector(&t, SIMGPU_MSIX_VECTOR_FENCE, msg, 0xfe11ce);
+    g_assert_cmphex(qtest_readl(t.qts, msg), ==, 0);
+
+    /* Masked in INT_MASK while the vector is masked: the same. */
+    reg_write(&t, ctrl, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    emit_fence(&t, t.fence_addr, 2);
+    ring_kick(&t);
+    wait_reg(&t, SIMGPU_MSIX_PBA_OFFSET, bit, bit);
+    reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_ERROR);
+    g_assert(!qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_FENCE));
+    reg_write(&t, ctrl, 0);
+    g_assert_cmphex(qtest_readl(t.qts, msg), ==, 0);
+    /* Unmasked in INT_MASK with the cause still set: sent at once. */
+    reg_write(&t, SIMGPU_REG_INT_MASK, SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
+    g_assert_cmphex(qtest_readl(t.qts, msg), ==, 0xfe11ce);
+    qtest_writel(t.qts, msg, 0);
+
+    /* MSI-X off with the fence event pending: INTx takes it over... */
+    g_assert(!intx_asserted(&t));
+    msix_enable_bit(&t, false);
+    g_assert(intx_asserted(&t));
+    /* ...and back: MSI-X sends it, INTx is released. */
+    msix_enable_bit(&t, true);
+    g_assert(!intx_asserted(&t));
+    g_assert_cmphex(qtest_readl(t.qts, msg), ==, 0xfe11ce);
+    qtest_writel(t.qts, msg, 0);
+
+    /* Acknowledged: switching again sends and asserts nothing. */
+    reg_write(&t, SIMGPU_REG_INT_STATUS, SIMGPU_INT_FENCE);
+    msix_enable_bit(&t, false);
+    g_assert(!intx_asserted(&t));
+    msix_enable_bit(&t, true);
+    g_assert_cmphex(qtest_readl(t.qts, msg), ==, 0);
+    g_assert(!qpci_msix_pending(t.dev, SIMGPU_MSIX_VECTOR_FENCE));
+    simgpu_test_stop(&t);
+}
+
 /*
  * Many more commands than the ring holds, in submissions of several sizes:
  * the head wraps around several times and every command runs once.
@@ -1570,6 +1652,7 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/engine/fill", test_fill);
     qtest_add_func("/simgpu/engine/fence-intx", test_fence_intx);
     qtest_add_func("/simgpu/engine/msix", test_msix);
+    qtest_add_func("/simgpu/engine/msix-pending", test_msix_pending);
     qtest_add_func("/simgpu/engine/ring-wrap", test_ring_wrap);
     qtest_add_func("/simgpu/engine/bandwidth", test_bandwidth);
     qtest_add_func("/simgpu/errors/fail-count", test_fault_fail_count);

@@ -248,6 +248,23 @@ static bool simgpu_removed_locked(SimgpuState *s)
            qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) < s->removed_until;
 }
 
+/*
+ * One MSI-X vector: a newly raised cause sends its message (or, with the
+ * vector masked, sets its pending bit); a cause that is no longer pending
+ * (acknowledged, or masked in INT_MASK) clears the pending bit, so that
+ * unmasking the vector later sends nothing stale.
+ */
+static void simgpu_msix_update(PCIDevice *pdev, unsigned int vector,
+                               bool pending, bool raised)
+{
+    if (!pending) {
+        msix_clr_pending(pdev, vector);
+    } else if (raised) {
+        trace_simgpu_msix_notify(vector);
+        msix_notify(pdev, vector);
+    }
+}
+
 /* Deliver the interrupt state; @raised are newly raised events.  BQL. */
 static void simgpu_update_irq(SimgpuState *s, uint32_t raised)
 {
@@ -262,14 +279,12 @@ static void simgpu_update_irq(SimgpuState *s, uint32_t raised)
     }
     if (msix_enabled(pdev)) {
         pci_set_irq(pdev, 0);
-        if (raised & pending & SIMGPU_INT_FENCE) {
-            trace_simgpu_msix_notify(SIMGPU_MSIX_VECTOR_FENCE);
-            msix_notify(pdev, SIMGPU_MSIX_VECTOR_FENCE);
-        }
-        if (raised & pending & SIMGPU_INT_ERROR) {
-            trace_simgpu_msix_notify(SIMGPU_MSIX_VECTOR_ERROR);
-            msix_notify(pdev, SIMGPU_MSIX_VECTOR_ERROR);
-        }
+        simgpu_msix_update(pdev, SIMGPU_MSIX_VECTOR_FENCE,
+                           pending & SIMGPU_INT_FENCE,
+                           raised & SIMGPU_INT_FENCE);
+        simgpu_msix_update(pdev, SIMGPU_MSIX_VECTOR_ERROR,
+                           pending & SIMGPU_INT_ERROR,
+                           raised & SIMGPU_INT_ERROR);
     } else {
         trace_simgpu_intx(pending != 0);
         pci_set_irq(pdev, pending != 0);
@@ -1245,11 +1260,17 @@ static const MemoryRegionOps simgpu_mmio_ops = {
 static void simgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                                 int len)
 {
+    bool was_msix = msix_enabled(pdev);
+
     pci_default_write_config(pdev, addr, val, len);
-    /* Enabling MSI-X takes over from INTx and back. */
-    if (msix_present(pdev) &&
-        ranges_overlap(addr, len, pdev->msix_cap + PCI_MSIX_FLAGS, 2)) {
-        simgpu_update_irq(SIMGPU(pdev), 0);
+    /*
+     * Enabling MSI-X takes over from INTx and back.  Events still pending
+     * then are not lost: the level-triggered INTx is simply asserted, and
+     * each pending cause sends its MSI-X message as if newly raised.
+     */
+    if (msix_present(pdev) && was_msix != msix_enabled(pdev)) {
+        simgpu_update_irq(SIMGPU(pdev),
+                          SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
     }
 }
 
