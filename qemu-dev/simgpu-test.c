@@ -7,6 +7,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
@@ -22,6 +23,11 @@
 
 /* Long enough for a loaded CI machine, short enough to fail quickly. */
 #define TIMEOUT_US (10 * G_USEC_PER_SEC)
+/*
+ * The engine models time on QEMU_CLOCK_VIRTUAL, which under qtest moves
+ * only when the test steps it: each poll of a wait loop moves it this far.
+ */
+#define POLL_STEP_NS (100 * 1000)
 
 /* Device options of the engine tests: two regions, all CPU visible. */
 #define ENGINE_PROPS "regions=2,vram0-size=16M,vram1-size=8M,gart-size=1M"
@@ -226,6 +232,55 @@ static void ring_kick(SimgpuTest *t)
     reg_write(t, SIMGPU_REG_RING_TAIL, t->tail);
 }
 
+/* One poll of a wait loop: let QEMU's threads run, let modelled time pass. */
+static void poll_step(SimgpuTest *t)
+{
+    g_usleep(50);
+    qtest_clock_step(t->qts, POLL_STEP_NS);
+}
+
+/*
+ * QEMU_CLOCK_VIRTUAL now, in ns.  qtest reads it only by moving it, so
+ * this moves it by 1 ns.
+ */
+static int64_t clock_now(SimgpuTest *t)
+{
+    return qtest_clock_step(t->qts, 1);
+}
+
+/* Move QEMU_CLOCK_VIRTUAL to @when (ns), running the timers due. */
+static void clock_step_to(SimgpuTest *t, int64_t when)
+{
+    int64_t now = clock_now(t);
+
+    g_assert_cmpint(when, >=, now);
+    if (when > now) {
+        qtest_clock_step(t->qts, when - now);
+    }
+}
+
+/* Whether the @len bytes at @off of @space are @want. */
+static bool space_equals(SimgpuTest *t, uint32_t space, uint64_t off,
+                         const uint8_t *want, size_t len)
+{
+    g_autofree uint8_t *got = g_malloc(len);
+
+    space_read(t, space, off, got, len);
+    return !memcmp(got, want, len);
+}
+
+/* Wait, without moving the clock, until @off of @space holds @want. */
+static void wait_space(SimgpuTest *t, uint32_t space, uint64_t off,
+                       const uint8_t *want, size_t len)
+{
+    int64_t deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+    while (!space_equals(t, space, off, want, len)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100);
+    }
+}
+
 /*
  * Queue a raw command.  The slots from RING_HEAD to the tail belong to the
  * engine: when the ring is full, submit what is queued and wait for room,
@@ -243,7 +298,7 @@ static void ring_emit_raw(SimgpuTest *t, const uint8_t *cmd)
                             (SIMGPU_ENGINE_STATUS_ERROR |
                              SIMGPU_ENGINE_STATUS_HUNG), ==, 0);
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-            g_usleep(100);
+            poll_step(t);
         }
     }
     qtest_memwrite(t->qts, t->ring + t->tail, cmd, SIMGPU_CMD_SIZE);
@@ -314,7 +369,7 @@ static uint32_t wait_reg(SimgpuTest *t, uint64_t reg, uint32_t mask,
                            reg_read(t, SIMGPU_REG_ERROR_CODE));
             g_assert_not_reached();
         }
-        g_usleep(50);
+        poll_step(t);
     }
     return val;
 }
@@ -328,7 +383,7 @@ static void wait_intx(SimgpuTest *t, bool level)
     while ((qpci_config_readw(t->dev, PCI_STATUS) & PCI_STATUS_INTERRUPT) !=
            want) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(50);
+        poll_step(t);
     }
 }
 
@@ -341,7 +396,7 @@ static uint32_t wait_idle_or_error(SimgpuTest *t)
     while (!((st = reg_read(t, SIMGPU_REG_ENGINE_STATUS)) &
              (SIMGPU_ENGINE_STATUS_IDLE | SIMGPU_ENGINE_STATUS_ERROR))) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(50);
+        poll_step(t);
     }
     return st;
 }
@@ -812,7 +867,7 @@ static void test_msix(void)
 
         while (qtest_readl(t.qts, msg) != 0xfe11ce) {
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-            g_usleep(50);
+            poll_step(&t);
         }
     }
     g_assert_cmphex(qtest_readl(t.qts, msg + 4), ==, 0);
@@ -827,7 +882,7 @@ static void test_msix(void)
 
         while (qtest_readl(t.qts, msg + 4) != 0xe5505) {
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-            g_usleep(50);
+            poll_step(&t);
         }
     }
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_STATUS) &
@@ -1095,14 +1150,14 @@ static void test_fault_stall(void)
     space_write(&t, SIMGPU_SPACE_VRAM1, 0, src, len);
     reg_write(&t, SIMGPU_REG_FAULT_STALL_US, 5000);
     g_assert_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_STALL_US), ==, 5000);
-    start = g_get_monotonic_time();
+    start = clock_now(&t);
     for (i = 0; i < 4; i++) {
         emit_copy(&t, SIMGPU_SPACE_VRAM1, 0, SIMGPU_SPACE_GART,
                   (i + 1) * len, len);
     }
     engine_sync(&t);
-    /* Five commands with the fence, 5 ms each. */
-    g_assert_cmpint(g_get_monotonic_time() - start, >=, 25 * 1000);
+    /* Five commands with the fence, 5 ms of modelled time each. */
+    g_assert_cmpint(clock_now(&t) - start, >=, 25 * SCALE_MS);
     for (i = 0; i < 4; i++) {
         space_read(&t, SIMGPU_SPACE_GART, (i + 1) * len, got, len);
         assert_bytes(got, src, len);
@@ -1431,17 +1486,39 @@ static void test_bad_ring(void)
 /* engine-bandwidth and engine-latency-us slow the engine down. */
 static void test_bandwidth(void)
 {
+    const size_t len = 4 * MiB;
+    const int64_t piece_ns = 10 * SCALE_MS;     /* 1 MiB at 100 MiB/s */
+    g_autofree uint8_t *src = g_malloc(len);
+    g_autofree uint8_t *zero = g_malloc0(MiB);
+    unsigned int i;
     int64_t start;
     SimgpuTest t;
 
     simgpu_test_start(&t, ENGINE_PROPS ",engine-bandwidth=100M,"
                       "engine-latency-us=2000");
     engine_setup(&t, 4096);
-    start = g_get_monotonic_time();
-    /* 4 MiB at 100 MiB/s: 40 ms, plus 2 ms per command */
-    emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_VRAM1, 0, 4 * MiB);
-    engine_sync(&t);
-    g_assert_cmpint(g_get_monotonic_time() - start, >=, 40 * 1000);
+    pattern(src, len, 12);
+    space_write(&t, SIMGPU_SPACE_VRAM0, 0, src, len);
+    start = clock_now(&t);
+    emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_VRAM1, 0, len);
+    emit_fence(&t, t.fence_addr, 12);
+    ring_kick(&t);
+    for (i = 0; i < len / MiB; i++) {
+        clock_step_to(&t, start + (i + 1) * piece_ns - 1);
+        /* An engine that did not wait would have landed the piece. */
+        g_usleep(10 * 1000);
+        g_assert(space_equals(&t, SIMGPU_SPACE_VRAM1, i * MiB, zero, MiB));
+        qtest_clock_step(t.qts, 1);
+        wait_space(&t, SIMGPU_SPACE_VRAM1, i * MiB, src + i * MiB, MiB);
+    }
+    /* 40 ms of transfer, 2 ms of latency for the copy and the fence each. */
+    clock_step_to(&t, start + 44 * SCALE_MS - 1);
+    g_usleep(10 * 1000);
+    g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), !=, 12);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_FENCE_SEQNO_LO), !=, 12);
+    qtest_clock_step(t.qts, 1);
+    wait_reg(&t, SIMGPU_REG_FENCE_SEQNO_LO, ~0u, 12);
+    g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), ==, 12);
     simgpu_test_stop(&t);
 }
 
@@ -1550,6 +1627,91 @@ static void wait_qmp_str(QTestState *qts, const char *cmd, const char *key,
 }
 
 /*
+ * Migrate the test's VM through a file into a new QEMU with the device
+ * properties @props, which then replaces it in @t (same guest memory
+ * layout and BAR addresses).
+ */
+static void migrate(SimgpuTest *t, const char *props)
+{
+    g_autofree char *dir = g_dir_make_tmp("simgpu-test-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "state", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    QTestState *dst;
+
+    g_assert(dir);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    wait_qmp_str(t->qts, "query-migrate", "status", "completed");
+    dst = qtest_initf("-machine q35 -device simgpu,addr=04.0,%s"
+                      " -incoming defer", props);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
+                             "'arguments': { 'uri': %s } }", uri);
+    wait_qmp_str(dst, "query-status", "status", "running");
+    unlink(file);
+    rmdir(dir);
+
+    qtest_quit(t->qts);
+    g_free(t->dev);
+    qpci_free_pc(t->bus);
+    t->qts = dst;
+    t->bus = qpci_new_pc(dst, &t->alloc);
+    t->dev = qpci_device_find(t->bus, SIMGPU_DEVFN);
+    g_assert(t->dev);
+}
+
+/*
+ * A VM stop, or a migration, in the middle of a long COPY (8 MiB, 1 MiB
+ * pieces 10 ms apart): the engine pauses after its current piece instead
+ * of holding the stop until the whole command is done, nothing moves while
+ * the VM is stopped, and the copy resumes where it was, on the migration
+ * destination too.  The copy overlaps its source, so starting it over
+ * would copy bytes it had already moved: the result shows it.
+ */
+static void test_stop_mid_copy(gconstpointer data)
+{
+    const bool do_migrate = GPOINTER_TO_INT(data);
+    const char *props = ENGINE_PROPS ",engine-bandwidth=100M";
+    const size_t len = 8 * MiB, shift = 512 * KiB, span = len + shift;
+    g_autofree uint8_t *want = g_malloc(span);
+    g_autofree uint8_t *frozen = g_malloc(span);
+    int64_t start;
+    SimgpuTest t;
+
+    simgpu_test_start(&t, props);
+    engine_setup(&t, 4096);
+    pattern(want, span, 21);
+    space_write(&t, SIMGPU_SPACE_VRAM0, 0, want, span);
+    memmove(want + shift, want, len);
+    start = clock_now(&t);
+    emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_VRAM0, shift, len);
+    emit_fence(&t, t.fence_addr, 21);
+    ring_kick(&t);
+    /* Backward (the destination is above the source): the top MiB first. */
+    clock_step_to(&t, start + 20 * SCALE_MS);
+    wait_space(&t, SIMGPU_SPACE_VRAM0, span - 2 * MiB, want + span - 2 * MiB,
+               2 * MiB);
+
+    if (do_migrate) {
+        migrate(&t, props);
+    } else {
+        qtest_qmp_assert_success(t.qts, "{ 'execute': 'stop' }");
+        space_read(&t, SIMGPU_SPACE_VRAM0, 0, frozen, span);
+        g_assert(memcmp(frozen, want, span));
+        qtest_clock_step(t.qts, 100 * SCALE_MS);
+        g_usleep(20 * 1000);
+        g_assert(space_equals(&t, SIMGPU_SPACE_VRAM0, 0, frozen, span));
+        g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), !=, 21);
+        qtest_qmp_assert_success(t.qts, "{ 'execute': 'cont' }");
+    }
+    wait_reg(&t, SIMGPU_REG_FENCE_SEQNO_LO, ~0u, 21);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
+                    SIMGPU_ENGINE_STATUS_IDLE);
+    g_assert(space_equals(&t, SIMGPU_SPACE_VRAM0, 0, want, span));
+    g_assert_cmpuint(stat_read(&t, SIMGPU_STAT_BYTES_COPIED), ==, len);
+    simgpu_test_stop(&t);
+}
+
+/*
  * Migration keeps the registers, the statistics, VRAM and the queued work,
  * which the engine executes on the destination.
  */
@@ -1558,16 +1720,11 @@ static void test_migration(void)
     const size_t len = 64 * KiB;
     g_autofree uint8_t *src = g_malloc(len);
     g_autofree uint8_t *got = g_malloc(len);
-    g_autofree char *dir = g_dir_make_tmp("simgpu-test-XXXXXX", NULL);
-    g_autofree char *file = g_build_filename(dir, "state", NULL);
-    g_autofree char *uri = g_strdup_printf("file:%s", file);
     uint64_t fence, stats[SIMGPU_NUM_STATS];
     uint32_t head, tail;
-    QTestState *dst;
     unsigned int i;
     SimgpuTest t;
 
-    g_assert(dir);
     simgpu_test_start(&t, ENGINE_PROPS);
     gart_setup(&t);
     engine_setup(&t, 4096);
@@ -1592,25 +1749,7 @@ static void test_migration(void)
         stats[i] = stat_read(&t, i);
     }
 
-    qtest_qmp_assert_success(t.qts, "{ 'execute': 'migrate', "
-                             "'arguments': { 'uri': %s } }", uri);
-    wait_qmp_str(t.qts, "query-migrate", "status", "completed");
-    dst = qtest_initf("-machine q35 -device simgpu,addr=04.0," ENGINE_PROPS
-                      " -incoming defer");
-    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
-                             "'arguments': { 'uri': %s } }", uri);
-    wait_qmp_str(dst, "query-status", "status", "running");
-    unlink(file);
-    rmdir(dir);
-
-    /* Same guest memory layout and BAR addresses on the destination. */
-    qtest_quit(t.qts);
-    g_free(t.dev);
-    qpci_free_pc(t.bus);
-    t.qts = dst;
-    t.bus = qpci_new_pc(dst, &t.alloc);
-    t.dev = qpci_device_find(t.bus, SIMGPU_DEVFN);
-    g_assert(t.dev);
+    migrate(&t, ENGINE_PROPS);
 
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_SCRATCH), ==, 0x5ca1ab1e);
     g_assert_cmphex(reg_read(&t, SIMGPU_REG_INT_MASK), ==, SIMGPU_INT_FENCE);
@@ -1667,6 +1806,10 @@ int main(int argc, char **argv)
                    test_dma_bus_master_race);
     qtest_add_func("/simgpu/system-reset", test_system_reset);
     qtest_add_func("/simgpu/migration", test_migration);
+    qtest_add_data_func("/simgpu/engine/stop-mid-copy", GINT_TO_POINTER(0),
+                        test_stop_mid_copy);
+    qtest_add_data_func("/simgpu/engine/migrate-mid-copy", GINT_TO_POINTER(1),
+                        test_stop_mid_copy);
 
     return g_test_run();
 }

@@ -71,6 +71,11 @@ OBJECT_DECLARE_SIMPLE_TYPE(SimgpuState, SIMGPU)
 
 /* Internal: the command was abandoned because of a reset; never reported. */
 #define SIMGPU_ERR_ABORTED     0xffffffffu
+/*
+ * Internal: the command stopped between two pieces because the VM stops
+ * or is being saved (quiesce); it resumes at @cmd_progress.  Never reported.
+ */
+#define SIMGPU_ERR_PAUSED      0xfffffffeu
 
 typedef struct SimgpuRegion {
     MemoryRegion vram;      /* the whole region, host RAM */
@@ -120,6 +125,7 @@ struct SimgpuState {
 
     QemuThread thread;
     QEMUBH *irq_bh;
+    QEMUTimer *pace_timer;  /* wakes the engine at a modelled time */
     VMChangeStateEntry *vmstate_change;
     /* FILL's pattern, repeated, 3 extra bytes to start at any phase */
     uint8_t fill_pattern[SIMGPU_GART_PAGE_SIZE + 3]; /* engine thread */
@@ -161,6 +167,10 @@ struct SimgpuState {
     uint32_t error_code;
     uint32_t error_head;
     uint64_t fence_seqno;
+    /* bytes of the COPY/FILL at ring_head done before it was paused */
+    uint64_t cmd_progress;
+    /* QEMU_CLOCK_VIRTUAL (ns) at which the next command may start */
+    int64_t engine_time;
     uint32_t fault_fail_count;
     uint32_t fault_hang;
     uint32_t fault_stall_us;
@@ -379,11 +389,24 @@ static void simgpu_quiesce_locked(SimgpuState *s, bool abort)
     }
 }
 
+/*
+ * The engine may have work or be allowed to run again.  If it was idle,
+ * its modelled time starts now: a command's time counts from when the
+ * engine could start it, not from when its host thread got to it.
+ */
+static void simgpu_engine_wake_locked(SimgpuState *s)
+{
+    if (!s->busy) {
+        s->engine_time = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    }
+    qemu_cond_broadcast(&s->wake);
+}
+
 static void simgpu_unquiesce_locked(SimgpuState *s)
 {
     qatomic_set(&s->abort, false);
     qatomic_set(&s->quiesce, false);
-    qemu_cond_broadcast(&s->wake);
+    simgpu_engine_wake_locked(s);
 }
 
 /* ENGINE_CTRL.RESET, with the engine quiesced. */
@@ -395,6 +418,7 @@ static void simgpu_engine_reset_locked(SimgpuState *s)
     s->hung = false;
     s->error_code = SIMGPU_ERR_NONE;
     s->error_head = 0;
+    s->cmd_progress = 0;
     s->fault_fail_count = 0;
     s->fault_hang = 0;
     s->fault_stall_us = 0;
@@ -634,16 +658,92 @@ static void simgpu_unmap_piece(SimgpuState *s, SimgpuPiece *p)
 }
 
 /*
+ * Time.  Commands take modelled time on QEMU_CLOCK_VIRTUAL, which stops
+ * with the VM: a command started at T0 lands its first N bytes no earlier
+ * than T0 + N / engine-bandwidth, and completes (head, fence, interrupt) at
+ * T0 + engine-latency + length / engine-bandwidth.  The engine waits on
+ * @wake for @pace_timer, so that a reset, a VM stop or a save gets it
+ * between two pieces at once, and qtest's clock_step drives it exactly.
+ */
+
+/* Main loop, BQL: the engine's modelled time has come. */
+static void simgpu_pace_timer_cb(void *opaque)
+{
+    SimgpuState *s = opaque;
+
+    QEMU_LOCK_GUARD(&s->lock);
+    qemu_cond_broadcast(&s->wake);
+}
+
+/* Modelled time for @bytes at engine-bandwidth, in ns (0: no limit). */
+static int64_t simgpu_transfer_ns(SimgpuState *s, uint64_t bytes)
+{
+    uint64_t lo, hi;
+
+    if (!s->bandwidth) {
+        return 0;
+    }
+    mulu64(&lo, &hi, bytes, NANOSECONDS_PER_SECOND);
+    divu128(&lo, &hi, s->bandwidth);
+    return hi || lo > INT64_MAX / 4 ? INT64_MAX / 4 : lo;
+}
+
+/*
+ * Wait until QEMU_CLOCK_VIRTUAL reaches @deadline (ns).  Returns
+ * SIMGPU_ERR_ABORTED on a reset, SIMGPU_ERR_PAUSED if the VM stops or is
+ * saved meanwhile (or already was), else SIMGPU_ERR_NONE.  Engine thread,
+ * without @lock.
+ */
+static uint32_t simgpu_engine_wait(SimgpuState *s, int64_t deadline)
+{
+    QEMU_LOCK_GUARD(&s->lock);
+    for (;;) {
+        int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+
+        if (s->abort) {
+            return SIMGPU_ERR_ABORTED;
+        }
+        if (s->quiesce || !s->vm_running) {
+            return SIMGPU_ERR_PAUSED;
+        }
+        if (now >= deadline) {
+            return SIMGPU_ERR_NONE;
+        }
+        timer_mod(s->pace_timer, deadline);
+        qemu_cond_wait(&s->wake, &s->lock);
+    }
+}
+
+/*
+ * Between pieces of a COPY or FILL started at @t0: may the piece that
+ * brings the command to @done bytes land now?  Waits for its modelled time;
+ * without a bandwidth limit only checks for a reset or a pause.
+ */
+static uint32_t simgpu_engine_pace(SimgpuState *s, int64_t t0, uint64_t done)
+{
+    if (!s->bandwidth) {
+        if (qatomic_read(&s->abort)) {
+            return SIMGPU_ERR_ABORTED;
+        }
+        if (qatomic_read(&s->quiesce) || !qatomic_read(&s->vm_running)) {
+            return SIMGPU_ERR_PAUSED;
+        }
+        return SIMGPU_ERR_NONE;
+    }
+    return simgpu_engine_wait(s, t0 + simgpu_transfer_ns(s, done));
+}
+
+/*
  * COPY.  Same-space overlapping copies run backward when the destination
  * is above the source, so the result is that of memmove().  On an error or
  * abort, part of the destination may have been written.
  */
 static uint32_t simgpu_copy(SimgpuState *s, const SimgpuJob *job,
-                            const SimgpuCmd *c)
+                            const SimgpuCmd *c, int64_t t0, uint64_t *progress)
 {
     bool backward = c->src_space == c->dst_space && c->dst > c->src &&
                     c->dst - c->src < c->len;
-    uint64_t done = 0;
+    uint64_t done = *progress;
     SimgpuPiece sp, dp;
     uint32_t err;
 
@@ -651,9 +751,6 @@ static uint32_t simgpu_copy(SimgpuState *s, const SimgpuJob *job,
         uint64_t max = MIN(c->len - done, SIMGPU_CHUNK);
         uint64_t n;
 
-        if (qatomic_read(&s->abort)) {
-            return SIMGPU_ERR_ABORTED;
-        }
         if (backward) {
             uint64_t end = c->len - done;
 
@@ -669,7 +766,10 @@ static uint32_t simgpu_copy(SimgpuState *s, const SimgpuJob *job,
                 return err;
             }
             n = MIN(sp.len, dp.len);
-            memmove(dp.ptr + dp.len - n, sp.ptr + sp.len - n, n);
+            err = simgpu_engine_pace(s, t0, done + n);
+            if (!err) {
+                memmove(dp.ptr + dp.len - n, sp.ptr + sp.len - n, n);
+            }
         } else {
             err = simgpu_map_piece(s, job, c->src_space, c->src + done, max,
                                    false, false, &sp);
@@ -683,21 +783,28 @@ static uint32_t simgpu_copy(SimgpuState *s, const SimgpuJob *job,
                 return err;
             }
             n = MIN(sp.len, dp.len);
-            memmove(dp.ptr, sp.ptr, n);
+            err = simgpu_engine_pace(s, t0, done + n);
+            if (!err) {
+                memmove(dp.ptr, sp.ptr, n);
+            }
         }
         simgpu_unmap_piece(s, &dp);
         simgpu_unmap_piece(s, &sp);
+        if (err) {
+            return err;
+        }
         done += n;
+        *progress = done;
     }
     return SIMGPU_ERR_NONE;
 }
 
 /* FILL.  On an error or abort, part of the destination may be filled. */
 static uint32_t simgpu_fill(SimgpuState *s, const SimgpuJob *job,
-                            const SimgpuCmd *c)
+                            const SimgpuCmd *c, int64_t t0, uint64_t *progress)
 {
     uint8_t *pattern = s->fill_pattern;
-    uint64_t done = 0;
+    uint64_t done = *progress;
     SimgpuPiece dp;
     uint32_t err;
     size_t i;
@@ -709,20 +816,22 @@ static uint32_t simgpu_fill(SimgpuState *s, const SimgpuJob *job,
         uint64_t max = MIN(c->len - done, SIMGPU_CHUNK);
         uint64_t j;
 
-        if (qatomic_read(&s->abort)) {
-            return SIMGPU_ERR_ABORTED;
-        }
         err = simgpu_map_piece(s, job, c->dst_space, c->dst + done, max,
                                false, true, &dp);
         if (err) {
             return err;
         }
-        for (j = 0; j < dp.len; j += SIMGPU_GART_PAGE_SIZE) {
+        err = simgpu_engine_pace(s, t0, done + dp.len);
+        for (j = 0; !err && j < dp.len; j += SIMGPU_GART_PAGE_SIZE) {
             memcpy(dp.ptr + j, pattern + (done + j) % 4,
                    MIN(SIMGPU_GART_PAGE_SIZE, dp.len - j));
         }
         simgpu_unmap_piece(s, &dp);
+        if (err) {
+            return err;
+        }
         done += dp.len;
+        *progress = done;
     }
     return SIMGPU_ERR_NONE;
 }
@@ -742,7 +851,7 @@ static void simgpu_decode(const uint8_t *raw, SimgpuCmd *c)
 }
 
 static uint32_t simgpu_exec(SimgpuState *s, const SimgpuJob *job,
-                            const SimgpuCmd *c)
+                            const SimgpuCmd *c, int64_t t0, uint64_t *progress)
 {
     uint64_t le;
     uint32_t err;
@@ -759,13 +868,13 @@ static uint32_t simgpu_exec(SimgpuState *s, const SimgpuJob *job,
         if (!err) {
             err = simgpu_check_range(s, job, c->dst_space, c->dst, c->len);
         }
-        return err ? err : simgpu_copy(s, job, c);
+        return err ? err : simgpu_copy(s, job, c, t0, progress);
     case SIMGPU_OP_FILL:
         if (c->len % 4) {
             return SIMGPU_ERR_BAD_ALIGN;
         }
         err = simgpu_check_range(s, job, c->dst_space, c->dst, c->len);
-        return err ? err : simgpu_fill(s, job, c);
+        return err ? err : simgpu_fill(s, job, c, t0, progress);
     case SIMGPU_OP_FENCE:
         if (c->dst % sizeof(le)) {
             return SIMGPU_ERR_BAD_ALIGN;
@@ -785,44 +894,17 @@ static uint32_t simgpu_exec(SimgpuState *s, const SimgpuJob *job,
 }
 
 /*
- * Sleep @us microseconds in the engine thread, without @lock; wake up
- * early if someone waits for the engine to go idle.
- */
-static void simgpu_engine_sleep(SimgpuState *s, uint64_t us)
-{
-    int64_t deadline = g_get_monotonic_time() + MIN(us, INT64_MAX / 2);
-    int64_t now;
-
-    while ((now = g_get_monotonic_time()) < deadline &&
-           !qatomic_read(&s->quiesce) && !qatomic_read(&s->abort) &&
-           qatomic_read(&s->vm_running)) {
-        g_usleep(MIN(deadline - now, 1000));
-    }
-}
-
-/* Time the link takes to move @bytes at engine-bandwidth, in us. */
-static uint64_t simgpu_transfer_us(SimgpuState *s, uint64_t bytes)
-{
-    uint64_t lo, hi;
-
-    if (!s->bandwidth) {
-        return 0;
-    }
-    mulu64(&lo, &hi, bytes, 1000000);
-    divu128(&lo, &hi, s->bandwidth);
-    return hi ? UINT64_MAX : lo;
-}
-
-/*
  * Execute the command at RING_HEAD.  Called and returns with @lock held;
  * drops it while the command runs.
  */
 static void simgpu_engine_step(SimgpuState *s)
 {
     uint32_t head = s->ring_head;
+    uint64_t progress = s->cmd_progress;
     uint8_t raw[SIMGPU_CMD_SIZE];
     uint32_t ring_size, stall_us, err;
-    uint64_t ring_addr, delay_us = 0;
+    uint64_t ring_addr;
+    int64_t t0, done_at;
     bool inject = false;
     SimgpuCmd cmd = { 0 };
     SimgpuJob job;
@@ -837,7 +919,9 @@ static void simgpu_engine_step(SimgpuState *s)
         s->hung = true;
         return;
     }
-    if (s->fault_fail_count) {
+    if (progress) {
+        trace_simgpu_cmd_resume(head, progress);
+    } else if (s->fault_fail_count) {
         s->fault_fail_count--;
         inject = true;
     } else if (s->fault_rate_ppm &&
@@ -846,38 +930,43 @@ static void simgpu_engine_step(SimgpuState *s)
     }
     ring_addr = s->ring_base + head;
     ring_size = s->ring_size;
-    stall_us = s->fault_stall_us;
+    stall_us = progress ? 0 : s->fault_stall_us;
     job.gart_base = s->gart_base;
     job.gart_entries = s->gart_entries;
+    /* A resumed command goes on where its modelled time left it. */
+    t0 = s->engine_time - simgpu_transfer_ns(s, progress);
     qemu_mutex_unlock(&s->lock);
 
+    err = SIMGPU_ERR_NONE;
     if (stall_us) {
         trace_simgpu_fault_stall(head, stall_us);
-        simgpu_engine_sleep(s, stall_us);
+        err = simgpu_engine_wait(s, t0 + stall_us * SCALE_US);
+        t0 += stall_us * SCALE_US;
     }
-    if (qatomic_read(&s->abort)) {
-        err = SIMGPU_ERR_ABORTED;
-    } else if (!simgpu_dma_rw(s, ring_addr, raw, sizeof(raw),
-                              DMA_DIRECTION_TO_DEVICE)) {
+    if (!err && !simgpu_dma_rw(s, ring_addr, raw, sizeof(raw),
+                               DMA_DIRECTION_TO_DEVICE)) {
         err = SIMGPU_ERR_DMA_ERROR;
-    } else {
+    }
+    if (!err) {
         simgpu_decode(raw, &cmd);
-        trace_simgpu_cmd_start(head, cmd.op, cmd.src_space, cmd.src,
-                               cmd.dst_space, cmd.dst, cmd.len);
+        if (!progress) {
+            trace_simgpu_cmd_start(head, cmd.op, cmd.src_space, cmd.src,
+                                   cmd.dst_space, cmd.dst, cmd.len);
+        }
+        done_at = t0 + s->latency_us * SCALE_US;
+        if (cmd.op == SIMGPU_OP_COPY || cmd.op == SIMGPU_OP_FILL) {
+            done_at += simgpu_transfer_ns(s, cmd.len);
+        }
         if (inject) {
             trace_simgpu_fault_inject(head);
             err = SIMGPU_ERR_INJECTED;
+        } else if (cmd.op == SIMGPU_OP_FENCE) {
+            /* The fence lands when the command completes. */
+            err = simgpu_engine_wait(s, done_at);
+            err = err ? err : simgpu_exec(s, &job, &cmd, t0, &progress);
         } else {
-            err = simgpu_exec(s, &job, &cmd);
-        }
-    }
-    if (!err) {
-        delay_us = s->latency_us;
-        if (cmd.op == SIMGPU_OP_COPY || cmd.op == SIMGPU_OP_FILL) {
-            delay_us += simgpu_transfer_us(s, cmd.len);
-        }
-        if (delay_us) {
-            simgpu_engine_sleep(s, delay_us);
+            err = simgpu_exec(s, &job, &cmd, t0, &progress);
+            err = err ? err : simgpu_engine_wait(s, done_at);
         }
     }
 
@@ -886,11 +975,19 @@ static void simgpu_engine_step(SimgpuState *s)
         /* A reset dropped the ring under our feet. */
         return;
     }
+    if (err == SIMGPU_ERR_PAUSED) {
+        /* VM stop or save: resume here (the progress is migrated). */
+        trace_simgpu_cmd_pause(head, progress);
+        s->cmd_progress = progress;
+        return;
+    }
+    s->cmd_progress = 0;
     if (err) {
         simgpu_engine_error_locked(s, err, head);
         return;
     }
     trace_simgpu_cmd_done(head, cmd.op);
+    s->engine_time = done_at;
     s->ring_head = (head + SIMGPU_CMD_SIZE) & (ring_size - 1);
     s->stats[SIMGPU_STAT_COMMANDS]++;
     if (cmd.op == SIMGPU_OP_COPY) {
@@ -1112,7 +1209,7 @@ static void simgpu_ring_tail_write_locked(SimgpuState *s, uint32_t tail)
         return;
     }
     s->ring_tail = tail;
-    qemu_cond_broadcast(&s->wake);
+    simgpu_engine_wake_locked(s);
 }
 
 static void simgpu_engine_ctrl_write_locked(SimgpuState *s, uint32_t val)
@@ -1129,7 +1226,7 @@ static void simgpu_engine_ctrl_write_locked(SimgpuState *s, uint32_t val)
         simgpu_unquiesce_locked(s);
     }
     s->engine_ctrl = val & SIMGPU_ENGINE_CTRL_ENABLE;
-    qemu_cond_broadcast(&s->wake);
+    simgpu_engine_wake_locked(s);
 }
 
 static void simgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
@@ -1282,9 +1379,13 @@ static void simgpu_vm_state_change(void *opaque, bool running,
     QEMU_LOCK_GUARD(&s->lock);
     qatomic_set(&s->vm_running, running);
     if (running) {
-        qemu_cond_broadcast(&s->wake);
+        simgpu_engine_wake_locked(s);
     } else {
-        /* Let the command in flight finish: guest RAM must not change. */
+        /*
+         * Guest RAM must not change while stopped: the command in flight
+         * pauses after its current piece (at most SIMGPU_CHUNK bytes).
+         */
+        qemu_cond_broadcast(&s->wake);
         while (s->busy) {
             qemu_cond_wait(&s->idle, &s->lock);
         }
@@ -1430,6 +1531,7 @@ static void simgpu_realize(PCIDevice *pdev, Error **errp)
 
     s->irq_bh = qemu_bh_new_guarded(simgpu_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
+    s->pace_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, simgpu_pace_timer_cb, s);
     s->vm_running = runstate_is_running();
     /* Ordered by the device tree, as other devices' handlers are. */
     s->vmstate_change = qdev_add_vm_change_state_handler(
@@ -1451,6 +1553,7 @@ static void simgpu_exit(PCIDevice *pdev)
     qemu_thread_join(&s->thread);
     qemu_del_vm_change_state_handler(s->vmstate_change);
     qemu_bh_delete(s->irq_bh);
+    timer_free(s->pace_timer);
     if (msix_present(pdev)) {
         msix_unuse_all_vectors(pdev);
         msix_uninit(pdev, &s->bar0, &s->bar0);
@@ -1530,7 +1633,7 @@ static int simgpu_post_load(void *opaque, int version_id)
     if (s->irq_raised) {
         qemu_bh_schedule(s->irq_bh);
     }
-    qemu_cond_broadcast(&s->wake);
+    simgpu_engine_wake_locked(s);
     return 0;
 }
 
@@ -1554,6 +1657,25 @@ static const VMStateDescription vmstate_simgpu_removed = {
     .needed = simgpu_removed_needed,
     .fields = (const VMStateField[]) {
         VMSTATE_INT64(removed_until, SimgpuState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool simgpu_progress_needed(void *opaque)
+{
+    SimgpuState *s = opaque;
+
+    return s->cmd_progress != 0;
+}
+
+/* A COPY or FILL paused part-way by the save resumes on the destination. */
+static const VMStateDescription vmstate_simgpu_progress = {
+    .name = TYPE_SIMGPU "/cmd-progress",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = simgpu_progress_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(cmd_progress, SimgpuState),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -1594,6 +1716,7 @@ static const VMStateDescription vmstate_simgpu = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_simgpu_removed,
+        &vmstate_simgpu_progress,
         NULL
     },
 };
