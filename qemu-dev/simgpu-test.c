@@ -973,6 +973,46 @@ static void test_msix_pending(void)
 }
 
 /*
+ * x-engine-sync: the doorbell write returns with the queued commands done,
+ * without modelled time (the clock is never stepped here), and an error
+ * stops the engine as it does in the engine thread.
+ */
+static void test_engine_sync(void)
+{
+    const size_t len = 1 * MiB;
+    g_autofree uint8_t *src = g_malloc(len);
+    uint8_t bad[SIMGPU_CMD_SIZE];
+    SimgpuTest t;
+
+    simgpu_test_start(&t, ENGINE_PROPS ",x-engine-sync=on,"
+                      "engine-bandwidth=1M,engine-latency-us=1000");
+    engine_setup(&t, 4096);
+    pattern(src, len, 33);
+    space_write(&t, SIMGPU_SPACE_VRAM0, 0, src, len);
+    emit_copy(&t, SIMGPU_SPACE_VRAM0, 0, SIMGPU_SPACE_VRAM1, 0, len);
+    emit_fence(&t, t.fence_addr, 33);
+    ring_kick(&t);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_RING_HEAD), ==, t.tail);
+    g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), ==, 33);
+    g_assert(space_equals(&t, SIMGPU_SPACE_VRAM1, 0, src, len));
+
+    cmd_build(bad, 7, 0, 0, 0, 0, 16, 0);
+    ring_emit_raw(&t, bad);
+    emit_fence(&t, t.fence_addr, 34);
+    ring_kick(&t);
+    g_assert_cmphex(reg_read(&t, SIMGPU_REG_ENGINE_STATUS), ==,
+                    SIMGPU_ENGINE_STATUS_ERROR);
+    g_assert_cmpuint(reg_read(&t, SIMGPU_REG_ERROR_CODE), ==,
+                     SIMGPU_ERR_BAD_OPCODE);
+    g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), ==, 33);
+    engine_reset(&t);
+    emit_fence(&t, t.fence_addr, 35);
+    ring_kick(&t);
+    g_assert_cmphex(qtest_readq(t.qts, t.fence_addr), ==, 35);
+    simgpu_test_stop(&t);
+}
+
+/*
  * Many more commands than the ring holds, in submissions of several sizes:
  * the head wraps around several times and every command runs once.
  */
@@ -1793,6 +1833,7 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/engine/msix", test_msix);
     qtest_add_func("/simgpu/engine/msix-pending", test_msix_pending);
     qtest_add_func("/simgpu/engine/ring-wrap", test_ring_wrap);
+    qtest_add_func("/simgpu/engine/sync", test_engine_sync);
     qtest_add_func("/simgpu/engine/bandwidth", test_bandwidth);
     qtest_add_func("/simgpu/errors/fail-count", test_fault_fail_count);
     qtest_add_func("/simgpu/errors/hang", test_fault_hang);

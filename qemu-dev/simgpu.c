@@ -188,7 +188,10 @@ struct SimgpuState {
     uint64_t bandwidth;
     uint32_t latency_us;
     uint64_t fault_seed;
+    bool engine_sync;       /* x-engine-sync: no thread, see engine_wake */
 };
+
+static void simgpu_engine_run_sync_locked(SimgpuState *s);
 
 static const char *const simgpu_err_names[] = {
     [SIMGPU_ERR_NONE] = "none",
@@ -398,6 +401,10 @@ static void simgpu_engine_wake_locked(SimgpuState *s)
 {
     if (!s->busy) {
         s->engine_time = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    }
+    if (s->engine_sync) {
+        simgpu_engine_run_sync_locked(s);
+        return;
     }
     qemu_cond_broadcast(&s->wake);
 }
@@ -696,6 +703,10 @@ static int64_t simgpu_transfer_ns(SimgpuState *s, uint64_t bytes)
  */
 static uint32_t simgpu_engine_wait(SimgpuState *s, int64_t deadline)
 {
+    if (s->engine_sync) {
+        /* Under the BQL: the clock cannot move until we return. */
+        return SIMGPU_ERR_NONE;
+    }
     QEMU_LOCK_GUARD(&s->lock);
     for (;;) {
         int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
@@ -721,6 +732,9 @@ static uint32_t simgpu_engine_wait(SimgpuState *s, int64_t deadline)
  */
 static uint32_t simgpu_engine_pace(SimgpuState *s, int64_t t0, uint64_t done)
 {
+    if (s->engine_sync) {
+        return SIMGPU_ERR_NONE;
+    }
     if (!s->bandwidth) {
         if (qatomic_read(&s->abort)) {
             return SIMGPU_ERR_ABORTED;
@@ -1005,6 +1019,21 @@ static bool simgpu_engine_runnable_locked(SimgpuState *s)
     return (s->engine_ctrl & SIMGPU_ENGINE_CTRL_ENABLE) && !s->error &&
            !s->hung && s->ring_head != s->ring_tail && s->vm_running &&
            !s->quiesce;
+}
+
+/*
+ * x-engine-sync: run the queued commands to completion now, in the MMIO
+ * write (or other BQL holder) that made the engine runnable, with no
+ * modelled time.  Deterministic, for fuzzing and record/replay; a guest
+ * can hold the BQL for as long as its commands take.
+ */
+static void simgpu_engine_run_sync_locked(SimgpuState *s)
+{
+    while (simgpu_engine_runnable_locked(s)) {
+        s->busy = true;
+        simgpu_engine_step(s);
+    }
+    s->busy = false;
 }
 
 static void *simgpu_engine_thread(void *opaque)
@@ -1537,8 +1566,10 @@ static void simgpu_realize(PCIDevice *pdev, Error **errp)
     s->vmstate_change = qdev_add_vm_change_state_handler(
         DEVICE(pdev), simgpu_vm_state_change, s);
     s->prng = s->fault_seed;
-    qemu_thread_create(&s->thread, "simgpu-engine", simgpu_engine_thread, s,
-                       QEMU_THREAD_JOINABLE);
+    if (!s->engine_sync) {
+        qemu_thread_create(&s->thread, "simgpu-engine", simgpu_engine_thread,
+                           s, QEMU_THREAD_JOINABLE);
+    }
 }
 
 static void simgpu_exit(PCIDevice *pdev)
@@ -1550,7 +1581,9 @@ static void simgpu_exit(PCIDevice *pdev)
         qatomic_set(&s->abort, true);
         qemu_cond_broadcast(&s->wake);
     }
-    qemu_thread_join(&s->thread);
+    if (!s->engine_sync) {
+        qemu_thread_join(&s->thread);
+    }
     qemu_del_vm_change_state_handler(s->vmstate_change);
     qemu_bh_delete(s->irq_bh);
     timer_free(s->pace_timer);
@@ -1733,6 +1766,7 @@ static const Property simgpu_properties[] = {
     DEFINE_PROP_SIZE("engine-bandwidth", SimgpuState, bandwidth, 0),
     DEFINE_PROP_UINT32("engine-latency-us", SimgpuState, latency_us, 0),
     DEFINE_PROP_UINT64("fault-seed", SimgpuState, fault_seed, 0),
+    DEFINE_PROP_BOOL("x-engine-sync", SimgpuState, engine_sync, false),
 };
 
 static void simgpu_class_init(ObjectClass *klass, void *data)
@@ -1774,6 +1808,9 @@ static void simgpu_class_init(ObjectClass *klass, void *data)
         "modelled engine latency per command in microseconds (at most 1 s)");
     object_class_property_set_description(klass, "fault-seed",
         "seed of the PRNG behind the FAULT_RATE_PPM register");
+    object_class_property_set_description(klass, "x-engine-sync",
+        "run commands at the doorbell, under the BQL, without modelled "
+        "time (deterministic: fuzzing, record/replay)");
     set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
 }
 
