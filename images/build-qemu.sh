@@ -84,6 +84,8 @@ printf '%s\n' $list >"$work/.simgpu-patched"
 rm -rf "$patched"
 
 put "$DEV/simgpu.c" hw/display/simgpu.c
+put "$DEV/simgpu-engine.c" hw/display/simgpu-engine.c
+put "$DEV/simgpu_int.h" hw/display/simgpu_int.h
 put "$SIMGPU_TOP/guest-driver/simgpu_hw.h" include/hw/display/simgpu_hw.h
 put "$DEV/simgpu-test.c" tests/qtest/simgpu-test.c
 put "$DEV/devices.mak" configs/devices/x86_64-softmmu/simgpu.mak

@@ -16,7 +16,8 @@ drv=$(git ls-files 'guest-driver/*.c' 'guest-driver/*.h' 2>/dev/null)
 [ -n "$drv" ] || drv=$(ls guest-driver/*.[ch] guest-driver/uapi/*.h)
 # QEMU's checkpatch judges files by where they sit in its tree (qtests
 # may use g_assert_cmp*), so check the overlaid copies in the work tree.
-qdev="hw/display/simgpu.c tests/qtest/simgpu-test.c include/hw/display/simgpu_hw.h"
+qdev="hw/display/simgpu.c hw/display/simgpu-engine.c hw/display/simgpu_int.h
+	tests/qtest/simgpu-test.c include/hw/display/simgpu_hw.h"
 
 n=0
 failed=0
