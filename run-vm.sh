@@ -60,6 +60,9 @@ Machine:
   --visible-vram SIZE[,SIZE]
                           CPU-visible part of each region (small-BAR), a power
                           of two (default: the whole region)
+  --engine-bandwidth SIZE modelled engine copy/fill rate per second of guest
+                          time, e.g. 512M (default: as fast as the host); see
+                          README, "The device"
   --swap SIZE             zram swap of SIZE in the guest (compressible data)
   --swap-disk SIZE        virtio-blk swap disk backed by a sparse host file
   --accel kvm|tcg|auto    accelerator; auto (default) uses KVM only when a short
@@ -175,6 +178,7 @@ cpus=2
 vram=($((256 << 20)))
 visible=()
 gart=
+engine_bw=
 zram=
 swap_disk=
 rootfs=
@@ -229,6 +233,8 @@ while [ $# -gt 0 ]; do
 		cpus=$2; shift ;;
 	--vram) need_arg "$@"; to_size_list --vram "$2" vram; shift ;;
 	--gart) need_arg "$@"; to_bytes --gart "$2" gart; shift ;;
+	--engine-bandwidth)
+		need_arg "$@"; to_bytes --engine-bandwidth "$2" engine_bw; shift ;;
 	--visible-vram) need_arg "$@"; to_size_list --visible-vram "$2" visible; shift ;;
 	--swap) need_arg "$@"; to_bytes --swap "$2" zram; shift ;;
 	--swap-disk) need_arg "$@"; to_bytes --swap-disk "$2" swap_disk; shift ;;
@@ -460,6 +466,7 @@ for i in "${!vram[@]}"; do
 	[ ${#visible[@]} -gt 0 ] && device="$device,vram$i-visible-size=${visible[$i]}"
 done
 [ -n "$gart" ] && device="$device,gart-size=$gart"
+[ -n "$engine_bw" ] && device="$device,engine-bandwidth=$engine_bw"
 
 cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)"
 # KASAN with 5-level paging (-cpu max has LA57): an interrupt early in

@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..35"
+echo "1..37"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -39,6 +39,7 @@ check 2 "--vram: bad size '3x'" --vram 3x
 check 2 "--vram: give one or two sizes" --vram 1G,1G,1G
 check 2 "--visible-vram: give one size per VRAM region" --vram 64M,64M --visible-vram 32M
 check 2 "--gart: bad size '3x'" --gart 3x
+check 2 "--engine-bandwidth: bad size '1.5G'" --engine-bandwidth 1.5G
 check 2 "--swap: bad size '1Q'" --swap 1Q
 check 2 "--cpus: bad CPU count '0'" --cpus 0
 check 2 "--accel: expected kvm, tcg or auto" --accel xen
@@ -57,6 +58,7 @@ SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is mis
 check 127 "vram0-visible-size must be a power of two" --accel tcg --vram 48M --exec true
 check 127 "exceeds vram0-size" --accel tcg --vram 64M --visible-vram 128M --exec true
 check 127 "gart-size must be a multiple of 4 KiB" --accel tcg --gart 6K --exec true
+check 127 "engine-bandwidth must be 0 (unlimited) or at least" --accel tcg --engine-bandwidth 512K --exec true
 
 # Test scenarios: bad names and files are usage errors, found before
 # any build or boot.

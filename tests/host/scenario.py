@@ -159,9 +159,9 @@ RUN_VM_MARGIN = 15
 MIN_TIMEOUT = 30
 
 # run-vm.sh machine options a scenario's "vm:" may use (all take a value).
-VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart", "--swap",
-              "--swap-disk", "--modparam", "--kernel", "--append", "--cpus",
-              "--rootfs")
+VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart",
+              "--engine-bandwidth", "--swap", "--swap-disk", "--modparam",
+              "--kernel", "--append", "--cpus", "--rootfs")
 KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
         "expect-message", "allow-panic", "allow-report",
         "allow-upstream-bug", "stats",
