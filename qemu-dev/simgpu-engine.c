@@ -644,7 +644,8 @@ static void simgpu_engine_step(SimgpuState *s)
     uint32_t ring_size, stall_us, err;
     uint64_t ring_addr;
     int64_t t0, done_at;
-    bool inject = false;
+    uint64_t prng = s->prng;
+    bool inject = false, counted = false;
     SimgpuCmd cmd = { 0 };
     SimgpuJob job;
 
@@ -662,7 +663,7 @@ static void simgpu_engine_step(SimgpuState *s)
         trace_simgpu_cmd_resume(head, progress);
     } else if (s->fault_fail_count) {
         s->fault_fail_count--;
-        inject = true;
+        inject = counted = true;
     } else if (s->fault_rate_ppm &&
                simgpu_prng_next(s) % 1000000 < s->fault_rate_ppm) {
         inject = true;
@@ -718,6 +719,11 @@ static void simgpu_engine_step(SimgpuState *s)
         /* VM stop or save: resume here (the progress is migrated). */
         trace_simgpu_cmd_pause(head, progress);
         s->cmd_progress = progress;
+        if (!progress) {
+            /* Nothing of it ran: it starts over, with the same faults. */
+            s->fault_fail_count += counted;
+            s->prng = prng;
+        }
         return;
     }
     s->cmd_progress = 0;

@@ -1208,6 +1208,34 @@ static void test_fault_stall(void)
     simgpu_test_stop(&t);
 }
 
+/*
+ * A VM stop during an injected stall, before the command ran: the command
+ * starts over after the stop with the same faults, so the failure that
+ * FAULT_FAIL_COUNT asked for still happens (and only once).
+ */
+static void test_fault_stall_stop(void)
+{
+    SimgpuTest t;
+    int64_t start;
+
+    simgpu_test_start(&t, ENGINE_PROPS);
+    engine_setup(&t, 4096);
+    reg_write(&t, SIMGPU_REG_FAULT_FAIL_COUNT, 1);
+    reg_write(&t, SIMGPU_REG_FAULT_STALL_US, 10000);
+    start = clock_now(&t);
+    emit_nop(&t);
+    ring_kick(&t);
+    clock_step_to(&t, start + 5 * SCALE_MS);
+    g_usleep(10 * 1000);
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'stop' }");
+    g_assert_cmpuint(reg_read(&t, SIMGPU_REG_RING_HEAD), ==, 0);
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'cont' }");
+    expect_error(&t, SIMGPU_ERR_INJECTED, 0);
+    g_assert_cmpuint(reg_read(&t, SIMGPU_REG_FAULT_FAIL_COUNT), ==, 0);
+    g_assert_cmpuint(stat_read(&t, SIMGPU_STAT_ERRORS), ==, 1);
+    simgpu_test_stop(&t);
+}
+
 /* Run NOPs one by one until one fails; return its index. */
 static unsigned int first_random_failure(SimgpuTest *t)
 {
@@ -1838,6 +1866,7 @@ int main(int argc, char **argv)
     qtest_add_func("/simgpu/errors/fail-count", test_fault_fail_count);
     qtest_add_func("/simgpu/errors/hang", test_fault_hang);
     qtest_add_func("/simgpu/errors/stall", test_fault_stall);
+    qtest_add_func("/simgpu/errors/stall-stop", test_fault_stall_stop);
     qtest_add_func("/simgpu/errors/rate", test_fault_rate);
     qtest_add_func("/simgpu/errors/removed", test_fault_removed);
     qtest_add_func("/simgpu/errors/bad-commands", test_bad_commands);
