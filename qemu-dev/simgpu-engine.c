@@ -767,7 +767,7 @@ static void simgpu_engine_run_sync_locked(SimgpuState *s)
     s->busy = false;
 }
 
-void *simgpu_engine_thread(void *opaque)
+static void *simgpu_engine_thread(void *opaque)
 {
     SimgpuState *s = opaque;
 
@@ -788,4 +788,42 @@ void *simgpu_engine_thread(void *opaque)
     qemu_mutex_unlock(&s->lock);
     rcu_unregister_thread();
     return NULL;
+}
+
+/*
+ * Start the engine thread, allowed to run.  BQL.  Also after a failed
+ * load, which left it stopped.
+ */
+void simgpu_engine_start(SimgpuState *s)
+{
+    if (s->engine_sync || s->thread_running) {
+        return;
+    }
+    WITH_QEMU_LOCK_GUARD(&s->lock) {
+        s->quit = false;
+        simgpu_unquiesce_locked(s);
+    }
+    qemu_thread_create(&s->thread, "simgpu-engine", simgpu_engine_thread, s,
+                       QEMU_THREAD_JOINABLE);
+    s->thread_running = true;
+}
+
+/*
+ * Stop the engine thread; with @abort, abandon the command in flight,
+ * else let it pause after its current piece.  BQL.  Loading the device
+ * state (migration, loadvm) writes the fields that the thread reads under
+ * @lock without taking it: the thread is stopped meanwhile.
+ */
+void simgpu_engine_stop(SimgpuState *s, bool abort)
+{
+    if (s->engine_sync || !s->thread_running) {
+        return;
+    }
+    WITH_QEMU_LOCK_GUARD(&s->lock) {
+        simgpu_quiesce_locked(s, abort);
+        s->quit = true;
+        qemu_cond_broadcast(&s->wake);
+    }
+    qemu_thread_join(&s->thread);
+    s->thread_running = false;
 }

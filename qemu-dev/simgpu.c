@@ -486,6 +486,10 @@ static void simgpu_vm_state_change(void *opaque, bool running,
 {
     SimgpuState *s = opaque;
 
+    if (running) {
+        /* A failed load of the device state left the engine stopped. */
+        simgpu_engine_start(s);
+    }
     QEMU_LOCK_GUARD(&s->lock);
     qatomic_set(&s->vm_running, running);
     if (running) {
@@ -647,24 +651,14 @@ static void simgpu_realize(PCIDevice *pdev, Error **errp)
     s->vmstate_change = qdev_add_vm_change_state_handler(
         DEVICE(pdev), simgpu_vm_state_change, s);
     s->prng = s->fault_seed;
-    if (!s->engine_sync) {
-        qemu_thread_create(&s->thread, "simgpu-engine", simgpu_engine_thread,
-                           s, QEMU_THREAD_JOINABLE);
-    }
+    simgpu_engine_start(s);
 }
 
 static void simgpu_exit(PCIDevice *pdev)
 {
     SimgpuState *s = SIMGPU(pdev);
 
-    WITH_QEMU_LOCK_GUARD(&s->lock) {
-        s->quit = true;
-        qatomic_set(&s->abort, true);
-        qemu_cond_broadcast(&s->wake);
-    }
-    if (!s->engine_sync) {
-        qemu_thread_join(&s->thread);
-    }
+    simgpu_engine_stop(s, true);
     qemu_del_vm_change_state_handler(s->vmstate_change);
     qemu_bh_delete(s->irq_bh);
     timer_free(s->pace_timer);
@@ -733,11 +727,17 @@ static int simgpu_post_save(void *opaque)
     return 0;
 }
 
+/* The load writes what the engine thread reads: no thread meanwhile. */
+static int simgpu_pre_load(void *opaque)
+{
+    simgpu_engine_stop(opaque, false);
+    return 0;
+}
+
 static int simgpu_post_load(void *opaque, int version_id)
 {
     SimgpuState *s = opaque;
 
-    QEMU_LOCK_GUARD(&s->lock);
     /* The ring registers are checked on use; these are trusted. */
     if (s->gart_entries > s->gart_size >> SIMGPU_GART_PAGE_SHIFT) {
         return -EINVAL;
@@ -747,7 +747,7 @@ static int simgpu_post_load(void *opaque, int version_id)
     if (s->irq_raised) {
         qemu_bh_schedule(s->irq_bh);
     }
-    simgpu_engine_wake_locked(s);
+    simgpu_engine_start(s);
     return 0;
 }
 
@@ -798,6 +798,7 @@ static const VMStateDescription vmstate_simgpu = {
     .name = TYPE_SIMGPU,
     .version_id = 2,
     .minimum_version_id = 2,
+    .pre_load = simgpu_pre_load,
     .pre_save = simgpu_pre_save,
     .post_save = simgpu_post_save,
     .post_load = simgpu_post_load,

@@ -99,6 +99,7 @@ struct SimgpuState {
     SimgpuRegion region[SIMGPU_MAX_REGIONS];
 
     QemuThread thread;
+    bool thread_running;    /* @thread exists (BQL) */
     QEMUBH *irq_bh;
     QEMUTimer *pace_timer;  /* wakes the engine at a modelled time */
     VMChangeStateEntry *vmstate_change;
@@ -179,6 +180,7 @@ void simgpu_unquiesce_locked(SimgpuState *s);
 void simgpu_engine_wake_locked(SimgpuState *s);
 void simgpu_engine_reset_locked(SimgpuState *s);
 void simgpu_pace_timer_cb(void *opaque);
-void *simgpu_engine_thread(void *opaque);
+void simgpu_engine_start(SimgpuState *s);
+void simgpu_engine_stop(SimgpuState *s, bool abort);
 
 #endif
