@@ -6,6 +6,14 @@
 # and link the results into OUTDIR: qemu-system-x86_64, simgpu-test
 # (snapshots of this checkout's device), firmware/.
 #
+# build-qemu.sh OUTDIR fuzz : the fuzzing flavour instead, in a build
+# directory of its own: clang, libFuzzer, ASan and UBSan
+# (--enable-fuzzing --enable-asan --enable-ubsan), linking OUTDIR/qemu-fuzz-x86_64,
+# whose generic-fuzz-simgpu target is qemu-dev/integration/fuzz-config.inc.
+#
+# build-qemu.sh OUTDIR tsan : ThreadSanitizer (clang, --enable-tsan):
+# qemu-system-x86_64 and simgpu-test, to run the qtests under TSan.
+#
 # The pristine source is copied once into a work tree that qemu-dev/ is
 # overlaid onto; files are rewritten only when their content changes, so
 # editing simgpu.c rebuilds one object.  The build directory is keyed by
@@ -13,7 +21,8 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-OUT=${1:?usage: build-qemu.sh OUTDIR}
+OUT=${1:?usage: build-qemu.sh OUTDIR [fuzz|tsan]}
+FLAVOUR=${2:-default}
 DEV=$SIMGPU_TOP/qemu-dev
 
 CONFIGURE_ARGS=(
@@ -26,8 +35,26 @@ CONFIGURE_ARGS=(
 	--disable-werror --disable-user --disable-tools
 	--cc="ccache gcc" --cxx="ccache g++"
 )
+TARGETS=(qemu-system-x86_64 tests/qtest/simgpu-test)
+case $FLAVOUR in
+default) deps=() ;;
+fuzz)
+	deps=(fuzz)
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--cc=*/--cc=ccache clang-14}")
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--cxx=*/--cxx=ccache clang++-14}")
+	CONFIGURE_ARGS+=(--enable-fuzzing --enable-asan --enable-ubsan)
+	TARGETS=(qemu-fuzz-x86_64)
+	;;
+tsan)
+	deps=(fuzz)
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--cc=*/--cc=ccache clang-14}")
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--cxx=*/--cxx=ccache clang++-14}")
+	CONFIGURE_ARGS+=(--enable-tsan)
+	;;
+*) die "unknown QEMU flavour '$FLAVOUR' (default, fuzz or tsan)" ;;
+esac
 
-"$SIMGPU_TOP/images/deps.sh"
+"$SIMGPU_TOP/images/deps.sh" "${deps[@]}"
 pristine=$("$SIMGPU_TOP/images/fetch.sh" qemu)
 ver=${pristine##*/qemu-}
 firmware=$("$SIMGPU_TOP/images/fetch.sh" firmware)
@@ -98,6 +125,11 @@ qtests_x86_64 += (config_all_devices.has_key('CONFIG_SIMGPU') ? ['simgpu-test'] 
 	"$pristine/tests/qtest/meson.build" >"$tmp"
 grep -q simgpu-test "$tmp" || die "cannot hook simgpu-test into QEMU's tests/qtest/meson.build"
 put "$tmp" tests/qtest/meson.build
+# generic-fuzz-simgpu: our entry first in generic-fuzz's predefined configs.
+sed "/^const generic_fuzz_config predefined_configs\[\] = {\$/r $DEV/integration/fuzz-config.inc" \
+	"$pristine/tests/qtest/fuzz/generic_fuzz_configs.h" >"$tmp"
+grep -q '"simgpu"' "$tmp" || die "cannot add simgpu to QEMU's tests/qtest/fuzz/generic_fuzz_configs.h"
+put "$tmp" tests/qtest/fuzz/generic_fuzz_configs.h
 rm -f "$tmp"
 
 key=$(printf '%s\n' "${CONFIGURE_ARGS[@]}" | cat - "$DEV/devices.mak" | sha256sum | cut -c1-12)
@@ -121,7 +153,7 @@ fi
 
 log "building QEMU $ver (ninja -C $build)"
 start=$SECONDS
-ninja -C "$build" qemu-system-x86_64 tests/qtest/simgpu-test >"$build/ninja.log" 2>&1 ||
+ninja -C "$build" "${TARGETS[@]}" >"$build/ninja.log" 2>&1 ||
 	{ grep -A15 '^FAILED:' "$build/ninja.log" | grep -v '^ccache ' | head -40 >&2;
 	  die "QEMU build failed; full log: $build/ninja.log"; }
 [ -f "$build/.simgpu-build-seconds" ] ||
@@ -141,7 +173,7 @@ done
 # tests.  A qemu-bundle directory next to the binary is where QEMU
 # looks for its data first: the ROMs.
 mkdir -p "$OUT/qemu-bundle/usr/local/share"
-for f in qemu-system-x86_64 tests/qtest/simgpu-test; do
+for f in "${TARGETS[@]}"; do
 	rm -f "$OUT/${f##*/}"
 	ln "$build/$f" "$OUT/${f##*/}" 2>/dev/null || cp "$build/$f" "$OUT/${f##*/}"
 done

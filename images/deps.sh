@@ -25,6 +25,9 @@ python3-pycotap python3-venv dpkg-dev xz-utils git pkg-config kmod
 libdrm-dev debootstrap e2fsprogs patch"
 # meson >= 1.5 is only in bookworm-backports.
 BACKPORT_PKGS="meson/bookworm-backports"
+# deps.sh fuzz: the libFuzzer/sanitizer QEMUs (build-qemu.sh OUTDIR fuzz
+# or tsan) are built with clang; llvm-symbolizer names their reports.
+FUZZ_PKGS="clang-14 libclang-rt-14-dev llvm-14"
 
 need_install() {
 	local want have
@@ -95,6 +98,11 @@ EOS
 }
 
 main() {
+	case ${1:-} in
+	"") ;;
+	fuzz) HOST_PKGS="$HOST_PKGS $FUZZ_PKGS" ;;
+	*) die "usage: deps.sh [fuzz]" ;;
+	esac
 	[ "$(id -u)" = 0 ] || {
 		need_install && die "missing build dependencies; run $0 as root"
 		exit 0
