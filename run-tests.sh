@@ -29,16 +29,13 @@ esac
 if [ ! -f "$B/build.ninja" ]; then
 	meson setup "$B" "$TOP" >/dev/null || { echo "meson setup failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
-start=$(date +%s)
-meson compile -C "$B" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
-echo "run-tests.sh: build took $(( $(date +%s) - start ))s"
-
-rm -f "$B/meson-logs/testlog.json"
-tests_start=$(date +%s)
-# meson test first builds what the tests need beyond the default targets
-# (another kernel flavour, the Debian rootfs).  Selected by suite alone, it
-# builds that for every test, the KASAN kernel of the slow set included;
-# given test names, only for those: name the selected tests.
+# The tests to run, then one build of everything they need beyond the
+# default targets (another kernel flavour, the Debian rootfs): one ninja
+# run, so the QEMU, kernel and rootfs builds overlap instead of waiting
+# for each other (none of them keeps both cores busy all the time).
+# First bring build.ninja and the test list up to date.
+ninja -C "$B" build.ninja >/dev/null ||
+	{ echo "meson reconfigure failed"; echo "0 passed, 1 failed"; exit 1; }
 mapfile -t names < <(meson test -C "$B" --no-rebuild --list "$@" 2>/dev/null |
 	sed -n 's|^[^ ]* / ||p')
 if [ ${#names[@]} = 0 ]; then
@@ -46,7 +43,30 @@ if [ ${#names[@]} = 0 ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-meson test -C "$B" --print-errorlogs "$@" "${names[@]}"
+mapfile -t targets < <(/usr/bin/python3 - "$B" "${names[@]}" <<'PY'
+import json, os, subprocess, sys
+b, names = sys.argv[1], set(sys.argv[2:])
+intro = lambda what: json.loads(subprocess.check_output(
+    ["meson", "introspect", b, what]))
+need = set()
+for t in intro("--tests"):
+    if t["name"] in names:
+        need.update(t["depends"])
+for t in intro("--targets"):
+    if t["build_by_default"] or t["id"] in need:
+        # subdir/name: unambiguous for meson compile
+        sub = os.path.relpath(os.path.dirname(t["filename"][0]), b)
+        print(t["name"] if sub == "." else sub + "/" + t["name"])
+PY
+)
+start=$(date +%s)
+meson compile -C "$B" "${targets[@]}" ||
+	{ echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+echo "run-tests.sh: build took $(( $(date +%s) - start ))s"
+
+rm -f "$B/meson-logs/testlog.json"
+tests_start=$(date +%s)
+meson test -C "$B" --no-rebuild --print-errorlogs "$@" "${names[@]}"
 rc=$?
 # Per-scenario wall times of this run (VM tests only).
 /usr/bin/python3 "$TOP/tests/host/scenario-times.py" "$B" --since "$tests_start"

@@ -107,6 +107,11 @@ main() {
 		need_install && die "missing build dependencies; run $0 as root"
 		exit 0
 	}
+	# The builds run in parallel and each checks its dependencies: one
+	# apt at a time (apt-get fails rather than waits on dpkg's lock).
+	mkdir -p "$SIMGPU_CACHE"
+	exec 9>"$SIMGPU_CACHE/deps.lock"
+	flock 9
 	setup_sources
 	if need_install; then
 		echo "deps.sh: installing build dependencies"

@@ -10,6 +10,10 @@ set -euo pipefail
 
 SRC=$SIMGPU_CACHE/src
 mkdir -p "$SRC"
+# Builds run in parallel (two kernel flavours need the same source): one
+# download and unpack of each kind at a time; the second finds it done.
+exec 9>"$SRC/.fetch-${1:-none}.lock"
+flock 9
 
 # apt_try WHAT CMD... : run an apt download, naming the package on failure
 apt_try() {
