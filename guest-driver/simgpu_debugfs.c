@@ -5,8 +5,9 @@
  *   simgpu_info        hardware version, capabilities, VRAM and GART layout
  *   simgpu_stats       driver statistics, one "name value" per line:
  *                      counters, and gauges of what is in use now
- *                      (vramN_used_bytes, tt_used_bytes, bo_system_pages,
- *                      shrinkable_pages, ...)
+ *                      (vramN_used_bytes, vramN_used_blocks,
+ *                      vramN_scattered_resources, tt_used_bytes,
+ *                      bo_system_pages, shrinkable_pages, ...)
  *   evict_vram         write anything: evict every BO from VRAM
  *   fault_fail_count   the device's FAULT_FAIL_COUNT register (read/write)
  *   fault_hang         the device's FAULT_HANG register (read/write)
@@ -14,7 +15,8 @@
  *   fault_removed_ms   the device's FAULT_REMOVED_MS register (write N: the
  *                      device acts as surprise-removed for N ms)
  *   shrink             write N: run a shrink pass of up to N pages
- *   vram0_mm, ...      TTM manager state
+ *   vram0_mm, ...      TTM manager state; for VRAM the buddy allocator's
+ *                      free and used blocks of each order (fragmentation)
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -60,6 +62,7 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	struct drm_debugfs_entry *entry = m->private;
 	struct simgpu_device *sdev = to_simgpu(entry->dev);
 	struct simgpu_stats *st = &sdev->stats;
+	unsigned long blocks, scattered;
 	unsigned int s, d;
 
 	for (s = 0; s < SIMGPU_NUM_MEM; s++)
@@ -82,9 +85,17 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 		   atomic64_read(&st->invisible_faults));
 	seq_printf(m, "submits %lld\n", atomic64_read(&st->submits));
 	seq_printf(m, "evict_purges %lld\n", atomic64_read(&st->evict_purges));
-	for (s = 0; s < sdev->num_regions; s++)
+	seq_printf(m, "engine_cmds %lld\n", atomic64_read(&st->engine_cmds));
+	seq_printf(m, "vram_scattered %lld\n", atomic64_read(&st->vram_scattered));
+	seq_printf(m, "cpu_copies_scattered %lld\n",
+		   atomic64_read(&st->cpu_copies_scattered));
+	for (s = 0; s < sdev->num_regions; s++) {
+		simgpu_vram_mgr_blocks(sdev, s, &blocks, &scattered);
 		seq_printf(m, "vram%u_used_bytes %llu\n", s,
 			   ttm_resource_manager_usage(&sdev->vram_mgr[s].manager));
+		seq_printf(m, "vram%u_used_blocks %lu\n", s, blocks);
+		seq_printf(m, "vram%u_scattered_resources %lu\n", s, scattered);
+	}
 	seq_printf(m, "tt_used_bytes %llu\n",
 		   ttm_resource_manager_usage(ttm_manager_type(&sdev->bdev,
 							       TTM_PL_TT)));

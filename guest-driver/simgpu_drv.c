@@ -71,6 +71,10 @@ bool simgpu_watermark_swapout;
 module_param_named(watermark_swapout, simgpu_watermark_swapout, bool, 0444);
 MODULE_PARM_DESC(watermark_swapout, "Leave BO pages to TTM's watermark swapout (ttm.pages_limit) instead of the driver's shrinker (implied by pool=coherent)");
 
+bool simgpu_vram_contiguous;
+module_param_named(vram_contiguous, simgpu_vram_contiguous, bool, 0644);
+MODULE_PARM_DESC(vram_contiguous, "Allocate every VRAM resource as one contiguous range, as the driver once did (default: scattered buddy blocks; writable at run time, for comparisons)");
+
 static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_DEVICE_QUERY, simgpu_device_query_ioctl,
 			  DRM_RENDER_ALLOW),

@@ -9,6 +9,7 @@
 #include <linux/dma-fence.h>
 #include <linux/gpu_buddy.h>
 #include <linux/io.h>
+#include <linux/io-mapping.h>
 #include <linux/maple_tree.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
@@ -59,6 +60,7 @@ extern bool simgpu_force_cpu_copy;
 extern unsigned int simgpu_timeout_ms;
 extern int simgpu_pool_mode;
 extern bool simgpu_watermark_swapout;
+extern bool simgpu_vram_contiguous;
 extern unsigned long simgpu_test_bugs;
 
 /**
@@ -89,6 +91,14 @@ extern unsigned long simgpu_test_bugs;
  * @SIMGPU_BUG_STALE_BACKUP: a restore brings back the content of the BO's
  *	first backup, not of its last (a backup kept and reused after the
  *	BO was written again)
+ * @SIMGPU_BUG_UNSPLIT: engine work is queued as one command per copy or
+ *	fill, from the first piece of each side on, as if every resource
+ *	were contiguous (and however large)
+ * @SIMGPU_BUG_SEQNO_PROGRESS: the engine's progress check counts only
+ *	retired fences, not finished commands: a long healthy submission is
+ *	taken for a hang
+ * @SIMGPU_BUG_NO_KICK: a submission larger than the free ring waits for
+ *	space without telling the device about what it queued so far
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -99,6 +109,9 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_ALL_ONES,
 	SIMGPU_BUG_LRU_SEARCH,
 	SIMGPU_BUG_STALE_BACKUP,
+	SIMGPU_BUG_UNSPLIT,
+	SIMGPU_BUG_SEQNO_PROGRESS,
+	SIMGPU_BUG_NO_KICK,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -127,9 +140,14 @@ struct simgpu_vram_region {
  * @region: the region's index (SIMGPU_SPACE_VRAM0 + @region is its
  *	engine address space)
  * @visible_size: bytes of the CPU-visible window
+ * @iomap: the CPU-visible window, for CPU copies and accesses page by
+ *	page (a resource may be scattered over it)
+ * @used_blocks: buddy blocks of the live resources, under @lock
+ * @scattered: live resources of more than one range, under @lock
  *
- * Every resource is one contiguous range (see simgpu_vram_mgr.c), so
- * &ttm_resource.start is its page offset in the region.
+ * A resource is a list of buddy blocks (&struct simgpu_vram_res), one
+ * contiguous range only when its placement asks for it (see
+ * simgpu_vram_mgr.c); walk it with a &struct simgpu_res_cursor.
  */
 struct simgpu_vram_mgr {
 	struct ttm_resource_manager manager;
@@ -138,7 +156,34 @@ struct simgpu_vram_mgr {
 	u32 mem_type;
 	unsigned int region;
 	u64 visible_size;
+	struct io_mapping iomap;
+	unsigned long used_blocks;
+	unsigned long scattered;
 };
+
+/**
+ * struct simgpu_vram_res - a VRAM resource
+ * @base: the TTM resource, embedded; &ttm_resource.start is the page
+ *	offset of the first block, meaningful only for a contiguous
+ *	resource (TTM_PL_FLAG_CONTIGUOUS in &ttm_resource.placement)
+ * @blocks: its buddy blocks, in the order of the BO's bytes
+ * @mgr: the manager it was allocated from
+ * @visible_bytes: bytes of it inside the CPU-visible window
+ * @num_blocks: entries in @blocks
+ */
+struct simgpu_vram_res {
+	struct ttm_resource base;
+	struct list_head blocks;
+	struct simgpu_vram_mgr *mgr;
+	u64 visible_bytes;
+	unsigned int num_blocks;
+};
+
+static inline struct simgpu_vram_res *
+to_simgpu_vram_res(struct ttm_resource *res)
+{
+	return container_of(res, struct simgpu_vram_res, base);
+}
 
 /**
  * struct simgpu_fence - a seqno fence of the engine
@@ -156,7 +201,8 @@ struct simgpu_fence {
  * struct simgpu_engine - the copy/fill engine and its ring
  *
  * Locking: @ring_lock serialises writers of the ring (submission and
- * reset) and protects @tail and @next_seqno.  @fence_lock (taken from the
+ * reset) and protects @tail, @kicked_tail, @next_seqno, @resets,
+ * @last_progress and @last_head.  @fence_lock (taken from the
  * interrupt handler) protects @pending and @retired_seqno; fences are
  * signalled under it (each fence's own lock nested inside), so in seqno
  * order.  Nothing waits for ring
@@ -184,6 +230,12 @@ struct simgpu_fence {
  * @wq: woken when fences retire or the engine is reset
  * @timeout_work: detects a hung or stopped engine and resets it
  * @last_progress: @retired_seqno when @timeout_work last ran
+ * @last_head: the ring head when @timeout_work last ran: a submission of
+ *	many commands makes progress before its fence
+ * @kicked_tail: the tail the device was last told about
+ * @resets: engine resets so far: a submission that waited for ring space
+ *	(with @ring_lock dropped) learns that a reset dropped what it had
+ *	queued
  * @irqs: number of interrupt vectors in use
  * @dead: the device is gone; nothing more may be submitted
  */
@@ -194,7 +246,7 @@ struct simgpu_engine {
 	__le64 *fence_cpu;
 	dma_addr_t fence_dma;
 
-	struct mutex ring_lock; /* ring writers, tail, next_seqno */
+	struct mutex ring_lock; /* ring writers; see above */
 	u32 tail;
 	u64 next_seqno;
 
@@ -208,29 +260,44 @@ struct simgpu_engine {
 	wait_queue_head_t wq;
 	struct delayed_work timeout_work;
 	u64 last_progress;
+	u32 last_head;
+	u32 kicked_tail;
+	unsigned int resets;
 	int irqs;
 	bool dead;
 };
 
 /**
- * struct simgpu_engine_op - one COPY or FILL command to queue
+ * struct simgpu_engine_op - one COPY or FILL of a submission
  * @op: SIMGPU_OP_COPY or SIMGPU_OP_FILL
- * @src_space: COPY: SIMGPU_SPACE_* of the source
- * @dst_space: SIMGPU_SPACE_* of the destination
- * @src: COPY: source address in @src_space
- * @dst: destination address in @dst_space
- * @len: bytes
  * @value: FILL: the 32-bit pattern
+ * @src: COPY: the source resource (VRAM or TT)
+ * @dst: the destination resource (VRAM or TT)
+ * @src_offset: COPY: byte offset in @src
+ * @dst_offset: byte offset in @dst
+ * @len: bytes
+ *
+ * The engine splits it into commands of at most
+ * SIMGPU_ENGINE_MAX_CMD_BYTES, each within one piece that is contiguous
+ * on both sides (see simgpu_res_cursor.h).  A COPY within one resource
+ * behaves like memmove().
  */
 struct simgpu_engine_op {
 	u32 op;
-	u32 src_space;
-	u32 dst_space;
-	u64 src;
-	u64 dst;
-	u64 len;
 	u32 value;
+	struct ttm_resource *src;
+	struct ttm_resource *dst;
+	u64 src_offset;
+	u64 dst_offset;
+	u64 len;
 };
+
+/*
+ * The most bytes one engine command moves: the engine's progress check
+ * (simgpu_engine_timeout_work()) sees the ring head move at least this
+ * often, so a long healthy copy is never taken for a hang.
+ */
+#define SIMGPU_ENGINE_MAX_CMD_BYTES	SZ_8M
 
 /**
  * struct simgpu_gart - the GART page table and aperture
@@ -262,6 +329,11 @@ struct simgpu_gart {
  * @invisible_faults: CPU faults on objects in CPU-invisible VRAM
  * @submits: user submissions
  * @evict_purges: DONTNEED BOs whose VRAM content eviction dropped
+ * @engine_cmds: COPY and FILL commands queued on the engine (TTM and
+ *	user work; a piece of a resource each)
+ * @vram_scattered: VRAM resources allocated as more than one range
+ * @cpu_copies_scattered: CPU copies or clears of such resources (page by
+ *	page through the BAR, not ttm_bo_move_memcpy())
  */
 struct simgpu_stats {
 	atomic64_t evictions[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
@@ -274,6 +346,9 @@ struct simgpu_stats {
 	atomic64_t invisible_faults;
 	atomic64_t submits;
 	atomic64_t evict_purges;
+	atomic64_t engine_cmds;
+	atomic64_t vram_scattered;
+	atomic64_t cpu_copies_scattered;
 };
 
 /**
@@ -465,12 +540,27 @@ static inline bool simgpu_mem_is_vram(u32 mem_type)
 	return mem_type == SIMGPU_PL_VRAM0 || mem_type == SIMGPU_PL_VRAM1;
 }
 
+/* The engine's SIMGPU_SPACE_* of a VRAM or TT memory type. */
+static inline u32 simgpu_mem_space(u32 mem_type)
+{
+	switch (mem_type) {
+	case SIMGPU_PL_VRAM0:
+		return SIMGPU_SPACE_VRAM0;
+	case SIMGPU_PL_VRAM1:
+		return SIMGPU_SPACE_VRAM1;
+	default:
+		return SIMGPU_SPACE_GART;
+	}
+}
+
 /* simgpu_hw.c */
 int simgpu_hw_init(struct simgpu_device *sdev, struct pci_dev *pdev);
 
 /* simgpu_vram_mgr.c */
 int simgpu_vram_mgr_init(struct simgpu_device *sdev, unsigned int region);
 void simgpu_vram_mgr_fini(struct simgpu_device *sdev, unsigned int region);
+void simgpu_vram_mgr_blocks(struct simgpu_device *sdev, unsigned int region,
+			    unsigned long *blocks, unsigned long *scattered);
 bool simgpu_vram_res_visible(struct simgpu_device *sdev,
 			     struct ttm_resource *res);
 
@@ -500,8 +590,6 @@ unsigned int simgpu_engine_pending(struct simgpu_device *sdev);
 /* simgpu_ttm.c */
 int simgpu_ttm_init(struct simgpu_device *sdev);
 void simgpu_ttm_fini(struct simgpu_device *sdev);
-int simgpu_ttm_gpu_addr(struct simgpu_device *sdev, struct ttm_resource *res,
-			u32 *space, u64 *addr);
 unsigned int simgpu_mem_index(u32 mem_type);
 bool simgpu_bo_eviction_valuable(struct ttm_buffer_object *tbo,
 				 const struct ttm_place *place);

@@ -3,12 +3,17 @@
  * simgpu copy/fill engine: command ring, seqno fences, interrupts, and
  * recovery from engine errors and hangs.
  *
- * Every submission ends with a FENCE command that writes its seqno; the
- * fence interrupt reads FENCE_SEQNO and signals the fences up to it.  A
- * delayed work item watches the engine while fences are pending: if the
- * engine reports an error or a hang, or makes no progress for
- * simgpu_timeout_ms, it resets the engine, which drops the queued work,
- * and signals the fences of that work with -EIO.  Callers decide what an
+ * A submission is split into commands of at most
+ * SIMGPU_ENGINE_MAX_CMD_BYTES, each within a piece that is contiguous on
+ * both sides (VRAM resources are scattered over buddy blocks), and ends
+ * with a FENCE command that writes its seqno; the fence interrupt reads
+ * FENCE_SEQNO and signals the fences up to it.  A submission larger than
+ * the free ring waits for space, telling the device about the commands
+ * queued so far first.  A delayed work item watches the engine while it
+ * has work: if the engine reports an error or a hang, or neither retires
+ * a fence nor finishes a command (the ring head) for simgpu_timeout_ms,
+ * it resets the engine, which drops the queued work, and signals the
+ * fences of that work with -EIO.  Callers decide what an
  * errored fence means (TTM moves fall back to the CPU).  A device that
  * reads all-ones (surprise removal) is declared lost: its work fails with
  * -ENODEV and nothing more is submitted.
@@ -30,6 +35,7 @@
 #include <drm/drm_print.h>
 
 #include "simgpu_drv.h"
+#include "simgpu_res_cursor.h"
 
 #define SIMGPU_RING_BYTES	SZ_64K
 
@@ -189,6 +195,7 @@ static void simgpu_engine_hw_start(struct simgpu_device *sdev)
 	simgpu_write(sdev, SIMGPU_REG_RING_BASE_HI, upper_32_bits(engine->ring_dma));
 	simgpu_write(sdev, SIMGPU_REG_RING_SIZE, engine->ring_size);
 	engine->tail = 0;
+	engine->kicked_tail = 0;
 	simgpu_write(sdev, SIMGPU_REG_INT_MASK,
 		     SIMGPU_INT_FENCE | SIMGPU_INT_ERROR);
 	simgpu_write(sdev, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_ENABLE);
@@ -210,6 +217,7 @@ static void simgpu_engine_reset_locked(struct simgpu_device *sdev,
 		 simgpu_read(sdev, SIMGPU_REG_ERROR_CODE),
 		 simgpu_read(sdev, SIMGPU_REG_ERROR_HEAD));
 	simgpu_engine_hw_start(sdev);
+	engine->resets++;
 	atomic64_inc(&sdev->stats.engine_resets);
 	/* Fences the engine wrote before the reset are good. */
 	if (!simgpu_hw_fence_seqno(sdev, &seqno)) {
@@ -255,7 +263,8 @@ static void simgpu_engine_timeout_work(struct work_struct *work)
 						  engine.timeout_work.work);
 	struct simgpu_engine *engine = &sdev->engine;
 	const char *why = NULL;
-	u32 status;
+	u32 status, head;
+	bool busy;
 	u64 seqno;
 
 	mutex_lock(&engine->ring_lock);
@@ -270,19 +279,31 @@ static void simgpu_engine_timeout_work(struct work_struct *work)
 	}
 	/* Catch up with fences whose interrupt we have not seen yet. */
 	simgpu_engine_signal(sdev, seqno, 0);
+	/*
+	 * Busy: fences pending, or commands of a submission still being
+	 * queued (it waits for ring space, its fence not emitted yet).
+	 * Progress: a fence retired or a command finished.
+	 */
+	head = simgpu_read(sdev, SIMGPU_REG_RING_HEAD);
+	busy = !simgpu_engine_idle(engine) || head != engine->kicked_tail;
 	if (status & SIMGPU_ENGINE_STATUS_ERROR)
 		why = "error";
 	else if (status & SIMGPU_ENGINE_STATUS_HUNG)
 		why = "hang";
-	else if (!simgpu_engine_idle(engine) &&
-		 READ_ONCE(engine->retired_seqno) == engine->last_progress)
+	else if (busy &&
+		 READ_ONCE(engine->retired_seqno) == engine->last_progress &&
+		 (head == engine->last_head ||
+		  simgpu_test_bug(SIMGPU_BUG_SEQNO_PROGRESS)))
 		why = "timeout";
 	if (why) {
 		atomic64_inc(&sdev->stats.engine_errors);
 		simgpu_engine_reset_locked(sdev, why);
+		head = 0;
+		busy = !simgpu_engine_idle(engine);
 	}
 	engine->last_progress = READ_ONCE(engine->retired_seqno);
-	if (!simgpu_engine_idle(engine))
+	engine->last_head = head;
+	if (busy)
 		queue_delayed_work(system_dfl_wq, &engine->timeout_work,
 				   msecs_to_jiffies(simgpu_timeout_ms));
 out:
@@ -298,68 +319,161 @@ static u32 simgpu_engine_free_slots(struct simgpu_device *sdev)
 	return (engine->ring_size - used) / SIMGPU_CMD_SIZE - 1;
 }
 
+/* Tell the device about the commands queued so far, and watch it. */
+static void simgpu_engine_kick(struct simgpu_device *sdev)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	lockdep_assert_held(&engine->ring_lock);
+	/* Commands in memory before the doorbell. */
+	wmb();
+	simgpu_write(sdev, SIMGPU_REG_RING_TAIL, engine->tail);
+	engine->kicked_tail = engine->tail;
+	queue_delayed_work(system_dfl_wq, &engine->timeout_work,
+			   msecs_to_jiffies(simgpu_timeout_ms));
+}
+
 /*
- * Wait until @slots ring slots are free.  Called with ring_lock held;
- * drops it while sleeping so that a reset can make progress.
+ * Wait until @slots ring slots are free; return how many are.  Called
+ * with ring_lock held; drops it while sleeping so that a reset can make
+ * progress.  -EIO if a reset came meanwhile: it dropped what the caller
+ * had queued.
  */
 static int simgpu_engine_wait_space(struct simgpu_device *sdev,
 				    unsigned int slots)
 {
 	struct simgpu_engine *engine = &sdev->engine;
+	unsigned int resets = engine->resets;
+	u32 free;
 
 	lockdep_assert_held(&engine->ring_lock);
-	while (simgpu_engine_free_slots(sdev) < slots) {
+	while ((free = simgpu_engine_free_slots(sdev)) < slots) {
 		if (engine->dead)
 			return -ENODEV;
+		/* The device frees slots only for commands it knows of. */
+		if (engine->kicked_tail != engine->tail &&
+		    !simgpu_test_bug(SIMGPU_BUG_NO_KICK))
+			simgpu_engine_kick(sdev);
 		mutex_unlock(&engine->ring_lock);
 		/* The head moves without interrupts: poll as well. */
 		wait_event_timeout(engine->wq,
 				   simgpu_engine_free_slots(sdev) >= slots ||
 				   READ_ONCE(engine->dead), HZ / 100);
 		mutex_lock(&engine->ring_lock);
+		if (engine->resets != resets)
+			return -EIO;
 	}
-	return engine->dead ? -ENODEV : 0;
+	return engine->dead ? -ENODEV : free;
 }
 
+/* One command in the ring's format. */
+struct simgpu_hw_cmd {
+	u32 op;
+	u32 src_space;
+	u32 dst_space;
+	u64 src;
+	u64 dst;
+	u64 len;
+	u64 value;
+};
+
+/* Write @cmd at the tail; the caller made sure a slot is free. */
 static void simgpu_engine_emit(struct simgpu_engine *engine,
-			       const struct simgpu_engine_op *op, u64 value)
+			       const struct simgpu_hw_cmd *hw)
 {
 	u8 *cmd = engine->ring + engine->tail;
 
 	memset(cmd, 0, SIMGPU_CMD_SIZE);
-	*(__le32 *)(cmd + SIMGPU_CMD_OFF_OP) = cpu_to_le32(op->op);
-	*(__le64 *)(cmd + SIMGPU_CMD_OFF_SRC_ADDR) = cpu_to_le64(op->src);
-	*(__le64 *)(cmd + SIMGPU_CMD_OFF_DST_ADDR) = cpu_to_le64(op->dst);
-	*(__le64 *)(cmd + SIMGPU_CMD_OFF_LENGTH) = cpu_to_le64(op->len);
-	*(__le32 *)(cmd + SIMGPU_CMD_OFF_SRC_SPACE) = cpu_to_le32(op->src_space);
-	*(__le32 *)(cmd + SIMGPU_CMD_OFF_DST_SPACE) = cpu_to_le32(op->dst_space);
-	*(__le64 *)(cmd + SIMGPU_CMD_OFF_VALUE) = cpu_to_le64(value);
+	*(__le32 *)(cmd + SIMGPU_CMD_OFF_OP) = cpu_to_le32(hw->op);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_SRC_ADDR) = cpu_to_le64(hw->src);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_DST_ADDR) = cpu_to_le64(hw->dst);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_LENGTH) = cpu_to_le64(hw->len);
+	*(__le32 *)(cmd + SIMGPU_CMD_OFF_SRC_SPACE) = cpu_to_le32(hw->src_space);
+	*(__le32 *)(cmd + SIMGPU_CMD_OFF_DST_SPACE) = cpu_to_le32(hw->dst_space);
+	*(__le64 *)(cmd + SIMGPU_CMD_OFF_VALUE) = cpu_to_le64(hw->value);
 	engine->tail = (engine->tail + SIMGPU_CMD_SIZE) & (engine->ring_size - 1);
 }
 
+/*
+ * Queue the commands of @op: one per piece that is contiguous on both
+ * sides, at most SIMGPU_ENGINE_MAX_CMD_BYTES.  @room counts the free
+ * slots known; one is always left for the submission's fence.  A copy to
+ * a higher offset of the same resource goes from the end backward, so
+ * that the pieces together behave like one memmove().
+ */
+static int simgpu_engine_emit_op(struct simgpu_device *sdev,
+				 const struct simgpu_engine_op *op, u32 *room)
+{
+	struct simgpu_hw_cmd hw = { .op = op->op, .value = op->value };
+	bool backward = op->src == op->dst && op->dst_offset > op->src_offset;
+	u64 max = SIMGPU_ENGINE_MAX_CMD_BYTES;
+	struct simgpu_res_cursor src, dst;
+	int ret;
+	u64 n;
+
+	if (simgpu_test_bug(SIMGPU_BUG_UNSPLIT))
+		max = U64_MAX;
+	simgpu_res_first(op->dst, op->dst_offset, op->len, backward, &dst);
+	hw.dst_space = dst.space;
+	if (op->src) {
+		simgpu_res_first(op->src, op->src_offset, op->len, backward,
+				 &src);
+		hw.src_space = src.space;
+	}
+	while (dst.remaining) {
+		n = min(dst.size, max);
+		if (op->src)
+			n = min(n, src.size);
+		if (simgpu_test_bug(SIMGPU_BUG_UNSPLIT))
+			n = dst.remaining;
+		if (*room < 2) {
+			ret = simgpu_engine_wait_space(sdev, 2);
+			if (ret < 0)
+				return ret;
+			*room = ret;
+		}
+		hw.len = n;
+		hw.dst = simgpu_res_piece(&dst, n);
+		if (op->src)
+			hw.src = simgpu_res_piece(&src, n);
+		simgpu_engine_emit(&sdev->engine, &hw);
+		atomic64_inc(&sdev->stats.engine_cmds);
+		(*room)--;
+		if (n == dst.remaining)
+			break;
+		simgpu_res_next(&dst, n);
+		if (op->src)
+			simgpu_res_next(&src, n);
+	}
+	return 0;
+}
+
 /**
- * simgpu_engine_submit - queue engine commands followed by a fence
+ * simgpu_engine_submit - queue engine work followed by a fence
  * @sdev: simgpu device
- * @ops: the commands (COPY or FILL), already validated by the caller
- * @num_ops: number of commands, at most DRM_SIMGPU_MAX_CMDS
+ * @ops: the COPYs and FILLs, already validated by the caller, on
+ *	resources that stay where they are until the fence signals
+ * @num_ops: number of entries in @ops
  *
  * Waits for ring space if needed (not interruptible: the engine always
  * makes progress or is reset).
  *
- * Return: a reference to the fence of the commands, or an ERR_PTR():
- * -ENODEV if the device is gone, -ENOMEM.
+ * Return: a reference to the fence of the work, or an ERR_PTR(): -ENODEV
+ * if the device is gone, -EIO if the engine was reset while the work was
+ * being queued (some of it may have run), -ENOMEM.
  */
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 				       const struct simgpu_engine_op *ops,
 				       unsigned int num_ops)
 {
 	struct simgpu_engine *engine = &sdev->engine;
-	struct simgpu_engine_op fence_op = {
+	struct simgpu_hw_cmd fence_cmd = {
 		.op = SIMGPU_OP_FENCE,
 		.dst = engine->fence_dma,
 	};
 	struct simgpu_fence *f;
 	unsigned int i;
+	u32 room = 0;
 	int ret, idx;
 
 	f = kzalloc_obj(*f);
@@ -371,29 +485,27 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 	}
 
 	mutex_lock(&engine->ring_lock);
-	ret = engine->dead ? -ENODEV :
-	      simgpu_engine_wait_space(sdev, num_ops + 1);
-	if (ret)
+	ret = engine->dead ? -ENODEV : 0;
+	for (i = 0; !ret && i < num_ops; i++)
+		ret = simgpu_engine_emit_op(sdev, &ops[i], &room);
+	if (!ret && !room)
+		ret = simgpu_engine_wait_space(sdev, 1);
+	if (ret < 0)
 		goto err_unlock;
 
-	for (i = 0; i < num_ops; i++)
-		simgpu_engine_emit(engine, &ops[i], ops[i].value);
 	/* No lock of the device's: the fence may outlive it. */
 	dma_fence_init64(&f->base, &simgpu_fence_ops, NULL,
 			 engine->fence_context, engine->next_seqno + 1);
 	WRITE_ONCE(engine->next_seqno, engine->next_seqno + 1);
-	simgpu_engine_emit(engine, &fence_op, f->base.seqno);
+	fence_cmd.value = f->base.seqno;
+	simgpu_engine_emit(engine, &fence_cmd);
 
 	dma_fence_get(&f->base); /* the pending list's reference */
 	spin_lock_irq(&engine->fence_lock);
 	list_add_tail(&f->link, &engine->pending);
 	spin_unlock_irq(&engine->fence_lock);
 
-	/* Commands in memory before the doorbell. */
-	wmb();
-	simgpu_write(sdev, SIMGPU_REG_RING_TAIL, engine->tail);
-	queue_delayed_work(system_dfl_wq, &engine->timeout_work,
-			   msecs_to_jiffies(simgpu_timeout_ms));
+	simgpu_engine_kick(sdev);
 	mutex_unlock(&engine->ring_lock);
 	drm_dev_exit(idx);
 	return &f->base;

@@ -222,10 +222,44 @@ static const struct vm_operations_struct simgpu_gem_vm_ops = {
 	.access = ttm_bo_vm_access,
 };
 
+/*
+ * ttm_bo_vmap() maps VRAM as one range of the BAR: a scattered or
+ * CPU-invisible VRAM BO is made contiguous in the visible window first,
+ * or goes to system memory (xe and amdgpu place kernel-mapped BOs so).
+ */
+static int simgpu_gem_vmap(struct drm_gem_object *gem, struct iosys_map *map)
+{
+	struct ttm_buffer_object *tbo = drm_gem_ttm_of_gem(gem);
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_operation_ctx ctx = { .interruptible = true };
+	struct simgpu_bo *bo = to_simgpu_bo(tbo);
+	struct ttm_resource *res = tbo->resource;
+	u32 mem;
+	int ret;
+
+	dma_resv_assert_held(gem->resv);
+	if (simgpu_mem_is_vram(res->mem_type) &&
+	    (!(res->placement & TTM_PL_FLAG_CONTIGUOUS) ||
+	     !simgpu_vram_res_visible(sdev, res))) {
+		mem = simgpu_mem_index(res->mem_type);
+		ret = simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem) |
+					  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) |
+					  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+					  mem, true);
+		if (ret)
+			return ret;
+		bo->places[0].flags |= TTM_PL_FLAG_CONTIGUOUS;
+		ret = ttm_bo_validate(tbo, &bo->placement, &ctx);
+		if (ret)
+			return ret;
+	}
+	return drm_gem_ttm_vmap(gem, map);
+}
+
 static const struct drm_gem_object_funcs simgpu_gem_funcs = {
 	.free = simgpu_gem_free,
 	.mmap = drm_gem_ttm_mmap,
-	.vmap = drm_gem_ttm_vmap,
+	.vmap = simgpu_gem_vmap,
 	.vunmap = drm_gem_ttm_vunmap,
 	.print_info = drm_gem_ttm_print_info,
 	.vm_ops = &simgpu_gem_vm_ops,

@@ -109,17 +109,10 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 			    SIMGPU_OP_COPY : SIMGPU_OP_FILL;
 		ops[i].len = cmds[i].length;
 		ops[i].value = cmds[i].value;
-		simgpu_ttm_gpu_addr(sdev, dst->tbo.resource, &ops[i].dst_space,
-				    &ops[i].dst);
-		ops[i].dst += cmds[i].dst_offset;
-		if (src) {
-			simgpu_ttm_gpu_addr(sdev, src->tbo.resource,
-					    &ops[i].src_space, &ops[i].src);
-			ops[i].src += cmds[i].src_offset;
-		} else {
-			ops[i].src_space = 0;
-			ops[i].src = 0;
-		}
+		ops[i].dst = dst->tbo.resource;
+		ops[i].dst_offset = cmds[i].dst_offset;
+		ops[i].src = src ? src->tbo.resource : NULL;
+		ops[i].src_offset = cmds[i].src_offset;
 	}
 
 	fence = simgpu_engine_submit(sdev, ops, num_cmds);
@@ -141,10 +134,12 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
  * @data: struct drm_simgpu_submit
  * @file: DRM file of the caller, whose handles the commands name
  *
- * Return: 0 with the seqno of the submission, -EINVAL for a bad command
- * or a range outside its BO, -ENOENT for an unknown handle, -EFAULT,
+ * Return: 0 with the seqno of the submission, -EINVAL for a bad command,
+ * a range outside its BO or a BO the engine cannot reach (neither VRAM nor
+ * TT in its placement mask), -ENOENT for an unknown handle, -EFAULT,
  * -ERESTARTSYS on a signal, -ENOSPC/-ENOMEM if the BOs cannot be placed,
- * -ENODEV if the device is gone.
+ * -EIO if the engine was reset while the work was queued, -ENODEV if the
+ * device is gone.
  */
 int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 			struct drm_file *file)

@@ -6,8 +6,9 @@
  * mapped in the GART so the engine reaches them), VRAM0 (TTM_PL_VRAM) and
  * VRAM1 (TTM_PL_PRIV).  Evictions go VRAM -> TT -> SYSTEM.
  *
- * Moves between VRAM and TT or within VRAM run on the engine; VRAM <->
- * SYSTEM hops through TT.  The driver waits for its own move fence before
+ * Moves between VRAM and TT or within VRAM run on the engine, one command
+ * per piece of the resources (simgpu_res_cursor.h); VRAM <-> SYSTEM hops
+ * through TT.  The driver waits for its own move fence before
  * it commits the move, so an engine error or hang never leaves a BO with
  * undefined content: the move then falls back to the CPU
  * (ttm_bo_move_memcpy()) when both sides are CPU-reachable, or is retried
@@ -19,6 +20,7 @@
  */
 
 #include <linux/highmem.h>
+#include <linux/iosys-map.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 
@@ -29,6 +31,7 @@
 #include <drm/ttm/ttm_tt.h>
 
 #include "simgpu_drv.h"
+#include "simgpu_res_cursor.h"
 #include "simgpu_trace.h"
 #include "uapi/simgpu_drm.h"
 
@@ -52,33 +55,10 @@ unsigned int simgpu_mem_index(u32 mem_type)
 	}
 }
 
-/**
- * simgpu_ttm_gpu_addr - where the engine reaches a resource
- * @sdev: simgpu device
- * @res: a VRAM or TT resource
- * @space: returns its SIMGPU_SPACE_*
- * @addr: returns its address in @space
- *
- * Return: 0, or -EINVAL for a SYSTEM resource (not GPU-accessible).
- */
-int simgpu_ttm_gpu_addr(struct simgpu_device *sdev, struct ttm_resource *res,
-			u32 *space, u64 *addr)
+/* Whether the engine reaches @res (VRAM, or TT through the GART). */
+static bool simgpu_res_engine_reachable(struct ttm_resource *res)
 {
-	switch (res->mem_type) {
-	case SIMGPU_PL_VRAM0:
-		*space = SIMGPU_SPACE_VRAM0;
-		break;
-	case SIMGPU_PL_VRAM1:
-		*space = SIMGPU_SPACE_VRAM1;
-		break;
-	case TTM_PL_TT:
-		*space = SIMGPU_SPACE_GART;
-		break;
-	default:
-		return -EINVAL;
-	}
-	*addr = (u64)res->start << PAGE_SHIFT;
-	return 0;
+	return simgpu_mem_is_vram(res->mem_type) || res->mem_type == TTM_PL_TT;
 }
 
 static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
@@ -317,15 +297,15 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 	struct ttm_resource *old_mem = tbo->resource;
 	struct simgpu_engine_op op = {
 		.op = clear ? SIMGPU_OP_FILL : SIMGPU_OP_COPY,
+		.src = clear ? NULL : old_mem,
+		.dst = new_mem,
 		.len = tbo->base.size,
 	};
 	struct dma_fence *fence;
 	int ret;
 
-	if (simgpu_ttm_gpu_addr(sdev, new_mem, &op.dst_space, &op.dst))
-		return -EINVAL;
-	if (!clear &&
-	    simgpu_ttm_gpu_addr(sdev, old_mem, &op.src_space, &op.src))
+	if (!simgpu_res_engine_reachable(new_mem) ||
+	    (!clear && !simgpu_res_engine_reachable(old_mem)))
 		return -EINVAL;
 	if (new_mem->mem_type == TTM_PL_TT)
 		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
@@ -370,26 +350,98 @@ err_unbind:
 	return ret;
 }
 
-/* Clear new VRAM @new_mem of a BO that has no content yet, with the CPU. */
-static int simgpu_clear_cpu(struct ttm_buffer_object *tbo,
-			    struct ttm_resource *new_mem)
-{
-	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
-	struct simgpu_vram_region *r;
-	void __iomem *vram;
+/*
+ * A CPU iterator over a VRAM resource, page by page through the BAR, for
+ * ttm_move_memcpy(): TTM's own (ttm_bo_move_memcpy()) maps a resource as
+ * one range and would read or write the wrong pages of a scattered one.
+ * i915 has an iterator of its own for the same reason.
+ */
+struct simgpu_kmap_iter_vram {
+	struct ttm_kmap_iter base;
+	struct ttm_resource *res;
+	struct simgpu_res_cursor cur;
+	pgoff_t page;
+};
 
-	if (!simgpu_vram_res_visible(sdev, new_mem))
-		return -EIO;
-	r = &sdev->region[new_mem->mem_type == SIMGPU_PL_VRAM1];
-	vram = ioremap_wc(r->io_start + ((u64)new_mem->start << PAGE_SHIFT),
-			  new_mem->size);
-	if (!vram)
-		return -ENOMEM;
-	memset_io(vram, 0, new_mem->size);
-	iounmap(vram);
+static void simgpu_kmap_iter_vram_map_local(struct ttm_kmap_iter *iter,
+					    struct iosys_map *dmap, pgoff_t i)
+{
+	struct simgpu_kmap_iter_vram *it =
+		container_of(iter, struct simgpu_kmap_iter_vram, base);
+	struct io_mapping *iomap;
+	u64 n;
+
+	if (i < it->page) {
+		simgpu_res_first(it->res, 0, it->res->size, false, &it->cur);
+		it->page = 0;
+	}
+	while (it->page < i) {
+		n = min_t(u64, it->cur.size, (u64)(i - it->page) << PAGE_SHIFT);
+		simgpu_res_next(&it->cur, n);
+		it->page += n >> PAGE_SHIFT;
+	}
+	iomap = &to_simgpu_vram_res(it->res)->mgr->iomap;
+	iosys_map_set_vaddr_iomem(dmap, io_mapping_map_local_wc(iomap,
+								it->cur.start));
+}
+
+static void simgpu_kmap_iter_vram_unmap_local(struct ttm_kmap_iter *iter,
+					      struct iosys_map *map)
+{
+	io_mapping_unmap_local(map->vaddr_iomem);
+}
+
+static const struct ttm_kmap_iter_ops simgpu_kmap_iter_vram_ops = {
+	.map_local = simgpu_kmap_iter_vram_map_local,
+	.unmap_local = simgpu_kmap_iter_vram_unmap_local,
+	.maps_tt = false,
+};
+
+/* Pages of @res for the CPU: the tt's pages, or VRAM through the BAR. */
+static struct ttm_kmap_iter *
+simgpu_kmap_iter_init(struct ttm_buffer_object *tbo, struct ttm_resource *res,
+		      struct ttm_kmap_iter_tt *tt_iter,
+		      struct simgpu_kmap_iter_vram *vram_iter)
+{
+	if (!simgpu_mem_is_vram(res->mem_type))
+		return ttm_kmap_iter_tt_init(tt_iter, tbo->ttm);
+	vram_iter->base.ops = &simgpu_kmap_iter_vram_ops;
+	vram_iter->res = res;
+	vram_iter->page = 0;
+	simgpu_res_first(res, 0, res->size, false, &vram_iter->cur);
+	return &vram_iter->base;
+}
+
+/*
+ * Copy @tbo into @new_mem (or clear @new_mem) with the CPU, page by page;
+ * both sides CPU-visible.  For any VRAM resource, contiguous or not.
+ */
+static int simgpu_move_memcpy(struct ttm_buffer_object *tbo,
+			      struct ttm_operation_ctx *ctx,
+			      struct ttm_resource *new_mem, bool clear)
+{
+	struct ttm_kmap_iter_tt src_tt, dst_tt;
+	struct simgpu_kmap_iter_vram src_vram, dst_vram;
+	struct ttm_kmap_iter *src, *dst;
+	int ret;
+
+	if (!simgpu_mem_is_vram(new_mem->mem_type)) {
+		ret = ttm_bo_populate(tbo, ctx);
+		if (ret)
+			return ret;
+	}
+	dst = simgpu_kmap_iter_init(tbo, new_mem, &dst_tt, &dst_vram);
+	src = clear ? dst :
+	      simgpu_kmap_iter_init(tbo, tbo->resource, &src_tt, &src_vram);
+	ttm_move_memcpy(clear, PFN_UP(new_mem->size), dst, src);
 	ttm_bo_move_sync_cleanup(tbo, new_mem);
-	atomic64_add(new_mem->size, &sdev->stats.cpu_bytes);
 	return 0;
+}
+
+static bool simgpu_res_linear(struct ttm_resource *res)
+{
+	return !simgpu_mem_is_vram(res->mem_type) ||
+	       (res->placement & TTM_PL_FLAG_CONTIGUOUS);
 }
 
 /* Copy or clear @tbo into @new_mem with the CPU. */
@@ -399,24 +451,34 @@ static int simgpu_move_cpu(struct ttm_buffer_object *tbo,
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
 	struct ttm_resource *old_mem = tbo->resource;
+	bool linear;
 	int ret;
 
-	if (clear)
-		return simgpu_clear_cpu(tbo, new_mem);
-	if (!simgpu_vram_res_visible(sdev, old_mem) ||
-	    !simgpu_vram_res_visible(sdev, new_mem))
+	if (!simgpu_vram_res_visible(sdev, new_mem) ||
+	    (!clear && !simgpu_vram_res_visible(sdev, old_mem)))
 		return -EIO; /* the CPU cannot reach one side */
 
-	if (old_mem->mem_type == TTM_PL_TT)
+	/*
+	 * TTM's own CPU move maps each side as one range: for contiguous
+	 * resources only.
+	 */
+	linear = simgpu_res_linear(new_mem) &&
+		 (clear || simgpu_res_linear(old_mem));
+	if (simgpu_test_bug(SIMGPU_BUG_UNSPLIT))
+		linear = !clear;
+	if (!clear && old_mem->mem_type == TTM_PL_TT)
 		simgpu_gart_unbind(sdev, old_mem);
-	ret = ttm_bo_move_memcpy(tbo, ctx, new_mem);
+	ret = linear && !clear ? ttm_bo_move_memcpy(tbo, ctx, new_mem) :
+				 simgpu_move_memcpy(tbo, ctx, new_mem, clear);
 	if (ret) {
-		if (old_mem->mem_type == TTM_PL_TT)
+		if (!clear && old_mem->mem_type == TTM_PL_TT)
 			simgpu_gart_bind(sdev, tbo->ttm, old_mem);
 		return ret;
 	}
 	if (new_mem->mem_type == TTM_PL_TT)
 		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
+	if (!linear)
+		atomic64_inc(&sdev->stats.cpu_copies_scattered);
 	atomic64_add(new_mem->size, &sdev->stats.cpu_bytes);
 	return 0;
 }
@@ -580,7 +642,14 @@ static int simgpu_io_mem_reserve(struct ttm_device *bdev,
 		if (!simgpu_vram_res_visible(sdev, mem))
 			return -EINVAL;
 		r = &sdev->region[mem->mem_type == SIMGPU_PL_VRAM1];
-		mem->bus.offset = r->io_start + ((u64)mem->start << PAGE_SHIFT);
+		/*
+		 * The BAR maps a contiguous resource linearly from here (TTM's
+		 * kmap and vmap).  A scattered one is reached page by page:
+		 * simgpu_io_mem_pfn(), simgpu_access_memory(), simgpu_move_cpu().
+		 */
+		mem->bus.offset = r->io_start;
+		if (mem->placement & TTM_PL_FLAG_CONTIGUOUS)
+			mem->bus.offset += (u64)mem->start << PAGE_SHIFT;
 		mem->bus.is_iomem = true;
 		mem->bus.caching = ttm_write_combined;
 		return 0;
@@ -589,11 +658,62 @@ static int simgpu_io_mem_reserve(struct ttm_device *bdev,
 	}
 }
 
+/* CPU faults: the BAR page of each page of the BO, block by block. */
 static unsigned long simgpu_io_mem_pfn(struct ttm_buffer_object *tbo,
 				       unsigned long page_offset)
 {
-	/* VRAM resources are contiguous: the BAR maps them linearly. */
-	return (tbo->resource->bus.offset >> PAGE_SHIFT) + page_offset;
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource *res = tbo->resource;
+	struct simgpu_res_cursor cur;
+
+	if (simgpu_test_bug(SIMGPU_BUG_UNSPLIT)) {
+		simgpu_res_first(res, 0, PAGE_SIZE, false, &cur);
+		cur.start += (u64)page_offset << PAGE_SHIFT;
+	} else {
+		simgpu_res_first(res, (u64)page_offset << PAGE_SHIFT, PAGE_SIZE,
+				 false, &cur);
+	}
+	return (sdev->region[res->mem_type == SIMGPU_PL_VRAM1].io_start +
+		cur.start) >> PAGE_SHIFT;
+}
+
+/*
+ * ptrace() and /proc/PID/mem on a mapping of a VRAM BO (TTM handles TT
+ * and SYSTEM itself): through the BAR, piece by piece.
+ */
+static int simgpu_access_memory(struct ttm_buffer_object *tbo,
+				unsigned long offset, void *buf, int len,
+				int write)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource *res = tbo->resource;
+	struct simgpu_res_cursor cur;
+	void __iomem *page;
+	u64 n, in_page;
+	int done = 0, idx;
+
+	dma_resv_assert_held(tbo->base.resv);
+	if (!simgpu_mem_is_vram(res->mem_type) ||
+	    !simgpu_vram_res_visible(sdev, res))
+		return -EIO;
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	simgpu_res_first(res, offset, len, false, &cur);
+	while (cur.remaining) {
+		in_page = offset_in_page(cur.start);
+		n = min_t(u64, cur.size, PAGE_SIZE - in_page);
+		page = io_mapping_map_local_wc(&to_simgpu_vram_res(res)->mgr->iomap,
+					       cur.start - in_page);
+		if (write)
+			memcpy_toio(page + in_page, buf + done, n);
+		else
+			memcpy_fromio(buf + done, page + in_page, n);
+		io_mapping_unmap_local(page);
+		done += n;
+		simgpu_res_next(&cur, n);
+	}
+	drm_dev_exit(idx);
+	return len;
 }
 
 static const struct ttm_device_funcs simgpu_ttm_funcs = {
@@ -608,6 +728,7 @@ static const struct ttm_device_funcs simgpu_ttm_funcs = {
 	.swap_notify = simgpu_swap_notify,
 	.io_mem_reserve = simgpu_io_mem_reserve,
 	.io_mem_pfn = simgpu_io_mem_pfn,
+	.access_memory = simgpu_access_memory,
 };
 
 /**

@@ -3,11 +3,18 @@
  * simgpu VRAM resource manager: one per VRAM region, on the GPU buddy
  * allocator, as xe_ttm_vram_mgr and amdgpu_vram_mgr do.
  *
- * Every resource is allocated contiguous.  That keeps the engine copy of
- * a BO to one command, lets ttm_bo_move_memcpy() and the CPU fault path
- * map VRAM linearly through the BAR (&ttm_resource.bus.offset), and makes
- * "is it CPU-visible" a single comparison.  Fragmentation is handled by
- * TTM eviction: an allocation that finds no free block evicts.
+ * A resource is made of whatever buddy blocks are free: it is contiguous
+ * only when its placement asks for it (TTM_PL_FLAG_CONTIGUOUS), or with
+ * the module parameter vram_contiguous=1, which allocates every resource
+ * contiguous as the driver once did (for comparison: more evictions in
+ * a fragmented region, one engine command per move).  Everything that
+ * reaches VRAM walks the blocks with a &struct simgpu_res_cursor: engine
+ * moves and submissions (a command per piece), CPU copies and clears,
+ * CPU faults (simgpu_io_mem_pfn()).
+ *
+ * A range-limited placement (the CPU-visible window) takes its blocks
+ * from inside the range, wherever they are free there: a BO larger than
+ * half the window fits without an aligned power-of-two block.
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -19,24 +26,42 @@
 
 #include "simgpu_drv.h"
 
-/**
- * struct simgpu_vram_res - a VRAM resource
- * @base: the TTM resource, embedded
- * @blocks: buddy blocks of the resource (one contiguous range)
- */
-struct simgpu_vram_res {
-	struct ttm_resource base;
-	struct list_head blocks;
-};
-
 static struct simgpu_vram_mgr *to_vram_mgr(struct ttm_resource_manager *man)
 {
 	return container_of(man, struct simgpu_vram_mgr, manager);
 }
 
-static struct simgpu_vram_res *to_vram_res(struct ttm_resource *res)
+static bool simgpu_vram_blocks_contiguous(struct gpu_buddy *mm,
+					  struct list_head *blocks)
 {
-	return container_of(res, struct simgpu_vram_res, base);
+	struct gpu_buddy_block *block, *next;
+
+	list_for_each_entry(block, blocks, link) {
+		if (list_is_last(&block->link, blocks))
+			break;
+		next = list_next_entry(block, link);
+		if (gpu_buddy_block_offset(block) +
+		    gpu_buddy_block_size(mm, block) !=
+		    gpu_buddy_block_offset(next))
+			return false;
+	}
+	return true;
+}
+
+/* Bytes of @blocks below @limit. */
+static u64 simgpu_vram_blocks_below(struct gpu_buddy *mm,
+				    struct list_head *blocks, u64 limit)
+{
+	struct gpu_buddy_block *block;
+	u64 start, bytes = 0;
+
+	list_for_each_entry(block, blocks, link) {
+		start = gpu_buddy_block_offset(block);
+		if (start < limit)
+			bytes += min(start + gpu_buddy_block_size(mm, block),
+				     limit) - start;
+	}
+	return bytes;
 }
 
 static int simgpu_vram_mgr_alloc(struct ttm_resource_manager *man,
@@ -44,9 +69,10 @@ static int simgpu_vram_mgr_alloc(struct ttm_resource_manager *man,
 				 const struct ttm_place *place,
 				 struct ttm_resource **res)
 {
+	struct simgpu_device *sdev = ttm_to_simgpu(man->bdev);
 	struct simgpu_vram_mgr *mgr = to_vram_mgr(man);
 	u64 pages = man->size >> PAGE_SHIFT;
-	unsigned long flags = GPU_BUDDY_CONTIGUOUS_ALLOCATION;
+	unsigned long flags = 0;
 	struct gpu_buddy_block *block;
 	struct simgpu_vram_res *vres;
 	u64 lpfn = place->lpfn;
@@ -57,6 +83,9 @@ static int simgpu_vram_mgr_alloc(struct ttm_resource_manager *man,
 	if (place->fpfn >= lpfn ||
 	    PFN_UP(tbo->base.size) > lpfn - place->fpfn)
 		return -E2BIG; /* no eviction can make this fit */
+	if ((place->flags & TTM_PL_FLAG_CONTIGUOUS) ||
+	    READ_ONCE(simgpu_vram_contiguous))
+		flags |= GPU_BUDDY_CONTIGUOUS_ALLOCATION;
 	if (place->fpfn || lpfn != pages)
 		flags |= GPU_BUDDY_RANGE_ALLOCATION;
 	if (place->flags & TTM_PL_FLAG_TOPDOWN)
@@ -67,22 +96,35 @@ static int simgpu_vram_mgr_alloc(struct ttm_resource_manager *man,
 		return -ENOMEM;
 	ttm_resource_init(tbo, place, &vres->base);
 	INIT_LIST_HEAD(&vres->blocks);
+	vres->mgr = mgr;
 
 	mutex_lock(&mgr->lock);
 	ret = gpu_buddy_alloc_blocks(&mgr->mm, place->fpfn << PAGE_SHIFT,
 				     lpfn << PAGE_SHIFT, vres->base.size,
 				     PAGE_SIZE, &vres->blocks, flags);
-	mutex_unlock(&mgr->lock);
 	if (ret)
-		goto err_fini;
-
-	block = list_first_entry(&vres->blocks, struct gpu_buddy_block, link);
-	vres->base.start = gpu_buddy_block_offset(block) >> PAGE_SHIFT;
-	vres->base.placement |= TTM_PL_FLAG_CONTIGUOUS;
+		goto err_unlock;
+	vres->num_blocks = list_count_nodes(&vres->blocks);
+	vres->visible_bytes = simgpu_vram_blocks_below(&mgr->mm, &vres->blocks,
+						       mgr->visible_size);
+	if (simgpu_vram_blocks_contiguous(&mgr->mm, &vres->blocks)) {
+		block = list_first_entry(&vres->blocks, struct gpu_buddy_block,
+					 link);
+		vres->base.start = gpu_buddy_block_offset(block) >> PAGE_SHIFT;
+		vres->base.placement |= TTM_PL_FLAG_CONTIGUOUS;
+	} else {
+		/* Not an offset of anything: walk the blocks instead. */
+		vres->base.start = pages;
+		mgr->scattered++;
+		atomic64_inc(&sdev->stats.vram_scattered);
+	}
+	mgr->used_blocks += vres->num_blocks;
+	mutex_unlock(&mgr->lock);
 	*res = &vres->base;
 	return 0;
 
-err_fini:
+err_unlock:
+	mutex_unlock(&mgr->lock);
 	ttm_resource_fini(man, &vres->base);
 	kfree(vres);
 	/* TTM evicts on -ENOSPC; any buddy failure means "no room here". */
@@ -93,9 +135,12 @@ static void simgpu_vram_mgr_free(struct ttm_resource_manager *man,
 				 struct ttm_resource *res)
 {
 	struct simgpu_vram_mgr *mgr = to_vram_mgr(man);
-	struct simgpu_vram_res *vres = to_vram_res(res);
+	struct simgpu_vram_res *vres = to_simgpu_vram_res(res);
 
 	mutex_lock(&mgr->lock);
+	mgr->used_blocks -= vres->num_blocks;
+	if (!(res->placement & TTM_PL_FLAG_CONTIGUOUS))
+		mgr->scattered--;
 	gpu_buddy_free_list(&mgr->mm, &vres->blocks, 0);
 	mutex_unlock(&mgr->lock);
 	ttm_resource_fini(man, res);
@@ -112,26 +157,51 @@ static void simgpu_place_range(struct ttm_resource_manager *man,
 	*lpfn = place->lpfn && place->lpfn < pages ? place->lpfn : pages;
 }
 
+/* Whether any block of @res overlaps @place's range. */
 static bool simgpu_vram_mgr_intersects(struct ttm_resource_manager *man,
 				       struct ttm_resource *res,
 				       const struct ttm_place *place,
 				       size_t size)
 {
-	u64 fpfn, lpfn;
+	struct simgpu_vram_mgr *mgr = to_vram_mgr(man);
+	struct simgpu_vram_res *vres = to_simgpu_vram_res(res);
+	struct gpu_buddy_block *block;
+	u64 fpfn, lpfn, start, end;
 
 	simgpu_place_range(man, place, &fpfn, &lpfn);
-	return res->start < lpfn && res->start + PFN_UP(res->size) > fpfn;
+	list_for_each_entry(block, &vres->blocks, link) {
+		start = gpu_buddy_block_offset(block) >> PAGE_SHIFT;
+		end = start + (gpu_buddy_block_size(&mgr->mm, block) >>
+			       PAGE_SHIFT);
+		if (start < lpfn && end > fpfn)
+			return true;
+	}
+	return false;
 }
 
+/* Whether every block of @res is inside @place's range (and contiguous if asked). */
 static bool simgpu_vram_mgr_compatible(struct ttm_resource_manager *man,
 				       struct ttm_resource *res,
 				       const struct ttm_place *place,
 				       size_t size)
 {
-	u64 fpfn, lpfn;
+	struct simgpu_vram_mgr *mgr = to_vram_mgr(man);
+	struct simgpu_vram_res *vres = to_simgpu_vram_res(res);
+	struct gpu_buddy_block *block;
+	u64 fpfn, lpfn, start, end;
 
+	if ((place->flags & TTM_PL_FLAG_CONTIGUOUS) &&
+	    !(res->placement & TTM_PL_FLAG_CONTIGUOUS))
+		return false;
 	simgpu_place_range(man, place, &fpfn, &lpfn);
-	return res->start >= fpfn && res->start + PFN_UP(res->size) <= lpfn;
+	list_for_each_entry(block, &vres->blocks, link) {
+		start = gpu_buddy_block_offset(block) >> PAGE_SHIFT;
+		end = start + (gpu_buddy_block_size(&mgr->mm, block) >>
+			       PAGE_SHIFT);
+		if (start < fpfn || end > lpfn)
+			return false;
+	}
+	return true;
 }
 
 static void simgpu_vram_mgr_debug(struct ttm_resource_manager *man,
@@ -141,6 +211,9 @@ static void simgpu_vram_mgr_debug(struct ttm_resource_manager *man,
 
 	drm_printf(p, "visible: %llu MiB\n", mgr->visible_size >> 20);
 	mutex_lock(&mgr->lock);
+	/* With free_blocks per order below: how fragmented the region is. */
+	drm_printf(p, "used_blocks: %lu, scattered_resources: %lu\n",
+		   mgr->used_blocks, mgr->scattered);
 	drm_buddy_print(&mgr->mm, p);
 	mutex_unlock(&mgr->lock);
 }
@@ -169,6 +242,9 @@ int simgpu_vram_mgr_init(struct simgpu_device *sdev, unsigned int region)
 	mgr->region = region;
 	mgr->mem_type = region ? SIMGPU_PL_VRAM1 : SIMGPU_PL_VRAM0;
 	mgr->visible_size = sdev->region[region].visible_size;
+	if (!io_mapping_init_wc(&mgr->iomap, sdev->region[region].io_start,
+				mgr->visible_size))
+		return -ENOMEM;
 	mutex_init(&mgr->lock);
 
 	man->func = &simgpu_vram_mgr_func;
@@ -176,6 +252,7 @@ int simgpu_vram_mgr_init(struct simgpu_device *sdev, unsigned int region)
 	ret = gpu_buddy_init(&mgr->mm, man->size, PAGE_SIZE);
 	if (ret) {
 		mutex_destroy(&mgr->lock);
+		io_mapping_fini(&mgr->iomap);
 		return ret;
 	}
 	gpu_buddy_driver_set_lock(&mgr->mm, &mgr->lock);
@@ -204,6 +281,7 @@ void simgpu_vram_mgr_fini(struct simgpu_device *sdev, unsigned int region)
 	ttm_set_driver_manager(&sdev->bdev, mgr->mem_type, NULL);
 	gpu_buddy_fini(&mgr->mm);
 	mutex_destroy(&mgr->lock);
+	io_mapping_fini(&mgr->iomap);
 }
 
 /**
@@ -217,10 +295,25 @@ void simgpu_vram_mgr_fini(struct simgpu_device *sdev, unsigned int region)
 bool simgpu_vram_res_visible(struct simgpu_device *sdev,
 			     struct ttm_resource *res)
 {
-	struct simgpu_vram_mgr *mgr;
-
 	if (!simgpu_mem_is_vram(res->mem_type))
 		return true;
-	mgr = &sdev->vram_mgr[res->mem_type == SIMGPU_PL_VRAM1];
-	return ((u64)res->start << PAGE_SHIFT) + res->size <= mgr->visible_size;
+	return to_simgpu_vram_res(res)->visible_bytes == res->size;
+}
+
+/**
+ * simgpu_vram_mgr_blocks - how scattered a region's resources are
+ * @sdev: simgpu device
+ * @region: index of the region
+ * @blocks: returns the buddy blocks of its live resources
+ * @scattered: returns how many of those resources are not contiguous
+ */
+void simgpu_vram_mgr_blocks(struct simgpu_device *sdev, unsigned int region,
+			    unsigned long *blocks, unsigned long *scattered)
+{
+	struct simgpu_vram_mgr *mgr = &sdev->vram_mgr[region];
+
+	mutex_lock(&mgr->lock);
+	*blocks = mgr->used_blocks;
+	*scattered = mgr->scattered;
+	mutex_unlock(&mgr->lock);
 }

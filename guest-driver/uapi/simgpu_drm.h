@@ -254,7 +254,13 @@ struct drm_simgpu_cmd {
  *
  * Every object is first moved where the engine reaches it (VRAM or TT) if
  * needed; the objects are then busy until the submission completes.  The
- * whole submission is validated before anything runs.
+ * whole submission is validated before anything runs.  Errors: -EINVAL
+ * for a bad field, a range outside its object, or an object whose
+ * placement mask has neither VRAM nor TT (the engine cannot reach it);
+ * -ENOENT for an unknown handle; -ENOSPC/-ENOMEM if the objects cannot
+ * be placed; -EIO if the engine was reset while the submission was being
+ * queued (some of its commands may have run); -ENODEV if the device is
+ * gone; -EINTR/-ERESTARTSYS on a signal.
  */
 struct drm_simgpu_submit {
 	__u64 cmds;
