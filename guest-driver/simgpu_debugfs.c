@@ -52,8 +52,10 @@ static int simgpu_info_show(struct seq_file *m, void *unused)
 		seq_printf(m, "vram%u size %llu visible %llu\n", n,
 			   (u64)sdev->region[n].size,
 			   (u64)sdev->region[n].visible_size);
-	seq_printf(m, "gart size %llu\n",
-		   (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT);
+	seq_printf(m, "gart size %llu tt %llu window %llu\n",
+		   (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT,
+		   simgpu_gart_tt_size(sdev),
+		   (u64)sdev->gart.window_pages << SIMGPU_GART_PAGE_SHIFT);
 	return 0;
 }
 
@@ -86,6 +88,9 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "submits %lld\n", atomic64_read(&st->submits));
 	seq_printf(m, "evict_purges %lld\n", atomic64_read(&st->evict_purges));
 	seq_printf(m, "engine_cmds %lld\n", atomic64_read(&st->engine_cmds));
+	seq_printf(m, "window_moves %lld\n", atomic64_read(&st->window_moves));
+	seq_printf(m, "window_chunks %lld\n",
+		   atomic64_read(&st->window_chunks));
 	seq_printf(m, "vram_scattered %lld\n", atomic64_read(&st->vram_scattered));
 	seq_printf(m, "cpu_copies_scattered %lld\n",
 		   atomic64_read(&st->cpu_copies_scattered));

@@ -97,6 +97,8 @@ DEFINE_DRM_GEM_FOPS(simgpu_fops);
 
 static const struct drm_driver simgpu_drm_driver = {
 	.driver_features = DRIVER_GEM | DRIVER_RENDER,
+	.open = simgpu_file_open,
+	.postclose = simgpu_file_close,
 	.ioctls = simgpu_ioctls,
 	.num_ioctls = ARRAY_SIZE(simgpu_ioctls),
 	.fops = &simgpu_fops,
@@ -113,6 +115,7 @@ static void simgpu_drm_release(struct drm_device *drm, void *arg)
 
 	if (sdev->ttm_ready)
 		simgpu_ttm_fini(sdev);
+	simgpu_sched_fini(sdev);
 	simgpu_engine_release(sdev);
 }
 
@@ -152,6 +155,9 @@ static int simgpu_pci_probe(struct pci_dev *pdev,
 	ret = simgpu_engine_init(sdev);
 	if (ret)
 		return ret;
+	ret = simgpu_sched_init(sdev);
+	if (ret)
+		goto err_engine;
 	ret = simgpu_ttm_init(sdev);
 	if (ret)
 		goto err_engine;

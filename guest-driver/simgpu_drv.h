@@ -10,7 +10,7 @@
 #include <linux/gpu_buddy.h>
 #include <linux/io.h>
 #include <linux/io-mapping.h>
-#include <linux/maple_tree.h>
+#include <linux/xarray.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -18,6 +18,7 @@
 #include <linux/workqueue.h>
 
 #include <drm/drm_device.h>
+#include <drm/gpu_scheduler.h>
 #include <drm/ttm/ttm_bo.h>
 #include <drm/ttm/ttm_device.h>
 #include <drm/ttm/ttm_placement.h>
@@ -29,7 +30,7 @@
 #define DRIVER_NAME	"simgpu"
 #define DRIVER_DESC	"simgpu simulated discrete GPU"
 #define DRIVER_MAJOR	0
-#define DRIVER_MINOR	2
+#define DRIVER_MINOR	3	/* 3: seqnos per DRM file; query tt_size */
 
 struct dentry;
 struct drm_file;
@@ -99,6 +100,11 @@ extern unsigned long simgpu_test_bugs;
  *	taken for a hang
  * @SIMGPU_BUG_NO_KICK: a submission larger than the free ring waits for
  *	space without telling the device about what it queued so far
+ * @SIMGPU_BUG_NO_WINDOW: VRAM <-> SYSTEM always hops through TT, never
+ *	through the GART window: a BO larger than the GART cannot leave VRAM
+ * @SIMGPU_BUG_FIRST_FILE_LOW: a DRM file opened while no other is open
+ *	gets the lowest scheduling priority, so a busy client that opens
+ *	later starves it
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -112,6 +118,8 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_UNSPLIT,
 	SIMGPU_BUG_SEQNO_PROGRESS,
 	SIMGPU_BUG_NO_KICK,
+	SIMGPU_BUG_NO_WINDOW,
+	SIMGPU_BUG_FIRST_FILE_LOW,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -201,8 +209,8 @@ struct simgpu_fence {
  * struct simgpu_engine - the copy/fill engine and its ring
  *
  * Locking: @ring_lock serialises writers of the ring (submission and
- * reset) and protects @tail, @kicked_tail, @next_seqno, @resets,
- * @last_progress and @last_head.  @fence_lock (taken from the
+ * reset) and protects @tail, @kicked_tail, @next_seqno, @hangs,
+ * @last_progress, @last_head and @progress_time.  @fence_lock (taken from the
  * interrupt handler) protects @pending and @retired_seqno; fences are
  * signalled under it (each fence's own lock nested inside), so in seqno
  * order.  Nothing waits for ring
@@ -222,20 +230,15 @@ struct simgpu_fence {
  * @fence_context: dma_fence context of the engine timeline
  * @pending: emitted, unsignalled fences, in seqno order
  * @retired_seqno: every seqno up to this one is signalled
- * @failed: seqno ranges whose work a reset or the device's loss dropped
- *	(value 1 over the range), written before @retired_seqno passes
- *	them; its own lock
- * @failed_below: if the @failed range of a reset could not be stored
- *	(no memory), every seqno up to this one counts as failed
  * @wq: woken when fences retire or the engine is reset
- * @timeout_work: detects a hung or stopped engine and resets it
- * @last_progress: @retired_seqno when @timeout_work last ran
- * @last_head: the ring head when @timeout_work last ran: a submission of
+ * @last_progress: @retired_seqno at the last simgpu_engine_timeout()
+ * @last_head: the ring head at the last simgpu_engine_timeout(): work of
  *	many commands makes progress before its fence
  * @kicked_tail: the tail the device was last told about
- * @resets: engine resets so far: a submission that waited for ring space
- *	(with @ring_lock dropped) learns that a reset dropped what it had
- *	queued
+ * @progress_time: jiffies when the engine last made progress
+ * @hangs: hangs found so far: work waiting for ring space (with
+ *	@ring_lock dropped) gives up when it changes, the reset that follows
+ *	dropping what it queued
  * @irqs: number of interrupt vectors in use
  * @dead: the device is gone; nothing more may be submitted
  */
@@ -254,15 +257,13 @@ struct simgpu_engine {
 	u64 fence_context;
 	struct list_head pending;
 	u64 retired_seqno;
-	struct maple_tree failed;
-	u64 failed_below;
 
 	wait_queue_head_t wq;
-	struct delayed_work timeout_work;
 	u64 last_progress;
 	u32 last_head;
 	u32 kicked_tail;
-	unsigned int resets;
+	unsigned long progress_time;
+	unsigned int hangs;
 	int irqs;
 	bool dead;
 };
@@ -294,7 +295,7 @@ struct simgpu_engine_op {
 
 /*
  * The most bytes one engine command moves: the engine's progress check
- * (simgpu_engine_timeout_work()) sees the ring head move at least this
+ * (simgpu_engine_timeout()) sees the ring head move at least this
  * often, so a long healthy copy is never taken for a hang.
  */
 #define SIMGPU_ENGINE_MAX_CMD_BYTES	SZ_8M
@@ -304,14 +305,22 @@ struct simgpu_engine_op {
  * @table: CPU address of the table (DMA-coherent), one entry per page
  * @table_dma: its DMA address
  * @entries: number of entries programmed in GART_ENTRIES
+ * @window_start: first entry of the driver's window (the TT placement
+ *	has the entries below it)
+ * @window_pages: entries of the window
+ * @window_lock: one windowed copy at a time
  *
- * An entry belongs to the TT resource whose range covers it; it is
- * written with that resource's BO reserved, so it needs no lock.
+ * An entry of the TT placement belongs to the TT resource whose range
+ * covers it; it is written with that resource's BO reserved, so it needs
+ * no lock.  The window's entries are written under @window_lock.
  */
 struct simgpu_gart {
 	__le64 *table;
 	dma_addr_t table_dma;
 	u32 entries;
+	u32 window_start;
+	u32 window_pages;
+	struct mutex window_lock; /* the window's entries and its use */
 };
 
 /* Placement indices of the statistics (DRM_SIMGPU_MEM_* order). */
@@ -334,6 +343,9 @@ struct simgpu_gart {
  * @vram_scattered: VRAM resources allocated as more than one range
  * @cpu_copies_scattered: CPU copies or clears of such resources (page by
  *	page through the BAR, not ttm_bo_move_memcpy())
+ * @window_moves: moves between VRAM and SYSTEM through the GART window
+ *	(the BO did not fit in what TT had free)
+ * @window_chunks: engine jobs of those moves, one per window-full
  */
 struct simgpu_stats {
 	atomic64_t evictions[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
@@ -349,6 +361,8 @@ struct simgpu_stats {
 	atomic64_t engine_cmds;
 	atomic64_t vram_scattered;
 	atomic64_t cpu_copies_scattered;
+	atomic64_t window_moves;
+	atomic64_t window_chunks;
 };
 
 /**
@@ -416,6 +430,11 @@ struct simgpu_shrinker {
  * @vram_mgr: the VRAM managers, one per region
  * @gart: the GART
  * @engine: the copy/fill engine
+ * @sched: the GPU scheduler of the engine's ring (simgpu_sched.c)
+ * @kernel_entity: scheduler entity of TTM's moves and clears
+ * @timeout_wq: where @sched's timeout runs (WQ_MEM_RECLAIM)
+ * @kernel_push_lock: serialises arming and pushing jobs to @kernel_entity
+ * @sched_ready: @sched and @kernel_entity are set up (probe only)
  * @stats: statistics
  * @shrinker: the system-memory shrinker
  *
@@ -437,8 +456,52 @@ struct simgpu_device {
 	struct simgpu_vram_mgr vram_mgr[SIMGPU_MAX_REGIONS];
 	struct simgpu_gart gart;
 	struct simgpu_engine engine;
+	struct drm_gpu_scheduler sched;
+	struct drm_sched_entity kernel_entity;
+	struct workqueue_struct *timeout_wq;
+	struct mutex kernel_push_lock; /* arm + push to kernel_entity */
+	bool sched_ready;
 	struct simgpu_stats stats;
 	struct simgpu_shrinker shrinker;
+};
+
+/**
+ * struct simgpu_job - engine work, run by the GPU scheduler
+ * @base: the scheduler job, embedded
+ * @sdev: the device
+ * @hw_fence: the engine fence it will signal, allocated with the job
+ *	(run_job() must not allocate); NULL once the engine owns it
+ * @num_ops: entries in @ops
+ * @ops: the work; its resources stay where they are until the job's
+ *	finished fence signals (TTM waits for it before moving or freeing
+ *	them)
+ */
+struct simgpu_job {
+	struct drm_sched_job base;
+	struct simgpu_device *sdev;
+	struct simgpu_fence *hw_fence;
+	unsigned int num_ops;
+	struct simgpu_engine_op ops[] __counted_by(num_ops);
+};
+
+/**
+ * struct simgpu_file - what the driver keeps for one DRM file
+ * @entity: scheduler entity of the file's submissions: they run in
+ *	order, and files share the engine fairly
+ * @lock: protects @fences, @last_seqno and @oldest
+ * @fences: the file's submissions by seqno: the scheduler's finished
+ *	fence (a reference) until it is pruned after signalling, then
+ *	nothing if the work succeeded or xa_mk_value(1) if it failed (a
+ *	wait, however late, still reports the failure)
+ * @last_seqno: seqno of the file's latest submission (the first is 1)
+ * @oldest: every seqno below it is pruned
+ */
+struct simgpu_file {
+	struct drm_sched_entity entity;
+	struct mutex lock; /* fences, last_seqno, oldest */
+	struct xarray fences;
+	u64 last_seqno;
+	u64 oldest;
 };
 
 /* Most placements a BO can have: two VRAM regions, TT, SYSTEM. */
@@ -573,6 +636,10 @@ void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 		      struct ttm_resource *res);
 void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res);
 u64 simgpu_gart_bound_pages(struct simgpu_device *sdev);
+u64 simgpu_gart_tt_size(struct simgpu_device *sdev);
+int simgpu_gart_window_copy(struct simgpu_device *sdev,
+			    struct ttm_resource *vram, struct ttm_tt *tt,
+			    bool to_vram);
 
 /* simgpu_engine.c */
 int simgpu_engine_init(struct simgpu_device *sdev);
@@ -581,10 +648,13 @@ void simgpu_engine_hw_release(struct simgpu_device *sdev);
 void simgpu_engine_release(struct simgpu_device *sdev);
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 				       const struct simgpu_engine_op *ops,
-				       unsigned int num_ops);
-int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
-			     long timeout);
-u64 simgpu_engine_last_seqno(struct simgpu_device *sdev);
+				       unsigned int num_ops,
+				       struct simgpu_fence *f);
+unsigned int simgpu_engine_cmds(const struct simgpu_engine_op *ops,
+				unsigned int num_ops);
+int simgpu_engine_timeout(struct simgpu_device *sdev, const char **why);
+void simgpu_engine_reset(struct simgpu_device *sdev, const char *why);
+void simgpu_engine_cancel(struct simgpu_device *sdev);
 unsigned int simgpu_engine_pending(struct simgpu_device *sdev);
 
 /* simgpu_ttm.c */
@@ -622,6 +692,20 @@ int simgpu_wait_ioctl(struct drm_device *drm, void *data,
 /* simgpu_submit.c */
 int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 			struct drm_file *file);
+int simgpu_file_open(struct drm_device *drm, struct drm_file *file);
+void simgpu_file_close(struct drm_device *drm, struct drm_file *file);
+int simgpu_file_wait_seqno(struct drm_file *file, u64 seqno, long timeout);
+
+/* simgpu_sched.c */
+int simgpu_sched_init(struct simgpu_device *sdev);
+void simgpu_sched_fini(struct simgpu_device *sdev);
+struct simgpu_job *simgpu_job_create(struct simgpu_device *sdev,
+				     struct drm_sched_entity *entity,
+				     const struct simgpu_engine_op *ops,
+				     unsigned int num_ops, u64 client_id);
+struct dma_fence *simgpu_job_push(struct simgpu_job *job);
+struct dma_fence *simgpu_kernel_job_push(struct simgpu_job *job);
+void simgpu_job_put(struct simgpu_job *job);
 
 /* simgpu_shrinker.c */
 int simgpu_shrinker_init(struct simgpu_device *sdev);

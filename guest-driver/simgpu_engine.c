@@ -1,22 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * simgpu copy/fill engine: command ring, seqno fences, interrupts, and
- * recovery from engine errors and hangs.
+ * recovery from engine errors and hangs.  The GPU scheduler
+ * (simgpu_sched.c) is its only user: run_job() queues a job's work here.
  *
- * A submission is split into commands of at most
- * SIMGPU_ENGINE_MAX_CMD_BYTES, each within a piece that is contiguous on
- * both sides (VRAM resources are scattered over buddy blocks), and ends
- * with a FENCE command that writes its seqno; the fence interrupt reads
- * FENCE_SEQNO and signals the fences up to it.  A submission larger than
- * the free ring waits for space, telling the device about the commands
- * queued so far first.  A delayed work item watches the engine while it
- * has work: if the engine reports an error or a hang, or neither retires
- * a fence nor finishes a command (the ring head) for simgpu_timeout_ms,
- * it resets the engine, which drops the queued work, and signals the
- * fences of that work with -EIO.  Callers decide what an
- * errored fence means (TTM moves fall back to the CPU).  A device that
- * reads all-ones (surprise removal) is declared lost: its work fails with
- * -ENODEV and nothing more is submitted.
+ * Work is split into commands of at most SIMGPU_ENGINE_MAX_CMD_BYTES,
+ * each within a piece that is contiguous on both sides (VRAM resources
+ * are scattered over buddy blocks), and ends with a FENCE command that
+ * writes its seqno; the fence interrupt reads FENCE_SEQNO and signals
+ * the engine fences up to it.  Work larger than the free ring waits for
+ * space, telling the device about the commands queued so far first.
+ *
+ * The scheduler's timeout asks simgpu_engine_timeout() whether the engine
+ * is stuck: an engine that reports an error or a hang, or that neither
+ * retired a fence nor finished a command (the ring head) since the last
+ * check, is reset; the reset drops the queued work and signals its
+ * fences with -EIO.  A device that reads all-ones (surprise removal) is
+ * declared lost: its work fails with -ENODEV and nothing more is queued.
  *
  * Fences carry their own lock and no pointer into the device, so a fence
  * exported as a sync_file or kept in another driver's reservation object
@@ -33,6 +33,7 @@
 
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
+#include <drm/gpu_scheduler.h>
 
 #include "simgpu_drv.h"
 #include "simgpu_res_cursor.h"
@@ -81,9 +82,7 @@ static bool simgpu_hw_fence_seqno(struct simgpu_device *sdev, u64 *seqno)
 /*
  * Signal the pending fences up to @seqno, and all others with @error if
  * it is not zero (they will never complete).  The fences are signalled
- * under fence_lock, so in seqno order whoever signals.  Work that fails
- * must be recorded (simgpu_engine_record_failed()) before: the waits by
- * seqno read @retired_seqno, then the record.
+ * under fence_lock, so in seqno order whoever signals.
  */
 static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
 				 int error)
@@ -116,27 +115,6 @@ static void simgpu_engine_signal(struct simgpu_device *sdev, u64 seqno,
 }
 
 /*
- * Record that the work submitted after @good will never complete: the
- * engine was reset, or the device is gone.  No new work may be queued
- * meanwhile (ring_lock, or the engine is dead).  Runs where fences are
- * signalled, so it must not wait for reclaim: if the record cannot be
- * stored, every seqno up to the latest counts as failed from then on.
- */
-static void simgpu_engine_record_failed(struct simgpu_engine *engine,
-					u64 good)
-{
-	u64 first = max(good, READ_ONCE(engine->retired_seqno));
-	u64 last = engine->next_seqno;
-
-	if (first >= last)
-		return;
-	first++;
-	if (mtree_store_range(&engine->failed, first, last, xa_mk_value(1),
-			      GFP_NOWAIT | __GFP_NOWARN))
-		WRITE_ONCE(engine->failed_below, last);
-}
-
-/*
  * The device reads all-ones: it fell off the bus or is broken.  Fail all
  * its work and accept no more; simgpu_engine_usable() is then false, so
  * TTM moves fall back to the CPU.
@@ -152,17 +130,17 @@ static void simgpu_engine_lost_locked(struct simgpu_device *sdev)
 		"engine: the device is not responding (registers read all-ones): failing its work\n");
 	WRITE_ONCE(engine->dead, true);
 	atomic64_inc(&sdev->stats.engine_errors);
-	simgpu_engine_record_failed(engine, 0);
 	simgpu_engine_signal(sdev, 0, -ENODEV);
 }
 
 /*
- * No drm_dev_enter() here nor in the timeout work: simgpu_pci_remove()
- * unplugs the DRM device first and waits for everyone inside
- * drm_dev_enter(), TTM moves waiting for engine fences among them, and
- * only the interrupt handler and the timeout work signal those fences.
- * Both stay safe without it: simgpu_engine_fini() frees the interrupts
- * and cancels the work before the registers go away.
+ * No drm_dev_enter() here nor in simgpu_engine_timeout():
+ * simgpu_pci_remove() unplugs the DRM device first and waits for everyone
+ * inside drm_dev_enter(), TTM moves waiting for fences among them, and
+ * only these two signal the fences.  Both stay safe without it:
+ * simgpu_engine_fini() frees the interrupts and marks the engine dead
+ * (which simgpu_engine_timeout() checks under ring_lock) before the
+ * registers go away.
  */
 static irqreturn_t simgpu_irq(int irq, void *arg)
 {
@@ -181,8 +159,8 @@ static irqreturn_t simgpu_irq(int irq, void *arg)
 		else	/* let the timeout work find out what happened */
 			status |= SIMGPU_INT_ERROR;
 	}
-	if (status & SIMGPU_INT_ERROR)
-		mod_delayed_work(system_dfl_wq, &sdev->engine.timeout_work, 0);
+	if (status & SIMGPU_INT_ERROR)	/* the scheduler's timeout, now */
+		drm_sched_fault(&sdev->sched);
 	return IRQ_HANDLED;
 }
 
@@ -217,14 +195,12 @@ static void simgpu_engine_reset_locked(struct simgpu_device *sdev,
 		 simgpu_read(sdev, SIMGPU_REG_ERROR_CODE),
 		 simgpu_read(sdev, SIMGPU_REG_ERROR_HEAD));
 	simgpu_engine_hw_start(sdev);
-	engine->resets++;
 	atomic64_inc(&sdev->stats.engine_resets);
 	/* Fences the engine wrote before the reset are good. */
 	if (!simgpu_hw_fence_seqno(sdev, &seqno)) {
 		simgpu_engine_lost_locked(sdev);
 		return;
 	}
-	simgpu_engine_record_failed(engine, seqno);
 	simgpu_engine_signal(sdev, seqno, -EIO);
 }
 
@@ -247,67 +223,98 @@ unsigned int simgpu_engine_pending(struct simgpu_device *sdev)
 	return n;
 }
 
-static bool simgpu_engine_idle(struct simgpu_engine *engine)
+/**
+ * simgpu_engine_timeout - check a busy engine for a hang
+ * @sdev: simgpu device
+ * @why: returns what is wrong, for simgpu_engine_reset()
+ *
+ * For the scheduler's timeout (which the error interrupt triggers at
+ * once): an engine that reports an error or a hang, or that has neither
+ * retired a fence nor finished a command for timeout_ms (read now: it may
+ * be changed at run time), needs a reset.  Work waiting for ring space
+ * then gives up (-EIO), so that the scheduler can stop before the reset.
+ *
+ * Return: 0 if the engine is making progress, -EIO if it must be reset
+ * (simgpu_engine_reset()), -ENODEV if the device is gone (its work has
+ * failed).
+ */
+int simgpu_engine_timeout(struct simgpu_device *sdev, const char **why)
 {
-	bool idle;
-
-	spin_lock_irq(&engine->fence_lock);
-	idle = list_empty(&engine->pending);
-	spin_unlock_irq(&engine->fence_lock);
-	return idle;
-}
-
-static void simgpu_engine_timeout_work(struct work_struct *work)
-{
-	struct simgpu_device *sdev = container_of(work, struct simgpu_device,
-						  engine.timeout_work.work);
 	struct simgpu_engine *engine = &sdev->engine;
-	const char *why = NULL;
 	u32 status, head;
-	bool busy;
 	u64 seqno;
+	int ret = 0;
 
+	*why = NULL;
 	mutex_lock(&engine->ring_lock);
-	if (engine->dead)
+	if (engine->dead) {
+		ret = -ENODEV;
 		goto out;
-
+	}
 	status = simgpu_read(sdev, SIMGPU_REG_ENGINE_STATUS);
 	if ((status == U32_MAX && !simgpu_test_bug(SIMGPU_BUG_ALL_ONES)) ||
 	    !simgpu_hw_fence_seqno(sdev, &seqno)) {
 		simgpu_engine_lost_locked(sdev);
+		ret = -ENODEV;
 		goto out;
 	}
 	/* Catch up with fences whose interrupt we have not seen yet. */
 	simgpu_engine_signal(sdev, seqno, 0);
-	/*
-	 * Busy: fences pending, or commands of a submission still being
-	 * queued (it waits for ring space, its fence not emitted yet).
-	 * Progress: a fence retired or a command finished.
-	 */
 	head = simgpu_read(sdev, SIMGPU_REG_RING_HEAD);
-	busy = !simgpu_engine_idle(engine) || head != engine->kicked_tail;
-	if (status & SIMGPU_ENGINE_STATUS_ERROR)
-		why = "error";
-	else if (status & SIMGPU_ENGINE_STATUS_HUNG)
-		why = "hang";
-	else if (busy &&
-		 READ_ONCE(engine->retired_seqno) == engine->last_progress &&
-		 (head == engine->last_head ||
-		  simgpu_test_bug(SIMGPU_BUG_SEQNO_PROGRESS)))
-		why = "timeout";
-	if (why) {
-		atomic64_inc(&sdev->stats.engine_errors);
-		simgpu_engine_reset_locked(sdev, why);
-		head = 0;
-		busy = !simgpu_engine_idle(engine);
-	}
+	if (READ_ONCE(engine->retired_seqno) != engine->last_progress ||
+	    (head != engine->last_head &&
+	     !simgpu_test_bug(SIMGPU_BUG_SEQNO_PROGRESS)))
+		engine->progress_time = jiffies;
 	engine->last_progress = READ_ONCE(engine->retired_seqno);
 	engine->last_head = head;
-	if (busy)
-		queue_delayed_work(system_dfl_wq, &engine->timeout_work,
-				   msecs_to_jiffies(simgpu_timeout_ms));
+	if (status & SIMGPU_ENGINE_STATUS_ERROR)
+		*why = "error";
+	else if (status & SIMGPU_ENGINE_STATUS_HUNG)
+		*why = "hang";
+	else if (time_after_eq(jiffies, engine->progress_time +
+			       msecs_to_jiffies(READ_ONCE(simgpu_timeout_ms))))
+		*why = "timeout";
+	if (*why) {
+		atomic64_inc(&sdev->stats.engine_errors);
+		engine->hangs++;
+		wake_up_all(&engine->wq);
+		ret = -EIO;
+	}
 out:
 	mutex_unlock(&engine->ring_lock);
+	return ret;
+}
+
+/**
+ * simgpu_engine_reset - reset a hung engine
+ * @sdev: simgpu device
+ * @why: what simgpu_engine_timeout() found
+ *
+ * With the scheduler stopped: the work on the ring fails with -EIO.
+ */
+void simgpu_engine_reset(struct simgpu_device *sdev, const char *why)
+{
+	struct simgpu_engine *engine = &sdev->engine;
+
+	mutex_lock(&engine->ring_lock);
+	if (!engine->dead) {
+		simgpu_engine_reset_locked(sdev, why);
+		engine->last_head = 0;
+		engine->progress_time = jiffies;
+	}
+	mutex_unlock(&engine->ring_lock);
+}
+
+/**
+ * simgpu_engine_cancel - fail every engine fence still pending
+ * @sdev: simgpu device, whose engine is stopped for good
+ *
+ * For the scheduler's teardown: a job's fence must signal before it is
+ * freed.  Does nothing after simgpu_engine_fini(), which failed them all.
+ */
+void simgpu_engine_cancel(struct simgpu_device *sdev)
+{
+	simgpu_engine_signal(sdev, 0, -ECANCELED);
 }
 
 static u32 simgpu_engine_free_slots(struct simgpu_device *sdev)
@@ -319,7 +326,7 @@ static u32 simgpu_engine_free_slots(struct simgpu_device *sdev)
 	return (engine->ring_size - used) / SIMGPU_CMD_SIZE - 1;
 }
 
-/* Tell the device about the commands queued so far, and watch it. */
+/* Tell the device about the commands queued so far. */
 static void simgpu_engine_kick(struct simgpu_device *sdev)
 {
 	struct simgpu_engine *engine = &sdev->engine;
@@ -329,21 +336,19 @@ static void simgpu_engine_kick(struct simgpu_device *sdev)
 	wmb();
 	simgpu_write(sdev, SIMGPU_REG_RING_TAIL, engine->tail);
 	engine->kicked_tail = engine->tail;
-	queue_delayed_work(system_dfl_wq, &engine->timeout_work,
-			   msecs_to_jiffies(simgpu_timeout_ms));
 }
 
 /*
  * Wait until @slots ring slots are free; return how many are.  Called
- * with ring_lock held; drops it while sleeping so that a reset can make
- * progress.  -EIO if a reset came meanwhile: it dropped what the caller
- * had queued.
+ * with ring_lock held; drops it while sleeping.  -EIO if the engine was
+ * found hung meanwhile: the reset that follows drops what the caller
+ * queued, and the scheduler waits for run_job() before it resets.
  */
 static int simgpu_engine_wait_space(struct simgpu_device *sdev,
 				    unsigned int slots)
 {
 	struct simgpu_engine *engine = &sdev->engine;
-	unsigned int resets = engine->resets;
+	unsigned int hangs = engine->hangs;
 	u32 free;
 
 	lockdep_assert_held(&engine->ring_lock);
@@ -360,7 +365,7 @@ static int simgpu_engine_wait_space(struct simgpu_device *sdev,
 				   simgpu_engine_free_slots(sdev) >= slots ||
 				   READ_ONCE(engine->dead), HZ / 100);
 		mutex_lock(&engine->ring_lock);
-		if (engine->resets != resets)
+		if (engine->hangs != hangs)
 			return -EIO;
 	}
 	return engine->dead ? -ENODEV : free;
@@ -395,57 +400,87 @@ static void simgpu_engine_emit(struct simgpu_engine *engine,
 }
 
 /*
- * Queue the commands of @op: one per piece that is contiguous on both
- * sides, at most SIMGPU_ENGINE_MAX_CMD_BYTES.  @room counts the free
- * slots known; one is always left for the submission's fence.  A copy to
- * a higher offset of the same resource goes from the end backward, so
- * that the pieces together behave like one memmove().
+ * The commands of one COPY or FILL: pieces contiguous on both sides, at
+ * most SIMGPU_ENGINE_MAX_CMD_BYTES.  A copy to a higher offset of the
+ * same resource goes from the end backward, so that the pieces together
+ * behave like one memmove().
  */
-static int simgpu_engine_emit_op(struct simgpu_device *sdev,
-				 const struct simgpu_engine_op *op, u32 *room)
+struct simgpu_op_iter {
+	const struct simgpu_engine_op *op;
+	struct simgpu_res_cursor src;
+	struct simgpu_res_cursor dst;
+	bool done;
+};
+
+static void simgpu_op_iter_init(struct simgpu_op_iter *it,
+				const struct simgpu_engine_op *op)
 {
-	struct simgpu_hw_cmd hw = { .op = op->op, .value = op->value };
 	bool backward = op->src == op->dst && op->dst_offset > op->src_offset;
-	u64 max = SIMGPU_ENGINE_MAX_CMD_BYTES;
-	struct simgpu_res_cursor src, dst;
-	int ret;
+
+	it->op = op;
+	it->done = false;
+	simgpu_res_first(op->dst, op->dst_offset, op->len, backward, &it->dst);
+	if (op->src)
+		simgpu_res_first(op->src, op->src_offset, op->len, backward,
+				 &it->src);
+}
+
+/* The next command of the walk into @hw; false when there is none. */
+static bool simgpu_op_iter_next(struct simgpu_op_iter *it,
+				struct simgpu_hw_cmd *hw)
+{
+	const struct simgpu_engine_op *op = it->op;
 	u64 n;
 
+	if (it->done)
+		return false;
+	n = min_t(u64, it->dst.size, SIMGPU_ENGINE_MAX_CMD_BYTES);
+	if (op->src)
+		n = min(n, it->src.size);
 	if (simgpu_test_bug(SIMGPU_BUG_UNSPLIT))
-		max = U64_MAX;
-	simgpu_res_first(op->dst, op->dst_offset, op->len, backward, &dst);
-	hw.dst_space = dst.space;
+		n = it->dst.remaining;
+
+	memset(hw, 0, sizeof(*hw));
+	hw->op = op->op;
+	hw->value = op->value;
+	hw->len = n;
+	hw->dst_space = it->dst.space;
+	hw->dst = simgpu_res_piece(&it->dst, n);
 	if (op->src) {
-		simgpu_res_first(op->src, op->src_offset, op->len, backward,
-				 &src);
-		hw.src_space = src.space;
+		hw->src_space = it->src.space;
+		hw->src = simgpu_res_piece(&it->src, n);
 	}
-	while (dst.remaining) {
-		n = min(dst.size, max);
-		if (op->src)
-			n = min(n, src.size);
-		if (simgpu_test_bug(SIMGPU_BUG_UNSPLIT))
-			n = dst.remaining;
-		if (*room < 2) {
-			ret = simgpu_engine_wait_space(sdev, 2);
-			if (ret < 0)
-				return ret;
-			*room = ret;
-		}
-		hw.len = n;
-		hw.dst = simgpu_res_piece(&dst, n);
-		if (op->src)
-			hw.src = simgpu_res_piece(&src, n);
-		simgpu_engine_emit(&sdev->engine, &hw);
-		atomic64_inc(&sdev->stats.engine_cmds);
-		(*room)--;
-		if (n == dst.remaining)
-			break;
-		simgpu_res_next(&dst, n);
-		if (op->src)
-			simgpu_res_next(&src, n);
+
+	if (n == it->dst.remaining) {
+		it->done = true;
+		return true;
 	}
-	return 0;
+	simgpu_res_next(&it->dst, n);
+	if (op->src)
+		simgpu_res_next(&it->src, n);
+	return true;
+}
+
+/**
+ * simgpu_engine_cmds - how many ring slots some work takes
+ * @ops: the COPYs and FILLs
+ * @num_ops: entries in @ops
+ *
+ * Return: the number of commands simgpu_engine_submit() writes for
+ * @ops, its FENCE included.
+ */
+unsigned int simgpu_engine_cmds(const struct simgpu_engine_op *ops,
+				unsigned int num_ops)
+{
+	struct simgpu_op_iter it;
+	struct simgpu_hw_cmd hw;
+	unsigned int i, n = 1;
+
+	for (i = 0; i < num_ops; i++)
+		for (simgpu_op_iter_init(&it, &ops[i]);
+		     simgpu_op_iter_next(&it, &hw);)
+			n++;
+	return n;
 }
 
 /**
@@ -454,51 +489,66 @@ static int simgpu_engine_emit_op(struct simgpu_device *sdev,
  * @ops: the COPYs and FILLs, already validated by the caller, on
  *	resources that stay where they are until the fence signals
  * @num_ops: number of entries in @ops
+ * @f: the fence to use, zeroed, allocated by the caller (the scheduler's
+ *	run_job() must not allocate memory); the caller keeps it on error
  *
  * Waits for ring space if needed (not interruptible: the engine always
  * makes progress or is reset).
  *
- * Return: a reference to the fence of the work, or an ERR_PTR(): -ENODEV
- * if the device is gone, -EIO if the engine was reset while the work was
- * being queued (some of it may have run), -ENOMEM.
+ * Return: @f's dma_fence with a reference for the caller, or an
+ * ERR_PTR(): -ENODEV if the device is gone, -EIO if the engine was reset
+ * while the work was being queued (some of it may have run).
  */
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 				       const struct simgpu_engine_op *ops,
-				       unsigned int num_ops)
+				       unsigned int num_ops,
+				       struct simgpu_fence *f)
 {
 	struct simgpu_engine *engine = &sdev->engine;
-	struct simgpu_hw_cmd fence_cmd = {
-		.op = SIMGPU_OP_FENCE,
-		.dst = engine->fence_dma,
-	};
-	struct simgpu_fence *f;
+	struct simgpu_op_iter it;
+	struct simgpu_hw_cmd hw;
 	unsigned int i;
 	u32 room = 0;
-	int ret, idx;
+	int ret = 0, idx;
 
-	f = kzalloc_obj(*f);
-	if (!f)
-		return ERR_PTR(-ENOMEM);
-	if (!drm_dev_enter(&sdev->drm, &idx)) {
-		kfree(f);
+	if (!drm_dev_enter(&sdev->drm, &idx))
 		return ERR_PTR(-ENODEV);
-	}
 
 	mutex_lock(&engine->ring_lock);
-	ret = engine->dead ? -ENODEV : 0;
-	for (i = 0; !ret && i < num_ops; i++)
-		ret = simgpu_engine_emit_op(sdev, &ops[i], &room);
-	if (!ret && !room)
+	if (engine->dead)
+		ret = -ENODEV;
+	for (i = 0; !ret && i < num_ops; i++) {
+		simgpu_op_iter_init(&it, &ops[i]);
+		while (!ret && simgpu_op_iter_next(&it, &hw)) {
+			/* Always a slot left for the fence. */
+			if (room < 2) {
+				ret = simgpu_engine_wait_space(sdev, 2);
+				if (ret < 0)
+					break;
+				room = ret;
+				ret = 0;
+			}
+			simgpu_engine_emit(engine, &hw);
+			atomic64_inc(&sdev->stats.engine_cmds);
+			room--;
+		}
+	}
+	if (!ret && !room) {
 		ret = simgpu_engine_wait_space(sdev, 1);
-	if (ret < 0)
-		goto err_unlock;
+		ret = min(ret, 0);
+	}
+	if (ret)
+		goto out_unlock;
 
 	/* No lock of the device's: the fence may outlive it. */
 	dma_fence_init64(&f->base, &simgpu_fence_ops, NULL,
 			 engine->fence_context, engine->next_seqno + 1);
 	WRITE_ONCE(engine->next_seqno, engine->next_seqno + 1);
-	fence_cmd.value = f->base.seqno;
-	simgpu_engine_emit(engine, &fence_cmd);
+	memset(&hw, 0, sizeof(hw));
+	hw.op = SIMGPU_OP_FENCE;
+	hw.dst = engine->fence_dma;
+	hw.value = f->base.seqno;
+	simgpu_engine_emit(engine, &hw);
 
 	dma_fence_get(&f->base); /* the pending list's reference */
 	spin_lock_irq(&engine->fence_lock);
@@ -506,72 +556,10 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 	spin_unlock_irq(&engine->fence_lock);
 
 	simgpu_engine_kick(sdev);
+out_unlock:
 	mutex_unlock(&engine->ring_lock);
 	drm_dev_exit(idx);
-	return &f->base;
-
-err_unlock:
-	mutex_unlock(&engine->ring_lock);
-	drm_dev_exit(idx);
-	kfree(f);
-	return ERR_PTR(ret);
-}
-
-/**
- * simgpu_engine_last_seqno - the seqno of the latest submission
- * @sdev: simgpu device
- *
- * Return: the seqno, 0 if nothing was ever submitted.
- */
-u64 simgpu_engine_last_seqno(struct simgpu_device *sdev)
-{
-	u64 seqno;
-
-	mutex_lock(&sdev->engine.ring_lock);
-	seqno = sdev->engine.next_seqno;
-	mutex_unlock(&sdev->engine.ring_lock);
-	return seqno;
-}
-
-static bool simgpu_engine_seqno_failed(struct simgpu_engine *engine, u64 seqno)
-{
-	return seqno <= READ_ONCE(engine->failed_below) ||
-	       mtree_load(&engine->failed, seqno);
-}
-
-/**
- * simgpu_engine_wait_seqno - wait for a submission to complete
- * @sdev: simgpu device
- * @seqno: its seqno, from simgpu_engine_submit()
- * @timeout: jiffies; 0 only checks
- *
- * Interruptible.
- *
- * Return: 0 if the work completed, -EIO if it failed (the engine was
- * reset before it ran, or the device is gone), -ETIME on timeout,
- * -ERESTARTSYS on a signal, -EINVAL if @seqno was never submitted.
- */
-int simgpu_engine_wait_seqno(struct simgpu_device *sdev, u64 seqno,
-			     long timeout)
-{
-	struct simgpu_engine *engine = &sdev->engine;
-	long ret;
-
-	if (!seqno || seqno > simgpu_engine_last_seqno(sdev))
-		return -EINVAL;
-	if (READ_ONCE(engine->retired_seqno) < seqno) {
-		if (!timeout)
-			return -ETIME;
-		ret = wait_event_interruptible_timeout(engine->wq,
-						       READ_ONCE(engine->retired_seqno) >= seqno ||
-						       READ_ONCE(engine->dead),
-						       timeout);
-		if (ret < 0)
-			return ret;
-		if (READ_ONCE(engine->retired_seqno) < seqno)
-			return READ_ONCE(engine->dead) ? -EIO : -ETIME;
-	}
-	return simgpu_engine_seqno_failed(engine, seqno) ? -EIO : 0;
+	return ret ? ERR_PTR(ret) : &f->base;
 }
 
 static int simgpu_engine_irq_init(struct simgpu_device *sdev)
@@ -637,9 +625,7 @@ int simgpu_engine_init(struct simgpu_device *sdev)
 	mutex_init(&engine->ring_lock);
 	spin_lock_init(&engine->fence_lock);
 	INIT_LIST_HEAD(&engine->pending);
-	mt_init(&engine->failed);
 	init_waitqueue_head(&engine->wq);
-	INIT_DELAYED_WORK(&engine->timeout_work, simgpu_engine_timeout_work);
 	engine->fence_context = dma_fence_context_alloc(1);
 
 	engine->ring_size = SIMGPU_RING_BYTES;
@@ -667,6 +653,7 @@ int simgpu_engine_init(struct simgpu_device *sdev)
 	}
 	engine->retired_seqno = engine->next_seqno;
 	engine->last_progress = engine->next_seqno;
+	engine->progress_time = jiffies;
 
 	ret = simgpu_engine_irq_init(sdev);
 	if (ret)
@@ -703,12 +690,8 @@ void simgpu_engine_fini(struct simgpu_device *sdev)
 	simgpu_write(sdev, SIMGPU_REG_ENGINE_CTRL, SIMGPU_ENGINE_CTRL_RESET);
 	mutex_unlock(&engine->ring_lock);
 
-	/* Interrupts first: the handler may queue the timeout work. */
+	/* Interrupts first: the handler may signal fences. */
 	simgpu_engine_irq_fini(sdev);
-	cancel_delayed_work_sync(&engine->timeout_work);
-	mutex_lock(&engine->ring_lock);
-	simgpu_engine_record_failed(engine, 0);
-	mutex_unlock(&engine->ring_lock);
 	simgpu_engine_signal(sdev, 0, -ENODEV);
 }
 
@@ -744,6 +727,5 @@ void simgpu_engine_release(struct simgpu_device *sdev)
 	if (!engine->ring_size) /* simgpu_engine_init() never got there */
 		return;
 	simgpu_engine_hw_release(sdev);
-	mtree_destroy(&engine->failed);
 	mutex_destroy(&engine->ring_lock);
 }

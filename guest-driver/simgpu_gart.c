@@ -8,6 +8,12 @@
  * A BO's pages are bound (their DMA addresses, from the TTM pool, written
  * to the table) when the BO enters TT and unbound when it leaves.
  *
+ * The last entries are the driver's own window, as xe's migrate code has
+ * its page-table window: a VRAM BO that does not fit in what TT has free
+ * (larger than the GART, or the GART full of BOs that cannot leave) moves
+ * to and from SYSTEM through it, a window-full at a time
+ * (simgpu_gart_window_copy()).
+ *
  * Copyright (c) 2026 The simgpu authors
  */
 
@@ -23,6 +29,13 @@
 
 /* Upper bound of the GART the driver uses: 1 GiB, a 2 MiB table. */
 #define SIMGPU_GART_MAX_PAGES	(SZ_1G >> SIMGPU_GART_PAGE_SHIFT)
+
+/*
+ * The window: one engine command's worth (8 MiB), but at most an eighth
+ * of the GART, so that TT keeps most of a small one.
+ */
+#define SIMGPU_GART_WINDOW_PAGES \
+	(SIMGPU_ENGINE_MAX_CMD_BYTES >> SIMGPU_GART_PAGE_SHIFT)
 
 static size_t simgpu_gart_table_size(struct simgpu_gart *gart)
 {
@@ -67,13 +80,19 @@ int simgpu_gart_init(struct simgpu_device *sdev)
 	if (!gart->table)
 		return -ENOMEM;
 
-	ret = ttm_range_man_init(&sdev->bdev, TTM_PL_TT, true, gart->entries);
+	gart->window_pages = clamp_t(u32, gart->entries / 8, 1,
+				     SIMGPU_GART_WINDOW_PAGES);
+	gart->window_start = gart->entries - gart->window_pages;
+	mutex_init(&gart->window_lock);
+	ret = ttm_range_man_init(&sdev->bdev, TTM_PL_TT, true,
+				 gart->window_start);
 	if (ret)
 		goto err_free;
 
 	simgpu_gart_hw_init(sdev);
-	drm_info(&sdev->drm, "GART: %u MiB\n",
-		 gart->entries >> (20 - SIMGPU_GART_PAGE_SHIFT));
+	drm_info(&sdev->drm, "GART: %u MiB, %u KiB of it the driver's window\n",
+		 gart->entries >> (20 - SIMGPU_GART_PAGE_SHIFT),
+		 gart->window_pages << (SIMGPU_GART_PAGE_SHIFT - 10));
 	return 0;
 
 err_free:
@@ -114,6 +133,7 @@ void simgpu_gart_fini(struct simgpu_device *sdev)
 {
 	ttm_range_man_fini(&sdev->bdev, TTM_PL_TT);
 	simgpu_gart_hw_fini(sdev);
+	mutex_destroy(&sdev->gart.window_lock);
 }
 
 /**
@@ -186,4 +206,94 @@ u64 simgpu_gart_bound_pages(struct simgpu_device *sdev)
 			n++;
 	drm_dev_exit(idx);
 	return n;
+}
+
+/**
+ * simgpu_gart_tt_size - bytes of the GART the TT placement has
+ * @sdev: simgpu device
+ *
+ * Return: the GART aperture less the driver's window.
+ */
+u64 simgpu_gart_tt_size(struct simgpu_device *sdev)
+{
+	return (u64)sdev->gart.window_start << SIMGPU_GART_PAGE_SHIFT;
+}
+
+/* Bind @n pages of @tt from @first at the window; window_lock held. */
+static void simgpu_gart_window_bind(struct simgpu_device *sdev,
+				    struct ttm_tt *tt, pgoff_t first,
+				    unsigned long n)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+	unsigned long i;
+
+	lockdep_assert_held(&gart->window_lock);
+	for (i = 0; i < n; i++)
+		gart->table[gart->window_start + i] =
+			cpu_to_le64((tt->dma_address[first + i] &
+				     SIMGPU_GART_ENTRY_ADDR_MASK) |
+				    SIMGPU_GART_ENTRY_VALID);
+	/* The engine reads entries when it uses them; order before doorbell. */
+	wmb();
+}
+
+/**
+ * simgpu_gart_window_copy - copy between VRAM and a tt through the window
+ * @sdev: simgpu device
+ * @vram: a VRAM resource of the BO
+ * @tt: the BO's populated ttm_tt (with DMA addresses), as large
+ * @to_vram: copy from @tt to @vram (else from @vram to @tt)
+ *
+ * A window-full at a time: bind the pages, copy on the engine (a job of
+ * the kernel entity), wait, and on to the next.  The BO is reserved.
+ *
+ * Return: 0, -EIO if an engine job failed (nothing is committed; the
+ * caller may fall back), -ENODEV, -ENOMEM.
+ */
+int simgpu_gart_window_copy(struct simgpu_device *sdev,
+			    struct ttm_resource *vram, struct ttm_tt *tt,
+			    bool to_vram)
+{
+	struct simgpu_gart *gart = &sdev->gart;
+	struct ttm_resource window = {
+		.mem_type = TTM_PL_TT,
+		.start = gart->window_start,
+	};
+	struct simgpu_engine_op op = { .op = SIMGPU_OP_COPY };
+	struct simgpu_job *job;
+	struct dma_fence *fence;
+	unsigned long n;
+	pgoff_t page;
+	int ret = 0, idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	mutex_lock(&gart->window_lock);
+	for (page = 0; !ret && page < tt->num_pages; page += n) {
+		n = min_t(unsigned long, gart->window_pages,
+			  tt->num_pages - page);
+		window.size = (u64)n << PAGE_SHIFT;
+		op.len = window.size;
+		op.src = to_vram ? &window : vram;
+		op.dst = to_vram ? vram : &window;
+		op.src_offset = to_vram ? 0 : (u64)page << PAGE_SHIFT;
+		op.dst_offset = to_vram ? (u64)page << PAGE_SHIFT : 0;
+		job = simgpu_job_create(sdev, &sdev->kernel_entity, &op, 1, 0);
+		if (IS_ERR(job)) {
+			ret = PTR_ERR(job);
+			break;
+		}
+		simgpu_gart_window_bind(sdev, tt, page, n);
+		fence = simgpu_kernel_job_push(job);
+		/* The window is rebound next: this chunk must be done. */
+		dma_fence_wait(fence, false);
+		ret = fence->error;
+		dma_fence_put(fence);
+		atomic64_inc(&sdev->stats.window_chunks);
+	}
+	memset(&gart->table[gart->window_start], 0,
+	       gart->window_pages * SIMGPU_GART_ENTRY_SIZE);
+	mutex_unlock(&gart->window_lock);
+	drm_dev_exit(idx);
+	return ret;
 }

@@ -39,7 +39,7 @@ static void simgpu_add_place(struct simgpu_bo *bo, u32 mem, bool cpu_visible)
 		room = cpu_visible ? sdev->region[mem].visible_size :
 				     sdev->region[mem].size;
 	else if (mem == DRM_SIMGPU_MEM_TT)
-		room = (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT;
+		room = simgpu_gart_tt_size(sdev);
 	else
 		room = (u64)totalram_pages() << PAGE_SHIFT;
 	/*

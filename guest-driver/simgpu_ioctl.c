@@ -50,6 +50,7 @@ int simgpu_device_query_ioctl(struct drm_device *drm, void *data,
 		args->regions[n].visible_size = sdev->region[n].visible_size;
 	}
 	args->gart_size = (u64)sdev->gart.entries << SIMGPU_GART_PAGE_SHIFT;
+	args->tt_size = simgpu_gart_tt_size(sdev);
 	simgpu_stats_read(sdev, &args->stats);
 	return 0;
 }
@@ -283,7 +284,6 @@ static int simgpu_wait_bo(struct simgpu_bo *bo, long timeout)
 int simgpu_wait_ioctl(struct drm_device *drm, void *data,
 		      struct drm_file *file)
 {
-	struct simgpu_device *sdev = to_simgpu(drm);
 	struct drm_simgpu_wait *args = data;
 	unsigned long timeout;
 	struct simgpu_bo *bo;
@@ -299,7 +299,7 @@ int simgpu_wait_ioctl(struct drm_device *drm, void *data,
 	if (args->flags & DRM_SIMGPU_WAIT_SEQNO) {
 		if (args->handle)
 			return -EINVAL;
-		return simgpu_engine_wait_seqno(sdev, args->seqno, timeout);
+		return simgpu_file_wait_seqno(file, args->seqno, timeout);
 	}
 	if (args->seqno)
 		return -EINVAL;

@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * simgpu command submission: user COPY/FILL commands on buffer objects.
+ * simgpu command submission: user COPY/FILL commands on buffer objects,
+ * run by the GPU scheduler from the file's own entity.
  *
  * The whole submission is checked first (ops, flags, handles, ranges).
  * Then every BO is locked (drm_gem_lock_reservations(), ww-mutex backoff
- * included), moved where the engine reaches
- * it (VRAM or TT) if needed, the commands and a fence are queued, and the
- * fence is added to every BO, which stays busy until it signals.  TTM
- * waits for that fence before it moves or frees the BO.
+ * included) and moved where the engine reaches it (VRAM or TT) if
+ * needed.  The job depends on the BOs' fences (implicit sync: a BO it
+ * writes waits for every reader and writer, one it only reads for the
+ * writers, TTM's moves included), and its finished fence is added to
+ * every BO, as a writer of the destinations and a reader of the sources:
+ * TTM waits for it before it moves or frees them.
+ *
+ * Each submission gets the next seqno of its file, for
+ * DRM_IOCTL_SIMGPU_WAIT: a file waits for its own work only.
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -77,16 +83,58 @@ static int simgpu_submit_place(struct simgpu_bo *bo)
 	return ttm_bo_validate(&bo->tbo, &bo->placement, &ctx);
 }
 
+/* Whether @obj is the destination of one of the commands. */
+static bool simgpu_submit_writes(struct drm_gem_object *obj,
+				 struct simgpu_bo **bos, unsigned int num_cmds)
+{
+	unsigned int i;
+
+	for (i = 0; i < num_cmds; i++)
+		if (&bos[2 * i + 1]->tbo.base == obj)
+			return true;
+	return false;
+}
+
+/*
+ * Drop the fences of signalled submissions from the front of @sf's
+ * record, keeping what a late wait needs to know: whether it failed.
+ */
+static void simgpu_file_prune(struct simgpu_file *sf)
+{
+	struct dma_fence *fence;
+
+	lockdep_assert_held(&sf->lock);
+	while (sf->oldest <= sf->last_seqno) {
+		fence = xa_load(&sf->fences, sf->oldest);
+		if (fence && !xa_is_value(fence)) {
+			if (!dma_fence_is_signaled(fence))
+				break;
+			/* Replacing an entry allocates nothing. */
+			if (fence->error)
+				xa_store(&sf->fences, sf->oldest,
+					 xa_mk_value(1), GFP_NOWAIT);
+			else
+				xa_erase(&sf->fences, sf->oldest);
+			dma_fence_put(fence);
+		}
+		sf->oldest++;
+	}
+}
+
 static int simgpu_submit_locked(struct simgpu_device *sdev,
+				struct drm_file *file,
 				struct drm_gem_object **objs,
 				unsigned int num_objs,
 				const struct drm_simgpu_cmd *cmds,
 				struct simgpu_bo **bos, unsigned int num_cmds,
 				u64 *seqno)
 {
+	struct simgpu_file *sf = file->driver_priv;
 	struct simgpu_engine_op *ops;
+	struct simgpu_job *job;
 	struct dma_fence *fence;
 	unsigned int i;
+	bool write;
 	int ret;
 
 	for (i = 0; i < num_objs; i++) {
@@ -114,18 +162,143 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 		ops[i].src = src ? src->tbo.resource : NULL;
 		ops[i].src_offset = cmds[i].src_offset;
 	}
-
-	fence = simgpu_engine_submit(sdev, ops, num_cmds);
+	job = simgpu_job_create(sdev, &sf->entity, ops, num_cmds,
+				file->client_id);
 	kvfree(ops);
-	if (IS_ERR(fence))
-		return PTR_ERR(fence);
+	if (IS_ERR(job))
+		return PTR_ERR(job);
 
-	for (i = 0; i < num_objs; i++)
-		dma_resv_add_fence(objs[i]->resv, fence, DMA_RESV_USAGE_WRITE);
-	*seqno = fence->seqno;
-	dma_fence_put(fence);
+	for (i = 0; i < num_objs; i++) {
+		write = simgpu_submit_writes(objs[i], bos, num_cmds);
+		ret = drm_sched_job_add_implicit_dependencies(&job->base,
+							      objs[i], write);
+		if (ret)
+			goto err_put;
+	}
+
+	mutex_lock(&sf->lock);
+	simgpu_file_prune(sf);
+	/* The slot now: nothing may allocate between arm and push. */
+	ret = xa_reserve(&sf->fences, sf->last_seqno + 1, GFP_KERNEL);
+	if (ret) {
+		mutex_unlock(&sf->lock);
+		goto err_put;
+	}
+	fence = simgpu_job_push(job);
+	for (i = 0; i < num_objs; i++) {
+		write = simgpu_submit_writes(objs[i], bos, num_cmds);
+		dma_resv_add_fence(objs[i]->resv, fence, write ?
+				   DMA_RESV_USAGE_WRITE : DMA_RESV_USAGE_READ);
+	}
+	*seqno = ++sf->last_seqno;
+	xa_store(&sf->fences, *seqno, fence, GFP_NOWAIT);
+	mutex_unlock(&sf->lock);
 	atomic64_inc(&sdev->stats.submits);
 	return 0;
+
+err_put:
+	simgpu_job_put(job);
+	return ret;
+}
+
+/**
+ * simgpu_file_wait_seqno - wait for a submission of a file
+ * @file: the DRM file that submitted it
+ * @seqno: its seqno, from DRM_IOCTL_SIMGPU_SUBMIT
+ * @timeout: jiffies; 0 only checks
+ *
+ * Interruptible.
+ *
+ * Return: 0 if the work completed, -EIO if it failed (the engine was
+ * reset or the device is gone), -ETIME on timeout, -ERESTARTSYS on a
+ * signal, -EINVAL if the file never made submission @seqno.
+ */
+int simgpu_file_wait_seqno(struct drm_file *file, u64 seqno, long timeout)
+{
+	struct simgpu_file *sf = file->driver_priv;
+	struct dma_fence *fence;
+	long ret;
+
+	mutex_lock(&sf->lock);
+	if (!seqno || seqno > sf->last_seqno) {
+		mutex_unlock(&sf->lock);
+		return -EINVAL;
+	}
+	fence = xa_load(&sf->fences, seqno);
+	if (xa_is_value(fence) || !fence) {
+		mutex_unlock(&sf->lock);
+		return fence ? -EIO : 0;
+	}
+	dma_fence_get(fence);
+	mutex_unlock(&sf->lock);
+
+	ret = timeout ? dma_fence_wait_timeout(fence, true, timeout) :
+			dma_fence_is_signaled(fence);
+	/* A wait can time out just as the fence signals: look again. */
+	if (!ret && dma_fence_is_signaled(fence))
+		ret = 1;
+	if (ret > 0)
+		ret = fence->error ? -EIO : 0;
+	else if (!ret)
+		ret = -ETIME;
+	dma_fence_put(fence);
+	return ret;
+}
+
+/**
+ * simgpu_file_open - set up a new DRM file's submission state
+ * @drm: DRM device
+ * @file: the new file
+ *
+ * Return: 0 or a negative error code.
+ */
+int simgpu_file_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct simgpu_device *sdev = to_simgpu(drm);
+	struct drm_gpu_scheduler *sched = &sdev->sched;
+	struct simgpu_file *sf;
+	int ret;
+
+	sf = kzalloc_obj(*sf);
+	if (!sf)
+		return -ENOMEM;
+	ret = drm_sched_entity_init(&sf->entity,
+				    simgpu_test_bug(SIMGPU_BUG_FIRST_FILE_LOW) &&
+				    atomic_read(&drm->open_count) == 1 ?
+				    DRM_SCHED_PRIORITY_LOW :
+				    DRM_SCHED_PRIORITY_NORMAL, &sched, 1, NULL);
+	if (ret) {
+		kfree(sf);
+		return ret;
+	}
+	mutex_init(&sf->lock);
+	xa_init(&sf->fences);
+	sf->oldest = 1;
+	file->driver_priv = sf;
+	return 0;
+}
+
+/**
+ * simgpu_file_close - tear down a DRM file's submission state
+ * @drm: DRM device
+ * @file: the file being closed
+ *
+ * Its queued submissions still run (for up to a few seconds, then the
+ * scheduler drops them).
+ */
+void simgpu_file_close(struct drm_device *drm, struct drm_file *file)
+{
+	struct simgpu_file *sf = file->driver_priv;
+	struct dma_fence *fence;
+	unsigned long seqno;
+
+	drm_sched_entity_destroy(&sf->entity);
+	xa_for_each(&sf->fences, seqno, fence)
+		if (!xa_is_value(fence))
+			dma_fence_put(fence);
+	xa_destroy(&sf->fences);
+	mutex_destroy(&sf->lock);
+	kfree(sf);
 }
 
 /**
@@ -138,8 +311,8 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
  * a range outside its BO or a BO the engine cannot reach (neither VRAM nor
  * TT in its placement mask), -ENOENT for an unknown handle, -EFAULT,
  * -ERESTARTSYS on a signal, -ENOSPC/-ENOMEM if the BOs cannot be placed,
- * -EIO if the engine was reset while the work was queued, -ENODEV if the
- * device is gone.
+ * -ENODEV if the device is gone.  Whether the work succeeds, the
+ * submission's seqno tells (DRM_IOCTL_SIMGPU_WAIT).
  */
 int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 			struct drm_file *file)
@@ -203,14 +376,20 @@ int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 			objs[num_objs++] = &bos[i]->tbo.base;
 	}
 
+	/* Unplugged, or the engine is lost (all-ones): refuse new work. */
 	if (!drm_dev_enter(drm, &idx)) {
 		ret = -ENODEV;
 		goto out_put;
 	}
+	if (READ_ONCE(sdev->engine.dead)) {
+		ret = -ENODEV;
+		drm_dev_exit(idx);
+		goto out_put;
+	}
 	ret = drm_gem_lock_reservations(objs, num_objs, &ticket);
 	if (!ret) {
-		ret = simgpu_submit_locked(sdev, objs, num_objs, cmds, bos, n,
-					   &args->seqno);
+		ret = simgpu_submit_locked(sdev, file, objs, num_objs, cmds,
+					   bos, n, &args->seqno);
 		drm_gem_unlock_reservations(objs, num_objs, &ticket);
 	}
 	drm_dev_exit(idx);

@@ -6,14 +6,17 @@
  * mapped in the GART so the engine reaches them), VRAM0 (TTM_PL_VRAM) and
  * VRAM1 (TTM_PL_PRIV).  Evictions go VRAM -> TT -> SYSTEM.
  *
- * Moves between VRAM and TT or within VRAM run on the engine, one command
- * per piece of the resources (simgpu_res_cursor.h); VRAM <-> SYSTEM hops
- * through TT.  The driver waits for its own move fence before
- * it commits the move, so an engine error or hang never leaves a BO with
- * undefined content: the move then falls back to the CPU
- * (ttm_bo_move_memcpy()) when both sides are CPU-reachable, or is retried
- * on the (reset) engine, or fails with -EIO and the BO stays where it
- * was.  The module parameter force_cpu_copy (writable at run time) makes
+ * Moves between VRAM and TT or within VRAM run on the engine, as jobs of
+ * the scheduler's kernel entity (simgpu_sched.c), one command per piece
+ * of the resources (simgpu_res_cursor.h); VRAM <-> SYSTEM hops through
+ * TT, or, when TT has no room for the BO (larger than the GART, or the
+ * GART full), goes through the driver's GART window (simgpu_gart.c).
+ *
+ * The driver waits for its own move fence before it commits the move, so
+ * an engine error or hang never leaves a BO with undefined content: the
+ * move then falls back to the CPU when both sides are CPU-reachable, or
+ * is retried on the (reset) engine, or fails with -EIO and the BO stays
+ * where it was.  The module parameter force_cpu_copy (writable at run time) makes
  * every move from then on a CPU copy.
  *
  * Copyright (c) 2026 The simgpu authors
@@ -290,7 +293,47 @@ static void simgpu_count_move(struct ttm_buffer_object *tbo, u32 from, u32 to,
  * Copy (or clear) @tbo into @new_mem on the engine and wait for it.
  * On success the move is committed; on failure nothing changed.
  */
+/*
+ * VRAM <-> SYSTEM through the GART window, a window-full at a time, for
+ * a BO that TT has no room for (simgpu_bo_move() hops through TT
+ * otherwise).  Synchronous: the window is rebound after each chunk.
+ */
+static int simgpu_move_window(struct ttm_buffer_object *tbo,
+			      struct ttm_operation_ctx *ctx,
+			      struct ttm_resource *new_mem)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	bool to_vram = simgpu_mem_is_vram(new_mem->mem_type);
+	int ret;
+
+	/* The SYSTEM side's pages, DMA-mapped. */
+	ret = ttm_bo_populate(tbo, ctx);
+	if (ret)
+		return ret;
+	ret = simgpu_gart_window_copy(sdev, to_vram ? new_mem : tbo->resource,
+				      tbo->ttm, to_vram);
+	if (ret)
+		return ret;
+	ttm_bo_move_sync_cleanup(tbo, new_mem);
+	atomic64_inc(&sdev->stats.window_moves);
+	atomic64_add(tbo->base.size, &sdev->stats.engine_bytes);
+	return 0;
+}
+
+/* Whether TT has room for @tbo now: a hop there needs no eviction. */
+static bool simgpu_tt_has_room(struct ttm_buffer_object *tbo)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource_manager *tt = ttm_manager_type(tbo->bdev,
+							  TTM_PL_TT);
+
+	return simgpu_test_bug(SIMGPU_BUG_NO_WINDOW) ||
+	       ttm_resource_manager_usage(tt) + tbo->base.size <=
+	       simgpu_gart_tt_size(sdev);
+}
+
 static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
+			      struct ttm_operation_ctx *ctx,
 			      struct ttm_resource *new_mem, bool clear)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
@@ -301,23 +344,26 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 		.dst = new_mem,
 		.len = tbo->base.size,
 	};
+	struct simgpu_job *job;
 	struct dma_fence *fence;
 	int ret;
 
+	if (!clear && (old_mem->mem_type == TTM_PL_SYSTEM ||
+		       new_mem->mem_type == TTM_PL_SYSTEM))
+		return simgpu_move_window(tbo, ctx, new_mem);
 	if (!simgpu_res_engine_reachable(new_mem) ||
 	    (!clear && !simgpu_res_engine_reachable(old_mem)))
 		return -EINVAL;
+	job = simgpu_job_create(sdev, &sdev->kernel_entity, &op, 1, 0);
+	if (IS_ERR(job))
+		return PTR_ERR(job);
 	if (new_mem->mem_type == TTM_PL_TT)
 		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
 
-	fence = simgpu_engine_submit(sdev, &op, 1);
-	if (IS_ERR(fence)) {
-		ret = PTR_ERR(fence);
-		goto err_unbind;
-	}
+	fence = simgpu_kernel_job_push(job);
 	/*
-	 * Not interruptible: the copy runs anyway; the engine timeout bounds
-	 * the wait.  The fence error tells whether the data arrived.
+	 * Not interruptible: the copy runs anyway; the scheduler's timeout
+	 * bounds the wait.  The fence error tells whether the data arrived.
 	 */
 	dma_fence_wait(fence, false);
 	ret = fence->error;
@@ -339,7 +385,6 @@ out:
 
 err_put:
 	dma_fence_put(fence);
-err_unbind:
 	/*
 	 * The engine was reset (or never got the work): nothing uses the
 	 * new entries, and TTM may free the pages they point at.
@@ -499,7 +544,7 @@ static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 		return ret ? ret : SIMGPU_TRACE_MOVE_CPU;
 	}
 
-	ret = simgpu_move_engine(tbo, evict, new_mem, clear);
+	ret = simgpu_move_engine(tbo, evict, ctx, new_mem, clear);
 	if (ret != -EIO)
 		return ret ? ret : SIMGPU_TRACE_MOVE_ENGINE;
 	atomic64_inc(&sdev->stats.engine_fallbacks);
@@ -507,7 +552,7 @@ static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 	if (ret != -EIO)
 		return ret ? ret : SIMGPU_TRACE_MOVE_CPU;
 	/* The CPU cannot reach one side: try the reset engine again. */
-	ret = simgpu_move_engine(tbo, evict, new_mem, clear);
+	ret = simgpu_move_engine(tbo, evict, ctx, new_mem, clear);
 	return ret ? ret : SIMGPU_TRACE_MOVE_ENGINE;
 }
 
@@ -597,8 +642,12 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 		ttm_bo_move_null(tbo, new_mem);
 		goto done;
 	} else if ((old_type == TTM_PL_SYSTEM || new_type == TTM_PL_SYSTEM) &&
-		   simgpu_engine_usable(sdev)) {
-		/* VRAM <-> SYSTEM: the engine needs the pages in the GART. */
+		   simgpu_engine_usable(sdev) && simgpu_tt_has_room(tbo)) {
+		/*
+		 * VRAM <-> SYSTEM: the engine needs the pages in the GART.
+		 * With room in TT, hop there (as amdgpu does); without,
+		 * simgpu_move_data() goes through the driver's window.
+		 */
 		hop->fpfn = 0;
 		hop->lpfn = 0;
 		hop->mem_type = TTM_PL_TT;

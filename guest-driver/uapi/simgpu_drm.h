@@ -108,8 +108,11 @@ struct drm_simgpu_stats {
  * @hw_caps: out, the device's capability bits (SIMGPU_CAP_*)
  * @num_regions: out, number of valid entries in @regions
  * @regions: out, the VRAM regions
- * @gart_size: out, bytes of the GART aperture (the TT placement's limit)
+ * @gart_size: out, bytes of the GART aperture
  * @stats: out, the driver's statistics since it was loaded
+ * @tt_size: out, bytes of the GART the TT placement can use (the TT
+ *	placement's limit): @gart_size less the driver's own window, through
+ *	which it moves BOs that TT has no room for (driver minor 3)
  *
  * Fields after @regions were added later: an older, shorter struct still
  * works (the DRM core copies only what the caller's size covers).
@@ -122,6 +125,7 @@ struct drm_simgpu_device_query {
 	struct drm_simgpu_region_info regions[DRM_SIMGPU_MAX_REGIONS];
 	__u64 gart_size;
 	struct drm_simgpu_stats stats;
+	__u64 tt_size;
 };
 
 /* The buffer object will be mapped by the CPU: keep VRAM CPU-visible. */
@@ -143,7 +147,8 @@ struct drm_simgpu_device_query {
  *
  * New objects read as zero.  Fails with -ENOSPC if the object fits in
  * none of @placements (a VRAM region, or its CPU-visible window with
- * DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, or the GART is too small; system
+ * DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS, or the TT part of the GART
+ * (&drm_simgpu_device_query.tt_size) is too small; system
  * memory holds no object larger than RAM).
  */
 struct drm_simgpu_gem_create {
@@ -249,8 +254,9 @@ struct drm_simgpu_cmd {
  * @cmds: in, user pointer to an array of struct drm_simgpu_cmd
  * @num_cmds: in, entries in @cmds, 1 to DRM_SIMGPU_MAX_CMDS
  * @flags: in, must be zero
- * @seqno: out, the fence sequence number of the submission, for
- *	DRM_IOCTL_SIMGPU_WAIT
+ * @seqno: out, the submission's number in the caller's DRM file (1 for
+ *	its first), for DRM_IOCTL_SIMGPU_WAIT with DRM_SIMGPU_WAIT_SEQNO in
+ *	the same file
  *
  * Every object is first moved where the engine reaches it (VRAM or TT) if
  * needed; the objects are then busy until the submission completes.  The
@@ -258,9 +264,9 @@ struct drm_simgpu_cmd {
  * for a bad field, a range outside its object, or an object whose
  * placement mask has neither VRAM nor TT (the engine cannot reach it);
  * -ENOENT for an unknown handle; -ENOSPC/-ENOMEM if the objects cannot
- * be placed; -EIO if the engine was reset while the submission was being
- * queued (some of its commands may have run); -ENODEV if the device is
- * gone; -EINTR/-ERESTARTSYS on a signal.
+ * be placed; -ENODEV if the device is gone; -EINTR/-ERESTARTSYS on a
+ * signal.  The work runs later: DRM_IOCTL_SIMGPU_WAIT on @seqno (or on
+ * an object) tells whether it succeeded.
  */
 struct drm_simgpu_submit {
 	__u64 cmds;
@@ -277,11 +283,15 @@ struct drm_simgpu_submit {
  * struct drm_simgpu_wait - wait for an object to be idle, or for a seqno
  * @handle: in, GEM handle (zero with DRM_SIMGPU_WAIT_SEQNO)
  * @flags: in, DRM_SIMGPU_WAIT_* flags
- * @seqno: in, with DRM_SIMGPU_WAIT_SEQNO: the seqno to wait for
+ * @seqno: in, with DRM_SIMGPU_WAIT_SEQNO: the seqno to wait for, from a
+ *	DRM_IOCTL_SIMGPU_SUBMIT in the same DRM file (-EINVAL for one the
+ *	file never got: a file cannot wait for another's work)
  * @timeout_ns: in, relative timeout in nanoseconds; 0 only polls
  *
  * Interruptible.  Returns 0 when done, -ETIME on timeout, -EIO if the
- * engine work failed (an engine error or hang reset it).
+ * engine work failed: an engine error or hang reset the engine while the
+ * work was on its ring (some of its commands may have run), or the
+ * device is gone.
  */
 struct drm_simgpu_wait {
 	__u32 handle;

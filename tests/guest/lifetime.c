@@ -6,7 +6,8 @@
  *   A BO is kept busy by a long COPY (the engine slowed with
  *   fault_stall_us, timeout_ms raised so that the driver does not reset
  *   it), exported as a dma-buf (DRM_IOCTL_PRIME_HANDLE_TO_FD), and the
- *   dma-buf's fence as a sync_file (DMA_BUF_IOCTL_EXPORT_SYNC_FILE).  Then
+ *   dma-buf's fence (the finished fence of the submission's scheduler
+ *   job) as a sync_file (DMA_BUF_IOCTL_EXPORT_SYNC_FILE).  Then
  *   every simgpu handle and file is closed and the device is unbound, so
  *   that the driver's device structure goes; only the sync_file is left.
  *   SYNC_IOC_FILE_INFO and poll() on it must still work: the fence must
@@ -205,8 +206,10 @@ static int fence(void)
 	if (!ret)
 		ret = file_info(seen);
 	ok = !r1 && !r2 && !ret && gq.busy && seen->num_fences == 1 &&
-	     seen->status == 0 && !strcmp(seen->info.driver_name, "simgpu") &&
-	     seen->info.status == 0;
+	     seen->status == 0 && seen->info.status == 0 &&
+	     /* the job's finished fence, of simgpu's GPU scheduler */
+	     !strcmp(seen->info.driver_name, "drm_sched") &&
+	     !strcmp(seen->info.obj_name, "simgpu");
 	tap_check(&t, ok,
 		  "a sync_file of a busy BO's fence (timeout_ms %d, stall %d, create %d, submit %d, busy %u, export %d: %u fence(s), status %d, driver '%s' timeline '%s')",
 		  r1, r2, r3, r4, gq.busy, ret, seen->num_fences,

@@ -1917,7 +1917,7 @@ static int many_mode(void)
 		return tap_finish(&t);
 	}
 	vram_pages = q.regions[0].size / PAGE;
-	gart_pages = q.gart_size / PAGE;
+	gart_pages = q.tt_size / PAGE;
 
 	/* 1. Created in VRAM0 as far as it holds them. */
 	snap_take(&s0);
@@ -2092,7 +2092,7 @@ static int gart_mode(void)
 		tap_check(&t, false, "open the render node: %d", fd);
 		return tap_finish(&t);
 	}
-	gsize = q.gart_size;
+	gsize = q.tt_size; /* the GART less the driver's window */
 	bsize = gsize / G_FIT;
 	vsize = 2 * MiB;
 	nv = 2 * q.regions[0].size / vsize;

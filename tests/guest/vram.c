@@ -3,7 +3,7 @@
  * simgpu-vram: scattered VRAM.  VRAM resources are made of buddy blocks;
  * every path that reaches them must walk the blocks.
  *
- * Usage: simgpu-vram frag|ring|visible|bigcopy
+ * Usage: simgpu-vram frag|ring|visible|bigcopy|window
  *
  *   frag     a fragmenting workload of mixed, mostly not power-of-two
  *            sizes, in VRAM region 0 (small-BAR), run twice in one VM:
@@ -27,6 +27,12 @@
  *   bigcopy  a move far longer than the engine timeout (timeout_ms) on a
  *            slow engine (--engine-bandwidth): made of bounded commands,
  *            it must never be taken for a hang (no engine reset).
+ *   window   a VRAM BO larger than the TT part of the GART is evicted to
+ *            SYSTEM and brought back (migration and debugfs evict_vram)
+ *            through the driver's GART window; then, with TT full of
+ *            busy TT-only BOs (a slowed engine), a VRAM BO moves to
+ *            SYSTEM through the window without evicting them.  Needs
+ *            --vram 64M --gart 16M.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -436,6 +442,117 @@ static int bigcopy_test(void)
 	return tap_finish(&t);
 }
 
+/* Migrate @b to @mem and verify; 0 or a negative error. */
+static int window_move(int fd, struct bo *b, uint32_t mem, uint64_t *bad)
+{
+	int ret = bo_migrate(fd, b->handle, mem, 0);
+
+	if (!ret && bo_mem(fd, b->handle) != (int)mem)
+		ret = -EAGAIN;
+	*bad += bo_bad(b);
+	return ret;
+}
+
+#define WINDOW_TT_BOS	16
+
+static int window_test(void)
+{
+	struct drm_simgpu_device_query q;
+	struct bo big, small, tt[WINDOW_TT_BOS];
+	unsigned int i, n = 0, busy = 0;
+	uint64_t bad = 0, tt_bo;
+	struct stats a, b;
+	uint64_t seqno;
+	int fd, ret;
+
+	tap_plan(&t, 5);
+	fd = dev_open(&q);
+	if (fd < 0)
+		return tap_finish(&t);
+	if (!q.tt_size || q.tt_size >= q.gart_size) {
+		tap_diag("no GART window reported (tt_size %llu of %llu)",
+			 (unsigned long long)q.tt_size,
+			 (unsigned long long)q.gart_size);
+		return tap_finish(&t);
+	}
+
+	/* 1. Larger than TT: out of VRAM and back, only by the window. */
+	if (bo_open(fd, &big, q.tt_size + 8 * MiB, VRAM0 | TT |
+		    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+		    DRM_SIMGPU_MEM_VRAM0, 0, 1))
+		return tap_finish(&t);
+	stats_read(&a);
+	ret = window_move(fd, &big, DRM_SIMGPU_MEM_SYSTEM, &bad) ||
+	      window_move(fd, &big, DRM_SIMGPU_MEM_VRAM0, &bad);
+	stats_read(&b);
+	tap_check(&t, !ret && !bad && stats_delta(&a, &b, "window_moves") == 2 &&
+		  stats_delta(&a, &b, "window_chunks") >= 2 *
+		  (long long)((q.tt_size + 8 * MiB) / (q.gart_size - q.tt_size)),
+		  "a %llu MiB BO (TT has %llu MiB) to SYSTEM and back through "
+		  "the window: %lld moves, %lld chunks, %llu bad bytes",
+		  (unsigned long long)(big.size / MiB),
+		  (unsigned long long)(q.tt_size / MiB),
+		  stats_delta(&a, &b, "window_moves"),
+		  stats_delta(&a, &b, "window_chunks"),
+		  (unsigned long long)bad);
+
+	stats_read(&a);
+	ret = dbg_write("evict_vram", "1");
+	stats_read(&b);
+	ret = ret ? ret : bo_mem(fd, big.handle) == DRM_SIMGPU_MEM_VRAM0;
+	bad = bo_bad(&big);
+	tap_check(&t, !ret && !bad && stats_delta(&a, &b, "window_moves") >= 1,
+		  "evicted by debugfs evict_vram through the window: in %s, "
+		  "%llu bad bytes", mem_name(bo_mem(fd, big.handle)),
+		  (unsigned long long)bad);
+	bo_close(fd, &big);
+
+	/* 2. TT full of busy TT-only BOs; a VRAM BO leaves VRAM anyway. */
+	if (bo_open(fd, &small, 4 * MiB, VRAM0 | TT |
+		    DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+		    DRM_SIMGPU_MEM_VRAM0, 0, 7))
+		return tap_finish(&t);
+	tt_bo = q.tt_size / 8;
+	for (n = 0; n < WINDOW_TT_BOS && (n + 1) * tt_bo <= q.tt_size; n++)
+		if (bo_open(fd, &tt[n], tt_bo, TT, DRM_SIMGPU_MEM_TT, 0,
+			    100 + n))
+			break;
+	dbg_write("fault_stall_us", "100000");
+	for (i = 0; i < n; i++) {
+		struct drm_simgpu_cmd c = cmd_copy(tt[i].handle, 0,
+						   tt[i].handle, 0, 4096);
+
+		busy += !gpu_submit(fd, &c, 1, &seqno);
+	}
+	stats_read(&a);
+	bad = 0;
+	ret = window_move(fd, &small, DRM_SIMGPU_MEM_SYSTEM, &bad);
+	stats_read(&b);
+	dbg_write("fault_stall_us", "0");
+	tap_check(&t, !ret && !bad && busy == n && n >= 4 &&
+		  stats_delta(&a, &b, "window_moves") == 1 &&
+		  stats_delta(&a, &b, stats_move_name("evict", DRM_SIMGPU_MEM_TT,
+						      DRM_SIMGPU_MEM_SYSTEM)) == 0,
+		  "TT full of %u busy TT BOs: the VRAM BO went to SYSTEM through "
+		  "the window (%lld), no TT BO evicted (%lld), %llu bad bytes",
+		  n, stats_delta(&a, &b, "window_moves"),
+		  stats_delta(&a, &b, stats_move_name("evict", DRM_SIMGPU_MEM_TT,
+						      DRM_SIMGPU_MEM_SYSTEM)),
+		  (unsigned long long)bad);
+	bad = 0;
+	for (i = 0; i < n; i++) {
+		bad += bo_bad(&tt[i]);
+		bo_close(fd, &tt[i]);
+	}
+	bad += bo_bad(&small);
+	bo_close(fd, &small);
+	tap_check(&t, !bad, "every TT BO and the moved BO intact (%llu bad "
+		  "bytes)", (unsigned long long)bad);
+	tap_check(&t, smoke_checks(NULL) == 0, "the driver still works");
+	close(fd);
+	return tap_finish(&t);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -448,6 +565,9 @@ int main(int argc, char **argv)
 		return visible_test();
 	if (!strcmp(mode, "bigcopy"))
 		return bigcopy_test();
-	fprintf(stderr, "usage: %s frag|ring|visible|bigcopy\n", argv[0]);
+	if (!strcmp(mode, "window"))
+		return window_test();
+	fprintf(stderr, "usage: %s frag|ring|visible|bigcopy|window\n",
+		argv[0]);
 	return 2;
 }

@@ -21,7 +21,7 @@ expect_error() {
 	shift 3
 	out=$(SIMGPU_CACHE=$cache "$work/images/fetch.sh" "$@" 2>&1 >/dev/null)
 	rc=$?
-	left=$(find "$cache/src" -mindepth 1 -maxdepth 1 2>/dev/null)
+	left=$(find "$cache/src" -mindepth 1 -maxdepth 1 ! -name '*.lock' 2>/dev/null)
 	[ $rc != 0 ] && [[ $(printf '%s\n' "$out" | tail -n 1) == *"$text"* ]] && [ -z "$left" ]
 	result $? "$desc" "status $rc; output: $out; left in cache: $left"
 }
