@@ -495,9 +495,9 @@ unsigned int simgpu_engine_cmds(const struct simgpu_engine_op *ops,
  * Waits for ring space if needed (not interruptible: the engine always
  * makes progress or is reset).
  *
- * Return: @f's dma_fence with a reference for the caller, or an
- * ERR_PTR(): -ENODEV if the device is gone, -EIO if the engine was reset
- * while the work was being queued (some of it may have run).
+ * Return: @f's dma_fence with a reference for the caller (if the engine
+ * was found hung while the work was being queued, the fence fails at the
+ * reset), or ERR_PTR(-ENODEV) if the device is gone.
  */
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 				       const struct simgpu_engine_op *ops,
@@ -537,18 +537,26 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 		ret = simgpu_engine_wait_space(sdev, 1);
 		ret = min(ret, 0);
 	}
-	if (ret)
+	if (ret && ret != -EIO)
 		goto out_unlock;
 
 	/* No lock of the device's: the fence may outlive it. */
 	dma_fence_init64(&f->base, &simgpu_fence_ops, NULL,
 			 engine->fence_context, engine->next_seqno + 1);
 	WRITE_ONCE(engine->next_seqno, engine->next_seqno + 1);
-	memset(&hw, 0, sizeof(hw));
-	hw.op = SIMGPU_OP_FENCE;
-	hw.dst = engine->fence_dma;
-	hw.value = f->base.seqno;
-	simgpu_engine_emit(engine, &hw);
+	if (!ret) {
+		memset(&hw, 0, sizeof(hw));
+		hw.op = SIMGPU_OP_FENCE;
+		hw.dst = engine->fence_dma;
+		hw.value = f->base.seqno;
+		simgpu_engine_emit(engine, &hw);
+	}
+	/*
+	 * -EIO: a hang was found while the work waited for ring space.  Its
+	 * fence, with no FENCE command, fails only at the reset that
+	 * follows, not while the engine might still run what was queued.
+	 */
+	ret = 0;
 
 	dma_fence_get(&f->base); /* the pending list's reference */
 	spin_lock_irq(&engine->fence_lock);
