@@ -543,6 +543,7 @@ int smoke_checks(const struct drm_simgpu_device_query *want)
 	unsigned int bad = 0, i;
 	const char *bdf;
 	struct stat st;
+	uint64_t win;
 	glob_t g;
 	int fd, ret;
 
@@ -587,6 +588,16 @@ int smoke_checks(const struct drm_simgpu_device_query *want)
 	if (!!(q.hw_caps & SIMGPU_CAP_SMALL_BAR) != ret)
 		SMOKE_FAIL("small-BAR capability 0x%x but visible windows %s",
 			   q.hw_caps, ret ? "smaller" : "whole");
+	/*
+	 * The driver keeps an eighth of the GART's pages (one at least, 8 MiB
+	 * at most) as its window.
+	 */
+	win = q.gart_size / 4096 / 8 * 4096;
+	win = win < 4096 ? 4096 : win > 8 * MiB ? 8 * MiB : win;
+	if (q.tt_size != q.gart_size - win)
+		SMOKE_FAIL("device query: TT %llu bytes of a %llu-byte GART",
+			   (unsigned long long)q.tt_size,
+			   (unsigned long long)q.gart_size);
 	if (want && (q.num_regions != want->num_regions ||
 		     q.gart_size != want->gart_size ||
 		     memcmp(q.regions, want->regions, sizeof(q.regions))))
