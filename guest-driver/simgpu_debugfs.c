@@ -7,8 +7,11 @@
  *                      counters, and gauges of what is in use now
  *                      (vramN_used_bytes, vramN_used_blocks,
  *                      vramN_scattered_resources, tt_used_bytes,
- *                      bo_system_pages, shrinkable_pages, ...)
+ *                      move_fences_pending, bo_system_pages,
+ *                      shrinkable_pages, ...)
  *   evict_vram         write anything: evict every BO from VRAM
+ *   redo_by_cpu        Y (default): the CPU may redo a pipelined move the
+ *                      engine failed; N: only the engine redoes it
  *   fault_fail_count   the device's FAULT_FAIL_COUNT register (read/write)
  *   fault_hang         the device's FAULT_HANG register (read/write)
  *   fault_stall_us     the device's FAULT_STALL_US register (read/write)
@@ -94,6 +97,20 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "vram_scattered %lld\n", atomic64_read(&st->vram_scattered));
 	seq_printf(m, "cpu_copies_scattered %lld\n",
 		   atomic64_read(&st->cpu_copies_scattered));
+	seq_printf(m, "pipelined_moves %lld\n",
+		   atomic64_read(&st->pipelined_moves));
+	seq_printf(m, "pipelined_evictions %lld\n",
+		   atomic64_read(&st->pipelined_evictions));
+	seq_printf(m, "ghost_moves %lld\n", atomic64_read(&st->ghost_moves));
+	seq_printf(m, "ghosts_released %lld\n",
+		   atomic64_read(&st->ghosts_released));
+	seq_printf(m, "eviction_fence_waits %lld\n",
+		   atomic64_read(&st->eviction_fence_waits));
+	seq_printf(m, "move_redos_cpu %lld\n",
+		   atomic64_read(&st->move_redos_cpu));
+	seq_printf(m, "move_redos_engine %lld\n",
+		   atomic64_read(&st->move_redos_engine));
+	seq_printf(m, "moves_lost %lld\n", atomic64_read(&st->moves_lost));
 	for (s = 0; s < sdev->num_regions; s++) {
 		simgpu_vram_mgr_blocks(sdev, s, &blocks, &scattered);
 		seq_printf(m, "vram%u_used_bytes %llu\n", s,
@@ -106,6 +123,7 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 							       TTM_PL_TT)));
 	seq_printf(m, "gart_bound_pages %llu\n", simgpu_gart_bound_pages(sdev));
 	seq_printf(m, "fences_pending %u\n", simgpu_engine_pending(sdev));
+	seq_printf(m, "move_fences_pending %u\n", simgpu_migrate_pending(sdev));
 	simgpu_shrinker_stats_show(sdev, m);
 	return 0;
 }
@@ -191,6 +209,8 @@ void simgpu_debugfs_init(struct simgpu_device *sdev)
 			     NULL);
 	if (!root)
 		return;
+	debugfs_create_bool("redo_by_cpu", 0600, root,
+			    &sdev->migrate.redo_by_cpu);
 	debugfs_create_file("evict_vram", 0200, root, sdev,
 			    &simgpu_evict_vram_fops);
 	debugfs_create_file_unsafe("fault_fail_count", 0600, root, sdev,

@@ -75,6 +75,10 @@ bool simgpu_vram_contiguous;
 module_param_named(vram_contiguous, simgpu_vram_contiguous, bool, 0644);
 MODULE_PARM_DESC(vram_contiguous, "Allocate every VRAM resource as one contiguous range, as the driver once did (default: scattered buddy blocks; writable at run time, for comparisons)");
 
+bool simgpu_sync_moves = true;
+module_param_named(sync_moves, simgpu_sync_moves, bool, 0644);
+MODULE_PARM_DESC(sync_moves, "Wait for each engine move before committing it (default 1, for now); 0: pipelined moves, committed with their fence as xe and amdgpu do (writable at run time, for comparisons)");
+
 static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_DEVICE_QUERY, simgpu_device_query_ioctl,
 			  DRM_RENDER_ALLOW),
@@ -93,12 +97,24 @@ static const struct drm_ioctl_desc simgpu_ioctls[] = {
 			  DRM_RENDER_ALLOW),
 };
 
-DEFINE_DRM_GEM_FOPS(simgpu_fops);
+static const struct file_operations simgpu_fops = {
+	.owner = THIS_MODULE,
+	DRM_GEM_FOPS,
+	.show_fdinfo = drm_show_fdinfo,
+};
+
+/* Per-client memory in /proc/PID/fdinfo: total, shared, resident, purgeable. */
+static void simgpu_show_fdinfo(struct drm_printer *p, struct drm_file *file)
+{
+	drm_show_memory_stats(p, file);
+}
 
 static const struct drm_driver simgpu_drm_driver = {
-	.driver_features = DRIVER_GEM | DRIVER_RENDER,
+	.driver_features = DRIVER_GEM | DRIVER_RENDER | DRIVER_SYNCOBJ |
+			   DRIVER_SYNCOBJ_TIMELINE,
 	.open = simgpu_file_open,
 	.postclose = simgpu_file_close,
+	.show_fdinfo = simgpu_show_fdinfo,
 	.ioctls = simgpu_ioctls,
 	.num_ioctls = ARRAY_SIZE(simgpu_ioctls),
 	.fops = &simgpu_fops,
@@ -116,6 +132,7 @@ static void simgpu_drm_release(struct drm_device *drm, void *arg)
 	if (sdev->ttm_ready)
 		simgpu_ttm_fini(sdev);
 	simgpu_sched_fini(sdev);
+	simgpu_migrate_fini(sdev);
 	simgpu_engine_release(sdev);
 }
 
@@ -155,6 +172,9 @@ static int simgpu_pci_probe(struct pci_dev *pdev,
 	ret = simgpu_engine_init(sdev);
 	if (ret)
 		return ret;
+	ret = simgpu_migrate_init(sdev);
+	if (ret)
+		goto err_engine;
 	ret = simgpu_sched_init(sdev);
 	if (ret)
 		goto err_engine;

@@ -30,7 +30,11 @@
 #define DRIVER_NAME	"simgpu"
 #define DRIVER_DESC	"simgpu simulated discrete GPU"
 #define DRIVER_MAJOR	0
-#define DRIVER_MINOR	3	/* 3: seqnos per DRM file; query tt_size */
+/*
+ * 3: seqnos per DRM file; query tt_size.  4: syncobjs (in/out, timeline),
+ * sync_file out-fences, fdinfo memory statistics.
+ */
+#define DRIVER_MINOR	4
 
 struct dentry;
 struct drm_file;
@@ -62,6 +66,7 @@ extern unsigned int simgpu_timeout_ms;
 extern int simgpu_pool_mode;
 extern bool simgpu_watermark_swapout;
 extern bool simgpu_vram_contiguous;
+extern bool simgpu_sync_moves;
 extern unsigned long simgpu_test_bugs;
 
 /**
@@ -105,6 +110,8 @@ extern unsigned long simgpu_test_bugs;
  * @SIMGPU_BUG_FIRST_FILE_LOW: a DRM file opened while no other is open
  *	gets the lowest scheduling priority, so a busy client that opens
  *	later starves it
+ * @SIMGPU_BUG_NO_MOVE_REDO: a pipelined move the engine failed is not
+ *	redone: its fence signals with the error (content lost)
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -120,6 +127,7 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_NO_KICK,
 	SIMGPU_BUG_NO_WINDOW,
 	SIMGPU_BUG_FIRST_FILE_LOW,
+	SIMGPU_BUG_NO_MOVE_REDO,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -309,10 +317,13 @@ struct simgpu_engine_op {
  *	has the entries below it)
  * @window_pages: entries of the window
  * @window_lock: one windowed copy at a time
+ * @pages: the page each entry of the TT placement maps, NULL if none: how
+ *	the CPU redoes a failed engine move (simgpu_migrate.c)
  *
  * An entry of the TT placement belongs to the TT resource whose range
- * covers it; it is written with that resource's BO reserved, so it needs
- * no lock.  The window's entries are written under @window_lock.
+ * covers it; it (and its @pages entry) is written with that resource's
+ * BO reserved, so it needs no lock.  The window's entries are written
+ * under @window_lock.
  */
 struct simgpu_gart {
 	__le64 *table;
@@ -321,6 +332,53 @@ struct simgpu_gart {
 	u32 window_start;
 	u32 window_pages;
 	struct mutex window_lock; /* the window's entries and its use */
+	struct page **pages;
+};
+
+/**
+ * struct simgpu_hw_cmd - one engine command, as written to the ring
+ * @op: SIMGPU_OP_*
+ * @src_space: COPY: SIMGPU_SPACE_* of @src
+ * @dst_space: SIMGPU_SPACE_* of @dst
+ * @src: COPY: source address
+ * @dst: destination address
+ * @len: bytes
+ * @value: FILL: the 32-bit pattern; FENCE: the seqno
+ */
+struct simgpu_hw_cmd {
+	u32 op;
+	u32 src_space;
+	u32 dst_space;
+	u64 src;
+	u64 dst;
+	u64 len;
+	u64 value;
+};
+
+/**
+ * struct simgpu_migrate - pipelined moves of one device (simgpu_migrate.c)
+ * @lock: protects @pending and @next_seqno; the move fences' lock
+ * @pending: move fences not signalled yet, in seqno order
+ * @fence_context: the move fences' context
+ * @next_seqno: seqno of the latest move fence
+ * @idle: woken when @pending becomes empty
+ * @redo_work: redoes the moves whose engine job failed
+ * @wq: where @redo_work runs (WQ_MEM_RECLAIM)
+ * @redo_by_cpu: the CPU may redo a failed move (debugfs redo_by_cpu;
+ *	else only the engine does)
+ * @redo_push_lock: serialises arming and pushing jobs to
+ *	&simgpu_device.redo_entity
+ */
+struct simgpu_migrate {
+	spinlock_t lock; /* pending, next_seqno; the move fences */
+	struct list_head pending;
+	u64 fence_context;
+	u64 next_seqno;
+	wait_queue_head_t idle;
+	struct work_struct redo_work;
+	struct workqueue_struct *wq;
+	bool redo_by_cpu;
+	struct mutex redo_push_lock; /* arm + push to redo_entity */
 };
 
 /* Placement indices of the statistics (DRM_SIMGPU_MEM_* order). */
@@ -346,6 +404,19 @@ struct simgpu_gart {
  * @window_moves: moves between VRAM and SYSTEM through the GART window
  *	(the BO did not fit in what TT had free)
  * @window_chunks: engine jobs of those moves, one per window-full
+ * @pipelined_moves: engine moves and clears committed before they ran
+ * @pipelined_evictions: of those, evictions from VRAM whose old VRAM TTM
+ *	freed at once, the move's fence kept as the manager's eviction fence
+ * @ghost_moves: of those, moves whose old resource TTM handed to a ghost
+ *	object (non-evicting moves)
+ * @ghosts_released: ghost objects TTM destroyed (delayed delete after
+ *	the move's fence signalled)
+ * @eviction_fence_waits: pipelined moves whose job waited for another
+ *	BO's unsignalled move fence, which TTM put in the BO's reservation
+ *	(the manager's eviction fence)
+ * @move_redos_cpu: pipelined moves the engine failed, redone by the CPU
+ * @move_redos_engine: pipelined moves the engine failed, run again on it
+ * @moves_lost: pipelined moves that failed and could not be redone
  */
 struct simgpu_stats {
 	atomic64_t evictions[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
@@ -363,6 +434,14 @@ struct simgpu_stats {
 	atomic64_t cpu_copies_scattered;
 	atomic64_t window_moves;
 	atomic64_t window_chunks;
+	atomic64_t pipelined_moves;
+	atomic64_t pipelined_evictions;
+	atomic64_t ghost_moves;
+	atomic64_t ghosts_released;
+	atomic64_t eviction_fence_waits;
+	atomic64_t move_redos_cpu;
+	atomic64_t move_redos_engine;
+	atomic64_t moves_lost;
 };
 
 /**
@@ -432,9 +511,12 @@ struct simgpu_shrinker {
  * @engine: the copy/fill engine
  * @sched: the GPU scheduler of the engine's ring (simgpu_sched.c)
  * @kernel_entity: scheduler entity of TTM's moves and clears
+ * @redo_entity: scheduler entity of the engine redos of failed pipelined
+ *	moves (simgpu_migrate.c), which jobs of @kernel_entity may wait for
  * @timeout_wq: where @sched's timeout runs (WQ_MEM_RECLAIM)
  * @kernel_push_lock: serialises arming and pushing jobs to @kernel_entity
  * @sched_ready: @sched and @kernel_entity are set up (probe only)
+ * @migrate: pipelined moves
  * @stats: statistics
  * @shrinker: the system-memory shrinker
  *
@@ -458,9 +540,11 @@ struct simgpu_device {
 	struct simgpu_engine engine;
 	struct drm_gpu_scheduler sched;
 	struct drm_sched_entity kernel_entity;
+	struct drm_sched_entity redo_entity;
 	struct workqueue_struct *timeout_wq;
 	struct mutex kernel_push_lock; /* arm + push to kernel_entity */
 	bool sched_ready;
+	struct simgpu_migrate migrate;
 	struct simgpu_stats stats;
 	struct simgpu_shrinker shrinker;
 };
@@ -471,17 +555,18 @@ struct simgpu_device {
  * @sdev: the device
  * @hw_fence: the engine fence it will signal, allocated with the job
  *	(run_job() must not allocate); NULL once the engine owns it
- * @num_ops: entries in @ops
- * @ops: the work; its resources stay where they are until the job's
- *	finished fence signals (TTM waits for it before moving or freeing
- *	them)
+ * @cmds: its engine commands (device addresses: the memory stays
+ *	reserved for the job until its fence signals, not the resources)
+ * @num_cmds: entries in @cmds
+ * @cmds_shared: @cmds belong to a move fence (simgpu_migrate.c)
  */
 struct simgpu_job {
 	struct drm_sched_job base;
 	struct simgpu_device *sdev;
 	struct simgpu_fence *hw_fence;
-	unsigned int num_ops;
-	struct simgpu_engine_op ops[] __counted_by(num_ops);
+	struct simgpu_hw_cmd *cmds;
+	unsigned int num_cmds;
+	bool cmds_shared;
 };
 
 /**
@@ -647,11 +732,12 @@ void simgpu_engine_fini(struct simgpu_device *sdev);
 void simgpu_engine_hw_release(struct simgpu_device *sdev);
 void simgpu_engine_release(struct simgpu_device *sdev);
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
-				       const struct simgpu_engine_op *ops,
-				       unsigned int num_ops,
+				       const struct simgpu_hw_cmd *cmds,
+				       unsigned int num_cmds,
 				       struct simgpu_fence *f);
-unsigned int simgpu_engine_cmds(const struct simgpu_engine_op *ops,
-				unsigned int num_ops);
+struct simgpu_hw_cmd *simgpu_engine_build_cmds(const struct simgpu_engine_op *ops,
+					       unsigned int num_ops,
+					       unsigned int *num_cmds);
 int simgpu_engine_timeout(struct simgpu_device *sdev, const char **why);
 void simgpu_engine_reset(struct simgpu_device *sdev, const char *why);
 void simgpu_engine_cancel(struct simgpu_device *sdev);
@@ -663,6 +749,8 @@ void simgpu_ttm_fini(struct simgpu_device *sdev);
 unsigned int simgpu_mem_index(u32 mem_type);
 bool simgpu_bo_eviction_valuable(struct ttm_buffer_object *tbo,
 				 const struct ttm_place *place);
+int simgpu_bo_access(struct ttm_buffer_object *tbo, unsigned long offset,
+		     void *buf, int len, int write);
 
 /* simgpu_gem.c */
 struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
@@ -703,9 +791,22 @@ struct simgpu_job *simgpu_job_create(struct simgpu_device *sdev,
 				     struct drm_sched_entity *entity,
 				     const struct simgpu_engine_op *ops,
 				     unsigned int num_ops, u64 client_id);
+struct simgpu_job *simgpu_job_create_cmds(struct simgpu_device *sdev,
+					  struct drm_sched_entity *entity,
+					  struct simgpu_hw_cmd *cmds,
+					  unsigned int num_cmds, u64 client_id);
 struct dma_fence *simgpu_job_push(struct simgpu_job *job);
 struct dma_fence *simgpu_kernel_job_push(struct simgpu_job *job);
 void simgpu_job_put(struct simgpu_job *job);
+
+/* simgpu_migrate.c */
+int simgpu_migrate_init(struct simgpu_device *sdev);
+void simgpu_migrate_fini(struct simgpu_device *sdev);
+struct dma_fence *simgpu_migrate_push(struct simgpu_job *job,
+				      struct ttm_buffer_object *tbo);
+bool simgpu_is_other_move_fence(struct dma_fence *fence,
+				struct ttm_buffer_object *tbo);
+unsigned int simgpu_migrate_pending(struct simgpu_device *sdev);
 
 /* simgpu_shrinker.c */
 int simgpu_shrinker_init(struct simgpu_device *sdev);

@@ -371,17 +371,6 @@ static int simgpu_engine_wait_space(struct simgpu_device *sdev,
 	return engine->dead ? -ENODEV : free;
 }
 
-/* One command in the ring's format. */
-struct simgpu_hw_cmd {
-	u32 op;
-	u32 src_space;
-	u32 dst_space;
-	u64 src;
-	u64 dst;
-	u64 len;
-	u64 value;
-};
-
 /* Write @cmd at the tail; the caller made sure a slot is free. */
 static void simgpu_engine_emit(struct simgpu_engine *engine,
 			       const struct simgpu_hw_cmd *hw)
@@ -462,33 +451,46 @@ static bool simgpu_op_iter_next(struct simgpu_op_iter *it,
 }
 
 /**
- * simgpu_engine_cmds - how many ring slots some work takes
+ * simgpu_engine_build_cmds - the engine commands of some work
  * @ops: the COPYs and FILLs
  * @num_ops: entries in @ops
+ * @num_cmds: returns the number of commands
  *
- * Return: the number of commands simgpu_engine_submit() writes for
- * @ops, its FENCE included.
+ * The commands carry device addresses only, so the work no longer
+ * depends on its resources: TTM may free or reuse them once the move
+ * that uses them is committed (the reuse waits for the move's fence).
+ *
+ * Return: an array for kvfree(), or NULL if out of memory.
  */
-unsigned int simgpu_engine_cmds(const struct simgpu_engine_op *ops,
-				unsigned int num_ops)
+struct simgpu_hw_cmd *simgpu_engine_build_cmds(const struct simgpu_engine_op *ops,
+					       unsigned int num_ops,
+					       unsigned int *num_cmds)
 {
+	struct simgpu_hw_cmd hw, *cmds;
 	struct simgpu_op_iter it;
-	struct simgpu_hw_cmd hw;
-	unsigned int i, n = 1;
+	unsigned int i, n = 0;
 
 	for (i = 0; i < num_ops; i++)
 		for (simgpu_op_iter_init(&it, &ops[i]);
 		     simgpu_op_iter_next(&it, &hw);)
 			n++;
-	return n;
+	cmds = kvmalloc_array(n, sizeof(*cmds), GFP_KERNEL);
+	if (!cmds)
+		return NULL;
+	n = 0;
+	for (i = 0; i < num_ops; i++)
+		for (simgpu_op_iter_init(&it, &ops[i]);
+		     simgpu_op_iter_next(&it, &cmds[n]);)
+			n++;
+	*num_cmds = n;
+	return cmds;
 }
 
 /**
  * simgpu_engine_submit - queue engine work followed by a fence
  * @sdev: simgpu device
- * @ops: the COPYs and FILLs, already validated by the caller, on
- *	resources that stay where they are until the fence signals
- * @num_ops: number of entries in @ops
+ * @cmds: the commands, from simgpu_engine_build_cmds()
+ * @num_cmds: number of entries in @cmds
  * @f: the fence to use, zeroed, allocated by the caller (the scheduler's
  *	run_job() must not allocate memory); the caller keeps it on error
  *
@@ -500,12 +502,11 @@ unsigned int simgpu_engine_cmds(const struct simgpu_engine_op *ops,
  * reset), or ERR_PTR(-ENODEV) if the device is gone.
  */
 struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
-				       const struct simgpu_engine_op *ops,
-				       unsigned int num_ops,
+				       const struct simgpu_hw_cmd *cmds,
+				       unsigned int num_cmds,
 				       struct simgpu_fence *f)
 {
 	struct simgpu_engine *engine = &sdev->engine;
-	struct simgpu_op_iter it;
 	struct simgpu_hw_cmd hw;
 	unsigned int i;
 	u32 room = 0;
@@ -517,21 +518,18 @@ struct dma_fence *simgpu_engine_submit(struct simgpu_device *sdev,
 	mutex_lock(&engine->ring_lock);
 	if (engine->dead)
 		ret = -ENODEV;
-	for (i = 0; !ret && i < num_ops; i++) {
-		simgpu_op_iter_init(&it, &ops[i]);
-		while (!ret && simgpu_op_iter_next(&it, &hw)) {
-			/* Always a slot left for the fence. */
-			if (room < 2) {
-				ret = simgpu_engine_wait_space(sdev, 2);
-				if (ret < 0)
-					break;
-				room = ret;
-				ret = 0;
-			}
-			simgpu_engine_emit(engine, &hw);
-			atomic64_inc(&sdev->stats.engine_cmds);
-			room--;
+	for (i = 0; !ret && i < num_cmds; i++) {
+		/* Always a slot left for the fence. */
+		if (room < 2) {
+			ret = simgpu_engine_wait_space(sdev, 2);
+			if (ret < 0)
+				break;
+			room = ret;
+			ret = 0;
 		}
+		simgpu_engine_emit(engine, &cmds[i]);
+		atomic64_inc(&sdev->stats.engine_cmds);
+		room--;
 	}
 	if (!ret && !room) {
 		ret = simgpu_engine_wait_space(sdev, 1);

@@ -19,6 +19,7 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
@@ -79,6 +80,11 @@ int simgpu_gart_init(struct simgpu_device *sdev)
 					 &gart->table_dma, GFP_KERNEL);
 	if (!gart->table)
 		return -ENOMEM;
+	gart->pages = kvcalloc(gart->entries, sizeof(*gart->pages), GFP_KERNEL);
+	if (!gart->pages) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 
 	gart->window_pages = clamp_t(u32, gart->entries / 8, 1,
 				     SIMGPU_GART_WINDOW_PAGES);
@@ -96,6 +102,8 @@ int simgpu_gart_init(struct simgpu_device *sdev)
 	return 0;
 
 err_free:
+	kvfree(gart->pages);
+	gart->pages = NULL;
 	dma_free_coherent(&sdev->pdev->dev, simgpu_gart_table_size(gart),
 			  gart->table, gart->table_dma);
 	gart->table = NULL;
@@ -133,6 +141,8 @@ void simgpu_gart_fini(struct simgpu_device *sdev)
 {
 	ttm_range_man_fini(&sdev->bdev, TTM_PL_TT);
 	simgpu_gart_hw_fini(sdev);
+	kvfree(sdev->gart.pages);
+	sdev->gart.pages = NULL;
 	mutex_destroy(&sdev->gart.window_lock);
 }
 
@@ -153,11 +163,13 @@ void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 	/* Unplugged, the table is gone (simgpu_gart_hw_fini()). */
 	if (!drm_dev_enter(&sdev->drm, &idx))
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		sdev->gart.table[res->start + i] =
 			cpu_to_le64((tt->dma_address[i] &
 				     SIMGPU_GART_ENTRY_ADDR_MASK) |
 				    SIMGPU_GART_ENTRY_VALID);
+		WRITE_ONCE(sdev->gart.pages[res->start + i], tt->pages[i]);
+	}
 	/* The engine reads entries when it uses them; order before doorbell. */
 	wmb();
 	drm_dev_exit(idx);
@@ -178,6 +190,7 @@ void simgpu_gart_unbind(struct simgpu_device *sdev, struct ttm_resource *res)
 	if (!drm_dev_enter(&sdev->drm, &idx))
 		return;
 	memset(&sdev->gart.table[res->start], 0, n * SIMGPU_GART_ENTRY_SIZE);
+	memset(&sdev->gart.pages[res->start], 0, n * sizeof(*sdev->gart.pages));
 	drm_dev_exit(idx);
 }
 

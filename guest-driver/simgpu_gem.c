@@ -215,11 +215,23 @@ static vm_fault_t simgpu_gem_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+static int simgpu_gem_vm_access(struct vm_area_struct *vma,
+				unsigned long addr, void *buf, int len,
+				int write)
+{
+	struct ttm_buffer_object *tbo = vma->vm_private_data;
+	unsigned long offset = addr - vma->vm_start +
+		((vma->vm_pgoff - drm_vma_node_start(&tbo->base.vma_node))
+		 << PAGE_SHIFT);
+
+	return simgpu_bo_access(tbo, offset, buf, len, write);
+}
+
 static const struct vm_operations_struct simgpu_gem_vm_ops = {
 	.fault = simgpu_gem_fault,
 	.open = ttm_bo_vm_open,
 	.close = ttm_bo_vm_close,
-	.access = ttm_bo_vm_access,
+	.access = simgpu_gem_vm_access,
 };
 
 /*
@@ -234,6 +246,7 @@ static int simgpu_gem_vmap(struct drm_gem_object *gem, struct iosys_map *map)
 	struct ttm_operation_ctx ctx = { .interruptible = true };
 	struct simgpu_bo *bo = to_simgpu_bo(tbo);
 	struct ttm_resource *res = tbo->resource;
+	long lret;
 	u32 mem;
 	int ret;
 
@@ -253,11 +266,40 @@ static int simgpu_gem_vmap(struct drm_gem_object *gem, struct iosys_map *map)
 		if (ret)
 			return ret;
 	}
+	/* A pipelined move may still be filling it. */
+	lret = dma_resv_wait_timeout(gem->resv, DMA_RESV_USAGE_KERNEL, true,
+				     MAX_SCHEDULE_TIMEOUT);
+	if (lret < 0)
+		return lret;
 	return drm_gem_ttm_vmap(gem, map);
+}
+
+/*
+ * For fdinfo (drm_show_memory_stats(), under the file's table spinlock):
+ * a BO whose reservation is busy is taken as resident and not purgeable.
+ */
+static enum drm_gem_object_status simgpu_gem_status(struct drm_gem_object *gem)
+{
+	struct ttm_buffer_object *tbo = drm_gem_ttm_of_gem(gem);
+	struct simgpu_bo *bo = to_simgpu_bo(tbo);
+	enum drm_gem_object_status s = DRM_GEM_OBJECT_RESIDENT;
+
+	if (!dma_resv_trylock(gem->resv))
+		return s;
+	if (tbo->resource && !simgpu_mem_is_vram(tbo->resource->mem_type) &&
+	    (!tbo->ttm || !ttm_tt_is_populated(tbo->ttm)))
+		s = 0;
+	if (bo->madv == DRM_SIMGPU_MADV_DONTNEED)
+		s |= DRM_GEM_OBJECT_PURGEABLE;
+	if (!dma_resv_test_signaled(gem->resv, DMA_RESV_USAGE_BOOKKEEP))
+		s |= DRM_GEM_OBJECT_ACTIVE;
+	dma_resv_unlock(gem->resv);
+	return s;
 }
 
 static const struct drm_gem_object_funcs simgpu_gem_funcs = {
 	.free = simgpu_gem_free,
+	.status = simgpu_gem_status,
 	.mmap = drm_gem_ttm_mmap,
 	.vmap = simgpu_gem_vmap,
 	.vunmap = drm_gem_ttm_vunmap,

@@ -53,7 +53,7 @@ static struct dma_fence *simgpu_sched_run_job(struct drm_sched_job *sched_job)
 	/* Cancelled (entity killed) or set to fail: do not run it. */
 	if (unlikely(sched_job->s_fence->finished.error))
 		return NULL;
-	fence = simgpu_engine_submit(job->sdev, job->ops, job->num_ops,
+	fence = simgpu_engine_submit(job->sdev, job->cmds, job->num_cmds,
 				     job->hw_fence);
 	if (!IS_ERR(fence))
 		job->hw_fence = NULL; /* the engine's now */
@@ -92,13 +92,18 @@ static void simgpu_sched_cancel_job(struct drm_sched_job *sched_job)
 	simgpu_engine_cancel(to_simgpu_job(sched_job)->sdev);
 }
 
-static void simgpu_sched_free_job(struct drm_sched_job *sched_job)
+static void simgpu_job_free(struct simgpu_job *job)
 {
-	struct simgpu_job *job = to_simgpu_job(sched_job);
-
-	drm_sched_job_cleanup(sched_job);
+	if (!job->cmds_shared)
+		kvfree(job->cmds);
 	kfree(job->hw_fence);
 	kfree(job);
+}
+
+static void simgpu_sched_free_job(struct drm_sched_job *sched_job)
+{
+	drm_sched_job_cleanup(sched_job);
+	simgpu_job_free(to_simgpu_job(sched_job));
 }
 
 static const struct drm_sched_backend_ops simgpu_sched_ops = {
@@ -115,12 +120,58 @@ static u32 simgpu_sched_credit_limit(struct simgpu_device *sdev)
 }
 
 /**
+ * simgpu_job_create_cmds - a job of engine commands, not yet pushed
+ * @sdev: simgpu device
+ * @entity: the entity to run it from: &simgpu_device.kernel_entity or
+ *	a file's
+ * @cmds: the commands, from simgpu_engine_build_cmds(); the job owns
+ *	them if it is created, unless &simgpu_job.cmds_shared is set
+ * @num_cmds: entries in @cmds
+ * @client_id: the DRM client's id (&drm_file.client_id), 0 for the kernel
+ *
+ * Return: the job, or an ERR_PTR().
+ */
+struct simgpu_job *simgpu_job_create_cmds(struct simgpu_device *sdev,
+					  struct drm_sched_entity *entity,
+					  struct simgpu_hw_cmd *cmds,
+					  unsigned int num_cmds, u64 client_id)
+{
+	struct simgpu_job *job;
+	u32 credits;
+	int ret;
+
+	job = kzalloc_obj(*job);
+	if (!job)
+		return ERR_PTR(-ENOMEM);
+	job->cmds = cmds;
+	job->num_cmds = num_cmds;
+	job->sdev = sdev;
+	job->hw_fence = kzalloc_obj(*job->hw_fence);
+	if (!job->hw_fence) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	/* Its commands and a FENCE, as one job can have: all the ring. */
+	credits = min(num_cmds + 1, simgpu_sched_credit_limit(sdev));
+	ret = drm_sched_job_init(&job->base, entity, credits, NULL, client_id);
+	if (ret)
+		goto err_free;
+	return job;
+
+err_free:
+	kfree(job->hw_fence);
+	kfree(job);
+	return ERR_PTR(ret);
+}
+
+/**
  * simgpu_job_create - a job of engine work, not yet pushed
  * @sdev: simgpu device
  * @entity: the entity to run it from: &simgpu_device.kernel_entity or
  *	a file's
- * @ops: the work (copied into the job); its resources must stay where
- *	they are until the job's finished fence signals
+ * @ops: the work, turned into engine commands at once: its resources
+ *	may go once the job is pushed, their memory must not be reused
+ *	until the job's finished fence signals
  * @num_ops: entries in @ops, at least one
  * @client_id: the DRM client's id (&drm_file.client_id), 0 for the kernel
  *
@@ -134,32 +185,17 @@ struct simgpu_job *simgpu_job_create(struct simgpu_device *sdev,
 				     const struct simgpu_engine_op *ops,
 				     unsigned int num_ops, u64 client_id)
 {
+	struct simgpu_hw_cmd *cmds;
 	struct simgpu_job *job;
-	u32 credits;
-	int ret;
+	unsigned int num_cmds;
 
-	job = kzalloc_flex(*job, ops, num_ops);
-	if (!job)
+	cmds = simgpu_engine_build_cmds(ops, num_ops, &num_cmds);
+	if (!cmds)
 		return ERR_PTR(-ENOMEM);
-	job->num_ops = num_ops;
-	memcpy(job->ops, ops, num_ops * sizeof(*ops));
-	job->sdev = sdev;
-	job->hw_fence = kzalloc_obj(*job->hw_fence);
-	if (!job->hw_fence) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
-	credits = min(simgpu_engine_cmds(ops, num_ops),
-		      simgpu_sched_credit_limit(sdev));
-	ret = drm_sched_job_init(&job->base, entity, credits, NULL, client_id);
-	if (ret)
-		goto err_free;
+	job = simgpu_job_create_cmds(sdev, entity, cmds, num_cmds, client_id);
+	if (IS_ERR(job))
+		kvfree(cmds);
 	return job;
-
-err_free:
-	kfree(job->hw_fence);
-	kfree(job);
-	return ERR_PTR(ret);
 }
 
 /**
@@ -207,8 +243,7 @@ struct dma_fence *simgpu_kernel_job_push(struct simgpu_job *job)
 void simgpu_job_put(struct simgpu_job *job)
 {
 	drm_sched_job_cleanup(&job->base);
-	kfree(job->hw_fence);
-	kfree(job);
+	simgpu_job_free(job);
 }
 
 /**
@@ -250,9 +285,15 @@ int simgpu_sched_init(struct simgpu_device *sdev)
 				    DRM_SCHED_PRIORITY_KERNEL, &sched, 1, NULL);
 	if (ret)
 		goto err_sched;
+	ret = drm_sched_entity_init(&sdev->redo_entity,
+				    DRM_SCHED_PRIORITY_KERNEL, &sched, 1, NULL);
+	if (ret)
+		goto err_entity;
 	sdev->sched_ready = true;
 	return 0;
 
+err_entity:
+	drm_sched_entity_destroy(&sdev->kernel_entity);
 err_sched:
 	drm_sched_fini(sched);
 err_wq:
@@ -271,6 +312,7 @@ void simgpu_sched_fini(struct simgpu_device *sdev)
 	if (!sdev->sched_ready)
 		return;
 	drm_sched_entity_destroy(&sdev->kernel_entity);
+	drm_sched_entity_destroy(&sdev->redo_entity);
 	drm_sched_fini(&sdev->sched);
 	mutex_destroy(&sdev->kernel_push_lock);
 	destroy_workqueue(sdev->timeout_wq);

@@ -12,19 +12,29 @@
  * every BO, as a writer of the destinations and a reader of the sources:
  * TTM waits for it before it moves or frees them.
  *
+ * Explicit sync: the job also waits for the submission's in-syncs
+ * (syncobjs, binary or timeline points), and its finished fence goes to
+ * the out-syncs and, on request, to a sync_file.  Everything that can
+ * fail (handles, points, the timeline's chain node, the file descriptor)
+ * is looked up or allocated before the job is armed.
+ *
  * Each submission gets the next seqno of its file, for
  * DRM_IOCTL_SIMGPU_WAIT: a file waits for its own work only.
  *
  * Copyright (c) 2026 The simgpu authors
  */
 
+#include <linux/dma-fence-chain.h>
+#include <linux/file.h>
 #include <linux/slab.h>
+#include <linux/sync_file.h>
 #include <linux/uaccess.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_gem_ttm_helper.h>
+#include <drm/drm_syncobj.h>
 
 #include "simgpu_drv.h"
 #include "uapi/simgpu_drm.h"
@@ -59,6 +69,168 @@ static int simgpu_cmd_check(const struct drm_simgpu_cmd *cmd)
 	default:
 		return -EINVAL;
 	}
+}
+
+/**
+ * struct simgpu_out_sync - a syncobj to signal, looked up beforehand
+ * @syncobj: a reference
+ * @chain: for a timeline point, its node (else NULL)
+ * @point: the timeline point, 0 for a binary syncobj
+ */
+struct simgpu_out_sync {
+	struct drm_syncobj *syncobj;
+	struct dma_fence_chain *chain;
+	u64 point;
+};
+
+/**
+ * struct simgpu_syncs - a submission's explicit sync
+ * @in: the in-syncs, copied from userspace
+ * @num_in: entries in @in
+ * @out: the out-syncs, looked up
+ * @num_out: entries in @out
+ * @fence_fd: a reserved file descriptor for the sync_file, or -1
+ */
+struct simgpu_syncs {
+	struct drm_simgpu_sync *in;
+	unsigned int num_in;
+	struct simgpu_out_sync *out;
+	unsigned int num_out;
+	int fence_fd;
+};
+
+static void simgpu_syncs_free(struct simgpu_syncs *sy)
+{
+	unsigned int i;
+
+	for (i = 0; i < sy->num_out; i++) {
+		dma_fence_chain_free(sy->out[i].chain);
+		if (sy->out[i].syncobj)
+			drm_syncobj_put(sy->out[i].syncobj);
+	}
+	kvfree(sy->out);
+	kvfree(sy->in);
+	if (sy->fence_fd >= 0)
+		put_unused_fd(sy->fence_fd);
+}
+
+/* Copy, check and look up the syncs of @args before anything runs. */
+static int simgpu_syncs_get(struct drm_file *file,
+			    const struct drm_simgpu_submit *args,
+			    struct simgpu_syncs *sy)
+{
+	struct drm_simgpu_sync *out = NULL;
+	unsigned int i;
+	int ret = 0;
+
+	memset(sy, 0, sizeof(*sy));
+	sy->fence_fd = -1;
+	if (args->num_in_syncs > DRM_SIMGPU_MAX_SYNCS ||
+	    args->num_out_syncs > DRM_SIMGPU_MAX_SYNCS)
+		return -EINVAL;
+	if (args->num_in_syncs) {
+		sy->in = memdup_array_user(u64_to_user_ptr(args->in_syncs),
+					   args->num_in_syncs,
+					   sizeof(*sy->in));
+		if (IS_ERR(sy->in)) {
+			ret = PTR_ERR(sy->in);
+			sy->in = NULL;
+			return ret;
+		}
+		sy->num_in = args->num_in_syncs;
+		for (i = 0; i < sy->num_in; i++)
+			if (sy->in[i].flags)
+				return -EINVAL;
+	}
+	if (args->num_out_syncs) {
+		out = memdup_array_user(u64_to_user_ptr(args->out_syncs),
+					args->num_out_syncs, sizeof(*out));
+		if (IS_ERR(out))
+			return PTR_ERR(out);
+		sy->out = kvzalloc_objs(*sy->out, args->num_out_syncs);
+		if (!sy->out) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		for (i = 0; i < args->num_out_syncs; i++) {
+			sy->num_out++;
+			ret = -EINVAL;
+			if (out[i].flags)
+				goto out_free;
+			ret = -ENOENT;
+			sy->out[i].syncobj = drm_syncobj_find(file,
+							      out[i].handle);
+			if (!sy->out[i].syncobj)
+				goto out_free;
+			sy->out[i].point = out[i].point;
+			if (!out[i].point)
+				continue;
+			ret = -ENOMEM;
+			sy->out[i].chain = dma_fence_chain_alloc();
+			if (!sy->out[i].chain)
+				goto out_free;
+		}
+		ret = 0;
+	}
+	if (args->flags & DRM_SIMGPU_SUBMIT_FENCE_OUT) {
+		sy->fence_fd = get_unused_fd_flags(O_CLOEXEC);
+		if (sy->fence_fd < 0)
+			ret = sy->fence_fd;
+	}
+out_free:
+	kvfree(out);
+	return ret;
+}
+
+/* The in-syncs' fences, as dependencies of @job. */
+static int simgpu_syncs_add_deps(struct drm_file *file,
+				 const struct simgpu_syncs *sy,
+				 struct simgpu_job *job)
+{
+	struct dma_fence *fence;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sy->num_in; i++) {
+		ret = drm_syncobj_find_fence(file, sy->in[i].handle,
+					     sy->in[i].point, 0, &fence);
+		if (ret)
+			return ret;
+		ret = drm_sched_job_add_dependency(&job->base, fence);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Hand the pushed job's @fence to the out-syncs and the sync_file. */
+static void simgpu_syncs_signal(struct simgpu_syncs *sy,
+				struct dma_fence *fence, s32 *fence_fd)
+{
+	struct sync_file *sync_file;
+	unsigned int i;
+
+	for (i = 0; i < sy->num_out; i++) {
+		if (sy->out[i].chain) {
+			drm_syncobj_add_point(sy->out[i].syncobj,
+					      sy->out[i].chain, fence,
+					      sy->out[i].point);
+			sy->out[i].chain = NULL; /* the syncobj's now */
+		} else {
+			drm_syncobj_replace_fence(sy->out[i].syncobj, fence);
+		}
+	}
+	if (sy->fence_fd < 0)
+		return;
+	/* The work is queued anyway: without memory, no sync_file (-1). */
+	sync_file = sync_file_create(fence);
+	if (!sync_file) {
+		*fence_fd = -1;
+		return;
+	}
+	fd_install(sy->fence_fd, sync_file->file);
+	*fence_fd = sy->fence_fd;
+	sy->fence_fd = -1;
 }
 
 /* Move a locked BO where the engine reaches it. */
@@ -127,7 +299,8 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 				unsigned int num_objs,
 				const struct drm_simgpu_cmd *cmds,
 				struct simgpu_bo **bos, unsigned int num_cmds,
-				u64 *seqno)
+				struct simgpu_syncs *sy,
+				struct drm_simgpu_submit *args)
 {
 	struct simgpu_file *sf = file->driver_priv;
 	struct simgpu_engine_op *ops;
@@ -175,6 +348,9 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 		if (ret)
 			goto err_put;
 	}
+	ret = simgpu_syncs_add_deps(file, sy, job);
+	if (ret)
+		goto err_put;
 
 	mutex_lock(&sf->lock);
 	simgpu_file_prune(sf);
@@ -190,9 +366,10 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 		dma_resv_add_fence(objs[i]->resv, fence, write ?
 				   DMA_RESV_USAGE_WRITE : DMA_RESV_USAGE_READ);
 	}
-	*seqno = ++sf->last_seqno;
-	xa_store(&sf->fences, *seqno, fence, GFP_NOWAIT);
+	args->seqno = ++sf->last_seqno;
+	xa_store(&sf->fences, args->seqno, fence, GFP_NOWAIT);
 	mutex_unlock(&sf->lock);
+	simgpu_syncs_signal(sy, fence, &args->out_fence_fd);
 	atomic64_inc(&sdev->stats.submits);
 	return 0;
 
@@ -307,12 +484,13 @@ void simgpu_file_close(struct drm_device *drm, struct drm_file *file)
  * @data: struct drm_simgpu_submit
  * @file: DRM file of the caller, whose handles the commands name
  *
- * Return: 0 with the seqno of the submission, -EINVAL for a bad command,
- * a range outside its BO or a BO the engine cannot reach (neither VRAM nor
- * TT in its placement mask), -ENOENT for an unknown handle, -EFAULT,
+ * Return: 0 with the seqno of the submission, -EINVAL for a bad field or
+ * command, a range outside its BO, a BO the engine cannot reach (neither
+ * VRAM nor TT in its placement mask) or an in-sync without a fence,
+ * -ENOENT for an unknown BO or syncobj handle, -EFAULT, -EMFILE,
  * -ERESTARTSYS on a signal, -ENOSPC/-ENOMEM if the BOs cannot be placed,
  * -ENODEV if the device is gone.  Whether the work succeeds, the
- * submission's seqno tells (DRM_IOCTL_SIMGPU_WAIT).
+ * submission's seqno, out-syncs and sync_file tell.
  */
 int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 			struct drm_file *file)
@@ -322,11 +500,13 @@ int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 	struct drm_simgpu_cmd *cmds;
 	struct ww_acquire_ctx ticket;
 	struct drm_gem_object **objs;
+	struct simgpu_syncs sy;
 	struct simgpu_bo **bos;
 	unsigned int i, j, num_objs = 0, n = args->num_cmds;
 	int ret, idx;
 
-	if (args->flags || !n || n > DRM_SIMGPU_MAX_CMDS)
+	if (args->flags & ~DRM_SIMGPU_SUBMIT_FLAGS || args->pad ||
+	    args->extensions || !n || n > DRM_SIMGPU_MAX_CMDS)
 		return -EINVAL;
 
 	cmds = memdup_array_user(u64_to_user_ptr(args->cmds), n, sizeof(*cmds));
@@ -338,6 +518,9 @@ int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 		ret = -ENOMEM;
 		goto out_free;
 	}
+	ret = simgpu_syncs_get(file, args, &sy);
+	if (ret)
+		goto out_syncs;
 
 	for (i = 0; i < n; i++) {
 		ret = simgpu_cmd_check(&cmds[i]);
@@ -389,7 +572,7 @@ int simgpu_submit_ioctl(struct drm_device *drm, void *data,
 	ret = drm_gem_lock_reservations(objs, num_objs, &ticket);
 	if (!ret) {
 		ret = simgpu_submit_locked(sdev, file, objs, num_objs, cmds,
-					   bos, n, &args->seqno);
+					   bos, n, &sy, args);
 		drm_gem_unlock_reservations(objs, num_objs, &ticket);
 	}
 	drm_dev_exit(idx);
@@ -397,6 +580,8 @@ out_put:
 	for (i = 0; i < 2 * n; i++)
 		if (bos[i])
 			drm_gem_object_put(&bos[i]->tbo.base);
+out_syncs:
+	simgpu_syncs_free(&sy);
 out_free:
 	kvfree(objs);
 	kvfree(bos);

@@ -12,12 +12,24 @@
  * TT, or, when TT has no room for the BO (larger than the GART, or the
  * GART full), goes through the driver's GART window (simgpu_gart.c).
  *
- * The driver waits for its own move fence before it commits the move, so
- * an engine error or hang never leaves a BO with undefined content: the
- * move then falls back to the CPU when both sides are CPU-reachable, or
- * is retried on the (reset) engine, or fails with -EIO and the BO stays
- * where it was.  The module parameter force_cpu_copy (writable at run time) makes
- * every move from then on a CPU copy.
+ * With sync_moves=0, engine moves are pipelined, as in xe and amdgpu (the
+ * default will be once every test expects it): the move's job waits
+ * for the fences in the BO's reservation (user work, earlier moves, the
+ * manager's eviction fence) on the scheduler, and the move is committed
+ * at once with its fence (ttm_bo_move_accel_cleanup()): pipelined
+ * eviction from VRAM, ghost objects for the old resource of other moves.
+ * What follows an engine failure after the commit is in simgpu_migrate.c.
+ * Moves that are not the engine's (SYSTEM <-> TT, purges, CPU copies) and
+ * the GART window's wait for the BO to be idle first.
+ *
+ * With the module parameter sync_moves=1 (the default for now; writable at
+ * run time: each move reads it), the driver waits for its move fence
+ * before it commits the move, so an engine error or hang never leaves a BO with
+ * undefined content: the move then falls back to the CPU when both sides
+ * are CPU-reachable, or is retried on the (reset) engine, or fails with
+ * -EIO and the BO stays where it was.  The module parameter
+ * force_cpu_copy (writable at run time) makes every move from then on a
+ * CPU copy.
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -306,6 +318,9 @@ static int simgpu_move_window(struct ttm_buffer_object *tbo,
 	bool to_vram = simgpu_mem_is_vram(new_mem->mem_type);
 	int ret;
 
+	ret = ttm_bo_wait_ctx(tbo, ctx);
+	if (ret)
+		return ret;
 	/* The SYSTEM side's pages, DMA-mapped. */
 	ret = ttm_bo_populate(tbo, ctx);
 	if (ret)
@@ -332,9 +347,60 @@ static bool simgpu_tt_has_room(struct ttm_buffer_object *tbo)
 	       simgpu_gart_tt_size(sdev);
 }
 
+/* Whether a move of @tbo waits for an eviction fence TTM gave it. */
+static bool simgpu_bo_waits_eviction(struct ttm_buffer_object *tbo)
+{
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+
+	dma_resv_for_each_fence(&cursor, tbo->base.resv, DMA_RESV_USAGE_KERNEL,
+				fence)
+		if (simgpu_is_other_move_fence(fence, tbo))
+			return true;
+	return false;
+}
+
+/*
+ * Commit a pipelined move: the BO's reservation gets @fence, the old
+ * resource goes to a ghost object or, evicted from VRAM, is freed with
+ * @fence as the manager's eviction fence.
+ */
+static int simgpu_move_commit(struct ttm_buffer_object *tbo,
+			      struct dma_fence *fence, bool evict,
+			      struct ttm_resource *new_mem)
+{
+	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct ttm_resource *old_mem = tbo->resource;
+	bool from_vram;
+	int ret;
+
+	if (!old_mem) {
+		dma_resv_add_fence(tbo->base.resv, fence, DMA_RESV_USAGE_KERNEL);
+		ttm_bo_move_null(tbo, new_mem);
+		return 0;
+	}
+	from_vram = simgpu_mem_is_vram(old_mem->mem_type);
+
+	ret = ttm_bo_move_accel_cleanup(tbo, fence, evict, true, new_mem);
+	if (ret) {
+		/* No ghost (no memory): the old resource goes when idle. */
+		dma_fence_wait(fence, false);
+		if (old_mem->mem_type == TTM_PL_TT)
+			simgpu_gart_unbind(sdev, old_mem);
+		ttm_bo_move_sync_cleanup(tbo, new_mem);
+		return 0;
+	}
+	if (evict && from_vram)
+		atomic64_inc(&sdev->stats.pipelined_evictions);
+	else if (!evict)
+		atomic64_inc(&sdev->stats.ghost_moves);
+	return 0;
+}
+
 static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 			      struct ttm_operation_ctx *ctx,
-			      struct ttm_resource *new_mem, bool clear)
+			      struct ttm_resource *new_mem, bool clear,
+			      bool pipelined)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
 	struct ttm_resource *old_mem = tbo->resource;
@@ -357,9 +423,35 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 	job = simgpu_job_create(sdev, &sdev->kernel_entity, &op, 1, 0);
 	if (IS_ERR(job))
 		return PTR_ERR(job);
+
+	if (pipelined) {
+		/* Whatever uses the BO now goes first, on the engine. */
+		if (simgpu_bo_waits_eviction(tbo))
+			atomic64_inc(&sdev->stats.eviction_fence_waits);
+		ret = drm_sched_job_add_resv_dependencies(&job->base,
+							  tbo->base.resv,
+							  DMA_RESV_USAGE_BOOKKEEP);
+		if (ret) {
+			simgpu_job_put(job);
+			return ret;
+		}
+		if (new_mem->mem_type == TTM_PL_TT)
+			simgpu_gart_bind(sdev, tbo->ttm, new_mem);
+		fence = simgpu_migrate_push(job, tbo);
+		if (IS_ERR(fence)) {
+			if (new_mem->mem_type == TTM_PL_TT)
+				simgpu_gart_unbind(sdev, new_mem);
+			return PTR_ERR(fence);
+		}
+		atomic64_add(op.len, &sdev->stats.engine_bytes);
+		/* The old TT resource is unbound when TTM deletes it. */
+		ret = simgpu_move_commit(tbo, fence, evict, new_mem);
+		dma_fence_put(fence);
+		return ret;
+	}
+
 	if (new_mem->mem_type == TTM_PL_TT)
 		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
-
 	fence = simgpu_kernel_job_push(job);
 	/*
 	 * Not interruptible: the copy runs anyway; the scheduler's timeout
@@ -502,6 +594,9 @@ static int simgpu_move_cpu(struct ttm_buffer_object *tbo,
 	if (!simgpu_vram_res_visible(sdev, new_mem) ||
 	    (!clear && !simgpu_vram_res_visible(sdev, old_mem)))
 		return -EIO; /* the CPU cannot reach one side */
+	ret = ttm_bo_wait_ctx(tbo, ctx);
+	if (ret)
+		return ret;
 
 	/*
 	 * TTM's own CPU move maps each side as one range: for contiguous
@@ -534,7 +629,8 @@ static int simgpu_move_cpu(struct ttm_buffer_object *tbo,
  */
 static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 			    struct ttm_operation_ctx *ctx,
-			    struct ttm_resource *new_mem, bool clear)
+			    struct ttm_resource *new_mem, bool clear,
+			    bool pipelined)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
 	int ret;
@@ -544,7 +640,8 @@ static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 		return ret ? ret : SIMGPU_TRACE_MOVE_CPU;
 	}
 
-	ret = simgpu_move_engine(tbo, evict, ctx, new_mem, clear);
+	ret = simgpu_move_engine(tbo, evict, ctx, new_mem, clear, pipelined);
+	/* A pipelined push never fails with -EIO: the window's copy may. */
 	if (ret != -EIO)
 		return ret ? ret : SIMGPU_TRACE_MOVE_ENGINE;
 	atomic64_inc(&sdev->stats.engine_fallbacks);
@@ -552,7 +649,7 @@ static int simgpu_move_data(struct ttm_buffer_object *tbo, bool evict,
 	if (ret != -EIO)
 		return ret ? ret : SIMGPU_TRACE_MOVE_CPU;
 	/* The CPU cannot reach one side: try the reset engine again. */
-	ret = simgpu_move_engine(tbo, evict, ctx, new_mem, clear);
+	ret = simgpu_move_engine(tbo, evict, ctx, new_mem, clear, false);
 	return ret ? ret : SIMGPU_TRACE_MOVE_ENGINE;
 }
 
@@ -566,7 +663,7 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	u32 old_type = old_mem ? old_mem->mem_type : TTM_PL_SYSTEM;
 	u32 new_type = new_mem->mem_type;
 	u32 how = SIMGPU_TRACE_MOVE_NONE;
-	bool populated;
+	bool populated, purge, pipelined;
 	bool clear = false;
 	int ret, idx;
 
@@ -600,11 +697,21 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 			goto out;
 	}
 	populated = old_mem && tbo->ttm && ttm_tt_is_populated(tbo->ttm);
+	purge = evict && simgpu_mem_is_vram(old_type) &&
+		new_type == TTM_PL_SYSTEM && simgpu_bo_purge_on_evict(tbo);
+	pipelined = !READ_ONCE(simgpu_sync_moves) && !purge &&
+		    (simgpu_mem_is_vram(old_type) || simgpu_mem_is_vram(new_type));
 
-	/* User work on the BO first: the move must see its result. */
-	ret = ttm_bo_wait_ctx(tbo, ctx);
-	if (ret)
-		goto out;
+	/*
+	 * User work on the BO first: the move must see its result.  A
+	 * pipelined move waits for it on the engine (its job's dependencies);
+	 * when it turns out to need the CPU or the window, that waits.
+	 */
+	if (!pipelined) {
+		ret = ttm_bo_wait_ctx(tbo, ctx);
+		if (ret)
+			goto out;
+	}
 
 	if (old_type == TTM_PL_SYSTEM && !populated) {
 		/* A new BO (or one never touched): nothing to copy. */
@@ -619,8 +726,7 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 			goto done;
 		}
 		clear = true;
-	} else if (evict && simgpu_mem_is_vram(old_type) &&
-		   new_type == TTM_PL_SYSTEM && simgpu_bo_purge_on_evict(tbo)) {
+	} else if (purge) {
 		/*
 		 * The new tt is unpopulated; purged, its first populate
 		 * hands out zeroed pages (see simgpu_ttm_tt_populate()).
@@ -656,7 +762,7 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 		goto out;
 	}
 
-	ret = simgpu_move_data(tbo, evict, ctx, new_mem, clear);
+	ret = simgpu_move_data(tbo, evict, ctx, new_mem, clear, pipelined);
 	if (ret < 0)
 		goto out;
 	how = ret;
@@ -671,6 +777,13 @@ out:
 static void simgpu_delete_mem_notify(struct ttm_buffer_object *tbo)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+
+	/*
+	 * A ghost holding the old resource of a move, its fence signalled
+	 * (once: an eviction of a deleted ghost comes here too).
+	 */
+	if (!simgpu_bo_is_simgpu(tbo) && tbo->resource)
+		atomic64_inc(&sdev->stats.ghosts_released);
 
 	if (tbo->resource && tbo->resource->mem_type == TTM_PL_TT)
 		simgpu_gart_unbind(sdev, tbo->resource);
@@ -763,6 +876,65 @@ static int simgpu_access_memory(struct ttm_buffer_object *tbo,
 	}
 	drm_dev_exit(idx);
 	return len;
+}
+
+/**
+ * simgpu_bo_access - read or write a BO for ptrace and /proc/PID/mem
+ * @tbo: the BO
+ * @offset: byte offset in it
+ * @buf: the caller's buffer
+ * @len: bytes
+ * @write: write @buf to the BO (else read)
+ *
+ * ttm_bo_access() with the BO idle first: a pipelined move may still be
+ * filling the pages it would read.
+ *
+ * Return: @len, or a negative error code.
+ */
+int simgpu_bo_access(struct ttm_buffer_object *tbo, unsigned long offset,
+		     void *buf, int len, int write)
+{
+	struct ttm_bo_kmap_obj map;
+	unsigned long page_off;
+	bool is_iomem;
+	long ret;
+	int done, n;
+	void *p;
+
+	if (len < 1 || offset + len > tbo->base.size)
+		return -EIO;
+	ret = ttm_bo_reserve(tbo, true, false, NULL);
+	if (ret)
+		return ret;
+	ret = dma_resv_wait_timeout(tbo->base.resv, DMA_RESV_USAGE_KERNEL, true,
+				    MAX_SCHEDULE_TIMEOUT);
+	if (ret < 0)
+		goto out;
+	if (!tbo->resource) {
+		ret = -ENODATA;
+		goto out;
+	}
+	if (simgpu_mem_is_vram(tbo->resource->mem_type)) {
+		ret = simgpu_access_memory(tbo, offset, buf, len, write);
+		goto out;
+	}
+	for (done = 0; done < len; done += n) {
+		page_off = offset_in_page(offset + done);
+		n = min_t(unsigned long, len - done, PAGE_SIZE - page_off);
+		ret = ttm_bo_kmap(tbo, (offset + done) >> PAGE_SHIFT, 1, &map);
+		if (ret)
+			goto out;
+		p = ttm_kmap_obj_virtual(&map, &is_iomem) + page_off;
+		if (write)
+			memcpy(p, buf + done, n);
+		else
+			memcpy(buf + done, p, n);
+		ttm_bo_kunmap(&map);
+	}
+	ret = len;
+out:
+	ttm_bo_unreserve(tbo);
+	return ret;
 }
 
 static const struct ttm_device_funcs simgpu_ttm_funcs = {

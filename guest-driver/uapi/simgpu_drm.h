@@ -250,29 +250,79 @@ struct drm_simgpu_cmd {
 #define DRM_SIMGPU_MAX_CMDS		64
 
 /**
+ * struct drm_simgpu_sync - a syncobj a submission waits for or signals
+ * @handle: in, syncobj handle (DRM_IOCTL_SYNCOBJ_CREATE)
+ * @flags: in, must be zero
+ * @point: in, the timeline point; 0 for a binary syncobj
+ *
+ * Waited for (in-syncs): the fence at @point must exist when the
+ * submission is made (-EINVAL otherwise).  Signalled (out-syncs): a
+ * binary syncobj's fence is replaced by the submission's, a timeline
+ * gets the point @point.
+ */
+struct drm_simgpu_sync {
+	__u32 handle;
+	__u32 flags;
+	__u64 point;
+};
+
+/** DRM_SIMGPU_MAX_SYNCS - most in-syncs, and most out-syncs, per submission */
+#define DRM_SIMGPU_MAX_SYNCS		64
+
+/* Return a sync_file of the submission's fence in out_fence_fd. */
+#define DRM_SIMGPU_SUBMIT_FENCE_OUT	0x1
+#define DRM_SIMGPU_SUBMIT_FLAGS		DRM_SIMGPU_SUBMIT_FENCE_OUT
+
+/**
  * struct drm_simgpu_submit - run engine commands on objects
  * @cmds: in, user pointer to an array of struct drm_simgpu_cmd
  * @num_cmds: in, entries in @cmds, 1 to DRM_SIMGPU_MAX_CMDS
- * @flags: in, must be zero
+ * @flags: in, DRM_SIMGPU_SUBMIT_* flags
  * @seqno: out, the submission's number in the caller's DRM file (1 for
  *	its first), for DRM_IOCTL_SIMGPU_WAIT with DRM_SIMGPU_WAIT_SEQNO in
  *	the same file
+ * @in_syncs: in, user pointer to @num_in_syncs struct drm_simgpu_sync the
+ *	work waits for (besides the objects' own fences)
+ * @out_syncs: in, user pointer to @num_out_syncs struct drm_simgpu_sync
+ *	signalled when the work is done
+ * @num_in_syncs: in, 0 to DRM_SIMGPU_MAX_SYNCS
+ * @num_out_syncs: in, 0 to DRM_SIMGPU_MAX_SYNCS
+ * @out_fence_fd: out, with DRM_SIMGPU_SUBMIT_FENCE_OUT: a sync_file file
+ *	descriptor (close-on-exec) of the work's fence
+ * @pad: must be zero
+ * @extensions: must be zero (room for a chain of extension structs, as
+ *	xe has)
  *
  * Every object is first moved where the engine reaches it (VRAM or TT) if
  * needed; the objects are then busy until the submission completes.  The
  * whole submission is validated before anything runs.  Errors: -EINVAL
- * for a bad field, a range outside its object, or an object whose
- * placement mask has neither VRAM nor TT (the engine cannot reach it);
- * -ENOENT for an unknown handle; -ENOSPC/-ENOMEM if the objects cannot
- * be placed; -ENODEV if the device is gone; -EINTR/-ERESTARTSYS on a
- * signal.  The work runs later: DRM_IOCTL_SIMGPU_WAIT on @seqno (or on
- * an object) tells whether it succeeded.
+ * for a bad field (unknown flags, non-zero @pad or @extensions or sync
+ * flags, too many commands or syncs, an in-sync point with no fence
+ * yet), a range outside its object, or an object whose placement mask
+ * has neither VRAM nor TT (the engine cannot reach it); -ENOENT for an
+ * unknown object or syncobj handle; -EFAULT for a bad pointer;
+ * -ENOSPC/-ENOMEM if the objects cannot be placed; -EMFILE if no file
+ * descriptor is left for @out_fence_fd; -ENODEV if the device is gone;
+ * -EINTR/-ERESTARTSYS on a signal.  The work runs later:
+ * DRM_IOCTL_SIMGPU_WAIT on @seqno (or on an object), the out-syncs and
+ * the sync_file tell whether it succeeded.
+ *
+ * The fields from @in_syncs on came with driver version 1.4; older
+ * userspace passes the first 24 bytes only, which the kernel extends
+ * with zeros.
  */
 struct drm_simgpu_submit {
 	__u64 cmds;
 	__u32 num_cmds;
 	__u32 flags;
 	__u64 seqno;
+	__u64 in_syncs;
+	__u64 out_syncs;
+	__u32 num_in_syncs;
+	__u32 num_out_syncs;
+	__s32 out_fence_fd;
+	__u32 pad;
+	__u64 extensions;
 };
 
 /* Wait for a seqno from DRM_IOCTL_SIMGPU_SUBMIT instead of an object. */

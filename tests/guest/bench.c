@@ -18,10 +18,11 @@
  *          BO moved (only the timed submission is timed).
  *   evict  N MiB (default 64) of BOs of M MiB (default 4) in VRAM0,
  *          evicted to TT by debugfs evict_vram and migrated back, R
- *          (default 3) times with the engine, then R times with the CPU
- *          (module parameter force_cpu_copy switched at run time); every
- *          byte verified after each eviction; the statistics must show
- *          the expected mover.
+ *          (default 3) times with pipelined engine moves, R times with
+ *          synchronous ones (sync_moves=1), then R times with the CPU
+ *          (force_cpu_copy=1; module parameters switched at run time);
+ *          every byte verified after each eviction; the statistics must
+ *          show the expected mover and commit.
  *
  * Machine-readable lines, one per figure (seconds, MiB per second):
  *   # bench FIGURE mib N reps R median_s S best_s S mibps M
@@ -37,6 +38,7 @@
 #include "tap.h"
 
 #define FORCE_CPU_COPY "/sys/module/simgpu/parameters/force_cpu_copy"
+#define SYNC_MOVES "/sys/module/simgpu/parameters/sync_moves"
 #define MAX_REPS 100
 
 static unsigned int mb = 64, bo_mb = 4, reps;
@@ -163,27 +165,30 @@ struct ebo {
 /*
  * R rounds of: evict VRAM (timed), verify every byte in TT, migrate every
  * BO back to VRAM0 (timed as "restore"), verify again.  The BOs start in
- * VRAM0.  @cpu: with force_cpu_copy.
+ * VRAM0.  @who: "engine" (pipelined moves), "sync" (sync_moves=1) or
+ * "cpu" (force_cpu_copy=1).
  */
 static void evict_runs(struct tap *t, int fd, struct ebo *o, unsigned int n,
-		       bool cpu)
+		       const char *who)
 {
 	double ev[MAX_REPS], rs[MAX_REPS], t0;
-	const char *who = cpu ? "cpu" : "engine";
-	long long eng0, cpu0, eng, cpub;
+	bool cpu = !strcmp(who, "cpu"), sync = !strcmp(who, "sync");
+	long long eng0, cpu0, pip0, eng, cpub, pip;
 	uint64_t size = bo_mb * MiB, bad = 0;
 	unsigned int r, i, wrong = 0;
 	char figure[64];
 	int ret;
 
-	ret = file_write(FORCE_CPU_COPY, cpu ? "1" : "0");
-	if (!tap_check(t, !ret, "force_cpu_copy=%d written at run time (%d)",
-		       cpu, ret)) {
+	ret = file_write(FORCE_CPU_COPY, cpu ? "1" : "0") ||
+	      file_write(SYNC_MOVES, sync ? "1" : "0");
+	if (!tap_check(t, !ret, "%s: force_cpu_copy=%d sync_moves=%d written at run time (%d)",
+		       who, cpu, sync, ret)) {
 		tap_check(t, false, "%s: no eviction measured", who);
 		return;
 	}
 	eng0 = stat_get("engine_bytes");
 	cpu0 = stat_get("cpu_bytes");
+	pip0 = stat_get("pipelined_moves");
 	for (r = 0; r < reps && !ret; r++) {
 		t0 = now_s();
 		ret = dbg_write("evict_vram", "1");
@@ -204,11 +209,14 @@ static void evict_runs(struct tap *t, int fd, struct ebo *o, unsigned int n,
 	}
 	eng = stat_get("engine_bytes") - eng0;
 	cpub = stat_get("cpu_bytes") - cpu0;
-	tap_diag("%s: engine bytes %lld, CPU bytes %lld", who, eng, cpub);
+	pip = stat_get("pipelined_moves") - pip0;
+	tap_diag("%s: engine bytes %lld, CPU bytes %lld, pipelined moves %lld",
+		 who, eng, cpub, pip);
 	if (!tap_check(t, !ret && !wrong && !bad &&
-		       (cpu ? eng == 0 && cpub > 0 : eng > 0 && cpub == 0),
-		       "%s: %u x (%u MiB evicted to TT, back to VRAM0), every byte verified (%d, %u misplaced, %llu bad bytes)",
-		       who, reps, mb, ret, wrong, (unsigned long long)bad))
+		       (cpu ? eng == 0 && cpub > 0 : eng > 0 && cpub == 0) &&
+		       (!strcmp(who, "engine") ? pip > 0 : pip == 0),
+		       "%s: %u x (%u MiB evicted to TT, back to VRAM0), every byte verified (%d, %u misplaced, %llu bad bytes; %lld moves pipelined)",
+		       who, reps, mb, ret, wrong, (unsigned long long)bad, pip))
 		return;
 	snprintf(figure, sizeof(figure), "evict_%s", who);
 	report(figure, mb, ev, reps);
@@ -224,7 +232,7 @@ static int evict(void)
 	struct tap t;
 	int fd;
 
-	tap_plan(&t, 5);
+	tap_plan(&t, 7);
 	fd = dev_open(NULL);
 	if (!tap_check(&t, fd >= 0 && o && n, "render node opens, %u BOs of %u MiB",
 		       n, bo_mb))
@@ -241,9 +249,11 @@ static int evict(void)
 		o[i].seed = 0xe0 + i;
 		pattern_fill(o[i].map, 0, size, o[i].seed);
 	}
-	evict_runs(&t, fd, o, n, false);
-	evict_runs(&t, fd, o, n, true);
+	evict_runs(&t, fd, o, n, "engine");
+	evict_runs(&t, fd, o, n, "sync");
+	evict_runs(&t, fd, o, n, "cpu");
 	file_write(FORCE_CPU_COPY, "0");
+	file_write(SYNC_MOVES, "0");
 	for (i = 0; i < n; i++) {
 		munmap(o[i].map, size);
 		gem_close(fd, o[i].handle);

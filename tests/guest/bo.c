@@ -392,6 +392,21 @@ long long file_read_ll(const char *path)
 	return n == 1 ? val : -1;
 }
 
+int param_bool(const char *name)
+{
+	char path[160], c = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/simgpu/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, " %c", &c) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'Y' ? 1 : c == 'N' ? 0 : -1;
+}
+
 long long dbg_read(const char *file)
 {
 	char path[320];

@@ -102,6 +102,8 @@ int gauges_nonzero(char *why, size_t len);
 int gauges_wait_zero(double secs, char *why, size_t len);
 /* The number the file @path holds (sysfs, debugfs), or -1. */
 long long file_read_ll(const char *path);
+/* A boolean parameter of simgpu.ko (sync_moves, ...): 1, 0, or -1. */
+int param_bool(const char *name);
 /* The number in the device's debugfs file @file (fault_hang, ...), or -1. */
 long long dbg_read(const char *file);
 /* The PCI address of the device bound to simgpu, or NULL. */

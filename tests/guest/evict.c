@@ -8,11 +8,14 @@
  *
  * Usage: simgpu-evict [--ratio N] [--bo-mb N] [--rounds N] [--procs N]
  *                     [--expect engine|cpu|any] [--faults]
+ *                     [--redo-by-engine]
  *   --procs N     N processes, each thrashing its own BOs (ratio / N each)
  *   --expect      which mover the statistics must show doing the work
  *                 (default engine); "any" when other workloads share the
  *                 device (simgpu-soak): only that evictions happened
  *   --faults      inject engine errors and hangs while evicting
+ *   --redo-by-engine  the CPU never redoes a failed pipelined move
+ *                 (debugfs redo_by_cpu=N): the engine must
  *
  * Which path ran is checked on the driver's counters, taken once every
  * process has created and filled its BOs (creation clears new VRAM and
@@ -20,7 +23,12 @@
  * VRAM0 happened; with --expect engine the engine moved at least the
  * evicted bytes and the CPU moved none (no fallback); with --expect cpu
  * the opposite; with --faults the injected errors and hangs fired
- * (engine errors and resets counted).
+ * (engine errors and resets counted).  How the engine's moves were
+ * committed follows the module parameter sync_moves: pipelined (the
+ * evictions from VRAM pipelined, the other moves through ghost objects,
+ * every ghost released in the end, and with --faults the failed moves
+ * redone, by the CPU or with --redo-by-engine by the engine, none lost)
+ * or synchronous (nothing pipelined).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,7 +47,7 @@ struct obj {
 
 static unsigned int ratio = 4, bo_mb = 2, rounds = 3, procs = 1;
 static const char *expect;
-static bool faults;
+static bool faults, redo_by_engine;
 
 static uint64_t bytes_verified;
 
@@ -234,6 +242,40 @@ static void check_path(struct tap *t, const struct stats *a,
 			  eng, evicted, cpu, fb);
 }
 
+/* How the engine's moves were committed (see the top of the file). */
+static void check_commit(struct tap *t, const struct stats *a,
+			 const struct stats *b)
+{
+	long long pipelined = stats_delta(a, b, "pipelined_moves");
+	long long pev = stats_delta(a, b, "pipelined_evictions");
+	long long ev = stats_delta(a, b, "evict_vram0_tt");
+	long long ghosts = stats_delta(a, b, "ghost_moves");
+	long long redo_cpu = stats_delta(a, b, "move_redos_cpu");
+	long long redo_engine = stats_delta(a, b, "move_redos_engine");
+	long long lost = stats_delta(a, b, "moves_lost");
+	int sync = param_bool("sync_moves");
+	double t0 = now_s();
+
+	if (sync == 1) {
+		tap_check(t, pipelined == 0 && lost == 0,
+			  "sync_moves=1: no move pipelined (%lld), none lost (%lld)",
+			  pipelined, lost);
+		return;
+	}
+	/* TTM deletes ghosts from a worker once their fence signalled. */
+	while (stat_get("ghosts_released") != stat_get("ghost_moves") &&
+	       now_s() - t0 < 10)
+		usleep(10000);
+	tap_check(t, sync == 0 && pev >= ev && ev > 0 && ghosts > 0 &&
+		  stat_get("ghosts_released") == stat_get("ghost_moves") &&
+		  stat_get("move_fences_pending") == 0 && lost == 0 &&
+		  (!faults || (redo_by_engine ? redo_engine > 0 && !redo_cpu :
+					       redo_cpu > 0)),
+		  "pipelined moves (sync_moves=%d): %lld pipelined evictions of %lld to TT, %lld moves through ghosts, all %lld ghosts released, %lld move fences pending; failed moves redone by the CPU %lld, by the engine %lld, lost %lld",
+		  sync, pev, ev, ghosts, stat_get("ghosts_released"),
+		  stat_get("move_fences_pending"), redo_cpu, redo_engine, lost);
+}
+
 int main(int argc, char **argv)
 {
 	struct drm_simgpu_device_query q;
@@ -254,15 +296,18 @@ int main(int argc, char **argv)
 			expect = argv[++i];
 		else if (!strcmp(argv[i], "--faults"))
 			faults = true;
+		else if (!strcmp(argv[i], "--redo-by-engine"))
+			redo_by_engine = true;
 	}
 	if (!procs || !bo_mb || !ratio ||
 	    (expect && strcmp(expect, "engine") && strcmp(expect, "cpu") &&
 	     strcmp(expect, "any"))) {
-		fprintf(stderr, "usage: simgpu-evict [--ratio N] [--bo-mb N] [--rounds N] [--procs N] [--expect engine|cpu|any] [--faults]\n");
+		fprintf(stderr, "usage: simgpu-evict [--ratio N] [--bo-mb N] [--rounds N] [--procs N] [--expect engine|cpu|any] [--faults] [--redo-by-engine]\n");
 		return 2;
 	}
 
-	tap_plan(&t, (procs == 1 ? rounds : 1) + 4);
+	tap_plan(&t, (procs == 1 ? rounds : 1) + 4 +
+		 (!expect || !strcmp(expect, "engine")));
 	fd = dev_open(&q);
 	sync_ = mmap(NULL, sizeof(*sync_), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -271,6 +316,10 @@ int main(int argc, char **argv)
 		return tap_finish(&t);
 	/* Looked up now: stats_read() in the workers finds it. */
 	stat_get("engine_bytes");
+	if (redo_by_engine && dbg_write("redo_by_cpu", "N")) {
+		tap_check(&t, false, "debugfs redo_by_cpu writable");
+		return tap_finish(&t);
+	}
 
 	if (procs == 1) {
 		worker(0, q.regions[0].size, &t);
@@ -286,8 +335,12 @@ int main(int argc, char **argv)
 		tap_check(&t, false, "driver statistics readable (%d)",
 			  sync_->stats_ret);
 		tap_check(&t, false, "no path checked");
+		if (!expect || !strcmp(expect, "engine"))
+			tap_check(&t, false, "no commit checked");
 	} else {
 		check_path(&t, &sync_->after_setup, &end);
+		if (!expect || !strcmp(expect, "engine"))
+			check_commit(&t, &sync_->after_setup, &end);
 	}
 	tap_diag("bytes verified (process 0) %llu",
 		 (unsigned long long)bytes_verified);

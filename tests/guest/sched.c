@@ -2,7 +2,7 @@
 /*
  * simgpu-sched: the GPU scheduler, seen from two DRM files.
  *
- * Usage: simgpu-sched reset|scope|fair
+ * Usage: simgpu-sched reset|scope|fair|syncobj
  *
  *   reset  file A queues a FILL that hangs the engine (fault_hang), then
  *          a FILL of another BO and a COPY from the hung FILL's BO (a
@@ -21,8 +21,18 @@
  *          waiting); B submits a small FILL every 250 ms: each must
  *          complete long before A stops (B is not starved).  Needs
  *          --engine-bandwidth 64M.
+ *   syncobj explicit sync across two files: A's long FILL signals point 1
+ *          of a timeline syncobj, shared with B by fd; B's FILL of its
+ *          own BO (no implicit dependency) waits for that point, signals
+ *          a binary syncobj and returns a sync_file: B's work must not
+ *          finish before A's, its sync_file and syncobj signal after it;
+ *          a later point 2 is waited for and queried; fdinfo shows each
+ *          file's memory (total, resident, purgeable after DONTNEED);
+ *          every bad field gets its documented errno, and the old
+ *          24-byte submit still works.  Needs --engine-bandwidth 64M.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -208,6 +218,239 @@ static int fair_test(void)
 	return tap_finish(&t);
 }
 
+#define SYNC_BIG	(32 * MiB)
+
+/* The submit of driver version 1.3 and older: 24 bytes. */
+struct submit_v3 {
+	uint64_t cmds;
+	uint32_t num_cmds;
+	uint32_t flags;
+	uint64_t seqno;
+};
+
+#define IOCTL_SUBMIT_V3 \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_SUBMIT, struct submit_v3)
+
+static uint32_t syncobj_new(int fd)
+{
+	struct drm_syncobj_create c = { 0 };
+
+	return drm_xioctl(fd, DRM_IOCTL_SYNCOBJ_CREATE, &c) ? 0 : c.handle;
+}
+
+/* @h of file @from as a handle of file @to. */
+static uint32_t syncobj_share(int from, uint32_t h, int to)
+{
+	struct drm_syncobj_handle e = { .handle = h };
+	struct drm_syncobj_handle i = { 0 };
+
+	if (drm_xioctl(from, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &e))
+		return 0;
+	i.fd = e.fd;
+	if (drm_xioctl(to, DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &i))
+		i.handle = 0;
+	close(e.fd);
+	return i.handle;
+}
+
+/* Whether timeline point @point (0: binary) of @h has signalled. */
+static bool syncobj_signalled(int fd, uint32_t h, uint64_t point)
+{
+	struct drm_syncobj_timeline_wait w = {
+		.handles = (uintptr_t)&h, .points = (uintptr_t)&point,
+		.count_handles = 1, .timeout_nsec = 0,
+	};
+
+	return !drm_xioctl(fd, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &w);
+}
+
+static int submit_sync(int fd, struct drm_simgpu_cmd c,
+		       struct drm_simgpu_sync *in, unsigned int num_in,
+		       struct drm_simgpu_sync *out, unsigned int num_out,
+		       uint32_t flags, struct drm_simgpu_submit *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->cmds = (uintptr_t)&c;
+	s->num_cmds = 1;
+	s->flags = flags;
+	s->in_syncs = (uintptr_t)in;
+	s->num_in_syncs = num_in;
+	s->out_syncs = (uintptr_t)out;
+	s->num_out_syncs = num_out;
+	s->out_fence_fd = -1;
+	return drm_xioctl(fd, DRM_IOCTL_SIMGPU_SUBMIT, s);
+}
+
+/* A "drm-KEY:" value of @fd's fdinfo in bytes (KiB/MiB units), or -1. */
+static long long fdinfo_bytes(int fd, const char *key)
+{
+	char path[64], line[256], unit[8];
+	long long v = -1, n;
+	size_t len = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, len) || line[len] != ':')
+			continue;
+		unit[0] = '\0';
+		if (sscanf(line + len + 1, "%lld %7s", &n, unit) >= 1)
+			v = n * (!strcmp(unit, "KiB") ? 1024 :
+				 !strcmp(unit, "MiB") ? MiB : 1);
+	}
+	fclose(f);
+	return v;
+}
+
+/* Each bad field of a submission, and the errno it must get. */
+static void syncobj_bad_input(int a, uint32_t h, uint32_t tl)
+{
+	struct drm_simgpu_sync good = { .handle = tl, .point = 1 };
+	struct drm_simgpu_sync bad_flags = { .handle = tl, .flags = 1 };
+	struct drm_simgpu_sync unknown = { .handle = 0xdead };
+	struct drm_simgpu_sync empty = { .handle = syncobj_new(a) };
+	struct drm_simgpu_sync many[DRM_SIMGPU_MAX_SYNCS + 1];
+	struct drm_simgpu_cmd c = cmd_fill(h, 0, 4096, 7);
+	struct drm_simgpu_submit s;
+	struct submit_v3 old = { .cmds = (uintptr_t)&c, .num_cmds = 1 };
+	unsigned int i, wrong = 0;
+	struct {
+		const char *what;
+		int ret, want;
+	} r[12];
+	int n = 0;
+
+	for (i = 0; i < DRM_SIMGPU_MAX_SYNCS + 1; i++)
+		many[i] = good;
+#define BAD(w, e, call) \
+	do { r[n].what = w; r[n].want = e; r[n].ret = (call); n++; } while (0)
+	BAD("unknown flag", -EINVAL, submit_sync(a, c, NULL, 0, NULL, 0, 0x80, &s));
+	BAD("non-zero pad", -EINVAL,
+	    (memset(&s, 0, sizeof(s)), s.cmds = (uintptr_t)&c, s.num_cmds = 1,
+	     s.pad = 1, drm_xioctl(a, DRM_IOCTL_SIMGPU_SUBMIT, &s)));
+	BAD("non-zero extensions", -EINVAL,
+	    (memset(&s, 0, sizeof(s)), s.cmds = (uintptr_t)&c, s.num_cmds = 1,
+	     s.extensions = 1, drm_xioctl(a, DRM_IOCTL_SIMGPU_SUBMIT, &s)));
+	BAD("in-sync flags", -EINVAL, submit_sync(a, c, &bad_flags, 1, NULL, 0, 0, &s));
+	BAD("out-sync flags", -EINVAL, submit_sync(a, c, NULL, 0, &bad_flags, 1, 0, &s));
+	BAD("unknown in-sync handle", -ENOENT, submit_sync(a, c, &unknown, 1, NULL, 0, 0, &s));
+	BAD("unknown out-sync handle", -ENOENT, submit_sync(a, c, NULL, 0, &unknown, 1, 0, &s));
+	BAD("in-sync without a fence", -EINVAL, submit_sync(a, c, &empty, 1, NULL, 0, 0, &s));
+	BAD("too many in-syncs", -EINVAL,
+	    submit_sync(a, c, many, DRM_SIMGPU_MAX_SYNCS + 1, NULL, 0, 0, &s));
+	BAD("bad in-sync pointer", -EFAULT,
+	    submit_sync(a, c, (void *)8, 1, NULL, 0, 0, &s));
+	BAD("24-byte submit of version 1.3", 0,
+	    drm_xioctl(a, IOCTL_SUBMIT_V3, &old));
+#undef BAD
+	for (i = 0; i < (unsigned int)n; i++) {
+		if (r[i].ret == r[i].want)
+			continue;
+		wrong++;
+		tap_diag("%s: %d, want %d", r[i].what, r[i].ret, r[i].want);
+	}
+	tap_check(&t, !wrong && old.seqno,
+		  "%d bad submissions get their documented errno (%u wrong); the old 24-byte submit works (seqno %llu)",
+		  n - 1, wrong, (unsigned long long)old.seqno);
+}
+
+static int syncobj_test(void)
+{
+	struct drm_simgpu_sync tl1, tl2, bin, in1;
+	struct drm_simgpu_submit sa, sb, sa2;
+	uint32_t x, y, tl, tlb, sbo;
+	uint64_t point = 0;
+	struct pollfd p;
+	uint8_t *my;
+	bool a_busy, b_busy, b_polled, a_done, ok;
+	long long total, res, purg;
+	unsigned int i, bad = 0;
+	double t0;
+	int a, b, ret;
+
+	tap_plan(&t, 6);
+	a = dev_open(NULL);
+	b = dev_open(NULL);
+	if (a < 0 || b < 0 ||
+	    !bo_new(a, SYNC_BIG, TT, DRM_SIMGPU_MEM_TT, 0, &x) ||
+	    !(my = tt_bo(b, &y, 2)))
+		return tap_finish(&t);
+	tl = syncobj_new(a);
+	sbo = syncobj_new(b);
+	tlb = tl ? syncobj_share(a, tl, b) : 0;
+	if (!tap_check(&t, tl && sbo && tlb,
+		       "syncobjs created, A's timeline shared with B by fd"))
+		return tap_finish(&t);
+
+	tl1 = (struct drm_simgpu_sync){ .handle = tl, .point = 1 };
+	in1 = (struct drm_simgpu_sync){ .handle = tlb, .point = 1 };
+	bin = (struct drm_simgpu_sync){ .handle = sbo };
+	t0 = now_s();
+	ret = submit_sync(a, cmd_fill(x, 0, SYNC_BIG, 0xa5a5a5a5), NULL, 0,
+			  &tl1, 1, 0, &sa) ||
+	      submit_sync(b, cmd_fill(y, 0, BO_SIZE, 0x5a5a5a5a), &in1, 1,
+			  &bin, 1, DRM_SIMGPU_SUBMIT_FENCE_OUT, &sb);
+	a_busy = seqno_wait(a, sa.seqno, 0) == -ETIME;
+	b_busy = seqno_wait(b, sb.seqno, 0) == -ETIME;
+	p = (struct pollfd){ .fd = sb.out_fence_fd, .events = POLLIN };
+	b_polled = poll(&p, 1, 0) == 0;
+	tap_check(&t, !ret && sb.out_fence_fd >= 0 && a_busy && b_busy &&
+		  b_polled && !syncobj_signalled(b, sbo, 0),
+		  "A's %u MiB FILL running, B's FILL waiting for it (B busy %d, sync_file fd %d not ready %d, B's syncobj unsignalled)",
+		  (unsigned int)(SYNC_BIG / MiB), b_busy, sb.out_fence_fd,
+		  b_polled);
+	ret = poll(&p, 1, 20000);
+	a_done = !seqno_wait(a, sa.seqno, 0);
+	for (i = 0; i < BO_SIZE; i += 4)
+		bad += *(uint32_t *)(my + i) != 0x5a5a5a5a;
+	tap_check(&t, ret == 1 && a_done && !seqno_wait(b, sb.seqno, 0) &&
+		  syncobj_signalled(b, sbo, 0) && syncobj_signalled(b, tlb, 1) &&
+		  !bad,
+		  "B's sync_file signalled after %.2f s, A's work done by then (%d), B's syncobj and point 1 signalled, B's BO filled (%u bad words)",
+		  now_s() - t0, a_done, bad);
+	close(sb.out_fence_fd);
+
+	tl2 = (struct drm_simgpu_sync){ .handle = tl, .point = 2 };
+	ret = submit_sync(a, cmd_fill(x, 0, 4096, 1), NULL, 0, &tl2, 1, 0,
+			  &sa2);
+	{
+		struct drm_syncobj_timeline_wait w = {
+			.handles = (uintptr_t)&tlb, .points = (uintptr_t)&tl2.point,
+			.count_handles = 1, .timeout_nsec = INT64_MAX,
+		};
+		struct drm_syncobj_timeline_array q = {
+			.handles = (uintptr_t)&tlb, .points = (uintptr_t)&point,
+			.count_handles = 1,
+		};
+
+		ok = !ret && !drm_xioctl(b, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &w) &&
+		     !drm_xioctl(b, DRM_IOCTL_SYNCOBJ_QUERY, &q) && point == 2;
+	}
+	tap_check(&t, ok, "timeline point 2 waited for by B, which queries %llu",
+		  (unsigned long long)point);
+
+	total = fdinfo_bytes(a, "drm-total-memory");
+	res = fdinfo_bytes(a, "drm-resident-memory");
+	{
+		struct drm_simgpu_gem_madvise m = {
+			.handle = x, .madv = DRM_SIMGPU_MADV_DONTNEED,
+		};
+
+		ok = !drm_xioctl(a, DRM_IOCTL_SIMGPU_GEM_MADVISE, &m);
+	}
+	purg = fdinfo_bytes(a, "drm-purgeable-memory");
+	tap_check(&t, ok && total >= (long long)SYNC_BIG &&
+		  res >= (long long)SYNC_BIG && purg >= (long long)SYNC_BIG &&
+		  fdinfo_bytes(b, "drm-total-memory") < total,
+		  "fdinfo: A total %lld, resident %lld, purgeable after DONTNEED %lld bytes; B total %lld",
+		  total, res, purg, fdinfo_bytes(b, "drm-total-memory"));
+	syncobj_bad_input(a, x, tl);
+	return tap_finish(&t);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -218,6 +461,8 @@ int main(int argc, char **argv)
 		return scope_test();
 	if (!strcmp(mode, "fair"))
 		return fair_test();
-	fprintf(stderr, "usage: %s reset|scope|fair\n", argv[0]);
+	if (!strcmp(mode, "syncobj"))
+		return syncobj_test();
+	fprintf(stderr, "usage: %s reset|scope|fair|syncobj\n", argv[0]);
 	return 2;
 }
