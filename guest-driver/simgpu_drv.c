@@ -75,9 +75,9 @@ bool simgpu_vram_contiguous;
 module_param_named(vram_contiguous, simgpu_vram_contiguous, bool, 0644);
 MODULE_PARM_DESC(vram_contiguous, "Allocate every VRAM resource as one contiguous range, as the driver once did (default: scattered buddy blocks; writable at run time, for comparisons)");
 
-bool simgpu_sync_moves = true;
+bool simgpu_sync_moves;
 module_param_named(sync_moves, simgpu_sync_moves, bool, 0644);
-MODULE_PARM_DESC(sync_moves, "Wait for each engine move before committing it (default 1, for now); 0: pipelined moves, committed with their fence as xe and amdgpu do (writable at run time, for comparisons)");
+MODULE_PARM_DESC(sync_moves, "Wait for each engine move before committing it, as the driver once did (default: pipelined moves, committed with their fence as xe and amdgpu do; writable at run time, for comparisons)");
 
 static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_DEVICE_QUERY, simgpu_device_query_ioctl,

@@ -112,6 +112,7 @@ extern unsigned long simgpu_test_bugs;
  *	later starves it
  * @SIMGPU_BUG_NO_MOVE_REDO: a pipelined move the engine failed is not
  *	redone: its fence signals with the error (content lost)
+ * @SIMGPU_BUG_NO_IN_SYNCS: a submission does not wait for its in-syncs
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -128,6 +129,7 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_NO_WINDOW,
 	SIMGPU_BUG_FIRST_FILE_LOW,
 	SIMGPU_BUG_NO_MOVE_REDO,
+	SIMGPU_BUG_NO_IN_SYNCS,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -357,7 +359,7 @@ struct simgpu_hw_cmd {
 
 /**
  * struct simgpu_migrate - pipelined moves of one device (simgpu_migrate.c)
- * @lock: protects @pending and @next_seqno; the move fences' lock
+ * @lock: protects @pending and @next_seqno, and the move fences' state
  * @pending: move fences not signalled yet, in seqno order
  * @fence_context: the move fences' context
  * @next_seqno: seqno of the latest move fence
@@ -370,7 +372,7 @@ struct simgpu_hw_cmd {
  *	&simgpu_device.redo_entity
  */
 struct simgpu_migrate {
-	spinlock_t lock; /* pending, next_seqno; the move fences */
+	spinlock_t lock; /* pending, next_seqno; the move fences' state */
 	struct list_head pending;
 	u64 fence_context;
 	u64 next_seqno;

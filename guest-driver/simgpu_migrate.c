@@ -3,9 +3,8 @@
  * simgpu pipelined moves: the fence TTM gets for an engine move, and what
  * happens when the engine fails a move TTM has already committed.
  *
- * A pipelined move (module parameter sync_moves=0; sync_moves=1, still the
- * default, keeps the synchronous ones) is committed as soon as its job is
- * pushed:
+ * A pipelined move (the default; the module parameter sync_moves=1 keeps
+ * the synchronous ones) is committed as soon as its job is pushed:
  * ttm_bo_move_accel_cleanup() adds the move's fence to the BO's
  * reservation, so that CPU faults and later engine work wait for it, and
  * either hands the old resource to a ghost object that TTM deletes once
@@ -26,13 +25,24 @@
  *   that fails too does the fence signal with the error, the move counted
  *   in moves_lost and logged: the BO's content is lost;
  * - if the device is gone, the fence fails with its error (-ENODEV):
- *   VRAM's content is gone with the device.
+ *   VRAM's content is gone with the device; if the driver is still bound
+ *   (the engine lost: registers read all-ones), that is a lost move as
+ *   above.  A lost move's destination is zeroed where the CPU reaches it,
+ *   so that the BO never shows what its new memory held before.
  *
  * debugfs's redo_by_cpu (default Y) set to N leaves every redo to the
  * engine, so that both ways are tested.
  *
  * Redoing works from the job's commands (device addresses), not from the
  * resources, which TTM may have freed by then.
+ *
+ * A move fence has its own lock and drops what it holds (the commands,
+ * the job's fence) when it signals, its ops dropped by dma-fence then:
+ * like the engine's fences it may outlive the device and the module (a
+ * sync_file exported from a BO's reservation).  Its lock is not the
+ * dma_fence inline lock: the job's callback signals it while the engine
+ * fence's inline lock is held, and one lock class must not nest in
+ * itself.
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -49,23 +59,25 @@
 
 /**
  * struct simgpu_move_fence - the fence of one pipelined engine move
- * @base: the fence, on &simgpu_migrate.fence_context; its lock is
- *	&simgpu_migrate.lock
- * @sdev: the device, for the redo; the device waits for every move
- *	fence before it goes (simgpu_migrate_fini())
+ * @base: the fence, on &simgpu_migrate.fence_context
+ * @lock: @base's lock
+ * @sdev: the device, for the redo, until @base signals (the device waits
+ *	for every move fence before it goes: simgpu_migrate_fini())
  * @link: in &simgpu_migrate.pending, in seqno order, until signalled
  * @state: SIMGPU_MOVE_* (under &simgpu_migrate.lock)
  * @error: the error of the last try
  * @tries: engine jobs run for the move so far
- * @job_fence: the finished fence of the current engine job
+ * @job_fence: the finished fence of the current engine job, until @base
+ *	signals
  * @cb: @job_fence's callback
- * @cmds: the commands, shared with the jobs (freed with the fence)
+ * @cmds: the commands, shared with the jobs, until @base signals
  * @num_cmds: entries in @cmds
  * @owner: the BO moved, only to tell its own move fences from those TTM
  *	adds to a BO's reservation (eviction fences); never dereferenced
  */
 struct simgpu_move_fence {
 	struct dma_fence base;
+	spinlock_t lock; /* base's */
 	struct simgpu_device *sdev;
 	struct list_head link;
 	unsigned int state;
@@ -98,21 +110,9 @@ static const char *simgpu_move_fence_timeline_name(struct dma_fence *fence)
 	return "move";
 }
 
-static void simgpu_move_fence_release(struct dma_fence *fence)
-{
-	struct simgpu_move_fence *mf =
-		container_of(fence, struct simgpu_move_fence, base);
-
-	dma_fence_put(mf->job_fence);
-	/* The last reference may go in atomic context. */
-	kvfree_atomic(mf->cmds);
-	dma_fence_free(fence);
-}
-
 static const struct dma_fence_ops simgpu_move_fence_ops = {
 	.get_driver_name = simgpu_move_fence_driver_name,
 	.get_timeline_name = simgpu_move_fence_timeline_name,
-	.release = simgpu_move_fence_release,
 };
 
 /**
@@ -129,7 +129,7 @@ static const struct dma_fence_ops simgpu_move_fence_ops = {
 bool simgpu_is_other_move_fence(struct dma_fence *fence,
 				struct ttm_buffer_object *tbo)
 {
-	return fence->ops == &simgpu_move_fence_ops &&
+	return rcu_access_pointer(fence->ops) == &simgpu_move_fence_ops &&
 	       container_of(fence, struct simgpu_move_fence, base)->owner != tbo &&
 	       !dma_fence_is_signaled(fence);
 }
@@ -144,9 +144,14 @@ static void simgpu_migrate_signal_locked(struct simgpu_migrate *mig)
 		if (mf->state != SIMGPU_MOVE_DONE)
 			break;
 		list_del(&mf->link);
+		/* Its jobs are done: nothing uses the commands any more. */
+		kvfree_atomic(mf->cmds);
+		mf->cmds = NULL;
+		dma_fence_put(mf->job_fence);
+		mf->job_fence = NULL;
 		if (mf->error)
 			dma_fence_set_error(&mf->base, mf->error);
-		dma_fence_signal_locked(&mf->base);
+		dma_fence_signal(&mf->base);
 		dma_fence_put(&mf->base); /* the list's reference */
 	}
 	if (list_empty(&mig->pending))
@@ -367,10 +372,12 @@ static bool simgpu_move_redo(struct simgpu_move_fence *mf)
 	bool running = false;
 	int idx;
 
-	/* The device is gone, and VRAM's content with it. */
-	if (mf->error == -ENODEV || mf->error == -ECANCELED ||
-	    !drm_dev_enter(&sdev->drm, &idx))
+	/* Unplugged: VRAM's content is gone with the device. */
+	if (!drm_dev_enter(&sdev->drm, &idx))
 		return false;
+	/* The engine is lost (registers read all-ones): nothing to redo. */
+	if (mf->error == -ENODEV || mf->error == -ECANCELED)
+		goto lost;
 	if (!simgpu_test_bug(SIMGPU_BUG_NO_MOVE_REDO) &&
 	    READ_ONCE(sdev->migrate.redo_by_cpu) &&
 	    !simgpu_cpu_run_cmds(sdev, mf->cmds, mf->num_cmds)) {
@@ -409,6 +416,7 @@ static bool simgpu_move_redo(struct simgpu_move_fence *mf)
 			}
 		}
 	}
+lost:
 	/* What the BO now reads must not be another's data. */
 	simgpu_cpu_zero_dst(sdev, mf->cmds, mf->num_cmds);
 	drm_dev_exit(idx);
@@ -495,7 +503,8 @@ struct dma_fence *simgpu_migrate_push(struct simgpu_job *job,
 	 */
 	mutex_lock(&sdev->kernel_push_lock);
 	spin_lock_irqsave(&mig->lock, flags);
-	dma_fence_init64(&mf->base, &simgpu_move_fence_ops, &mig->lock,
+	spin_lock_init(&mf->lock);
+	dma_fence_init64(&mf->base, &simgpu_move_fence_ops, &mf->lock,
 			 mig->fence_context, ++mig->next_seqno);
 	dma_fence_get(&mf->base); /* the list's */
 	list_add_tail(&mf->link, &mig->pending);

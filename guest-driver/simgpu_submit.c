@@ -196,6 +196,10 @@ static int simgpu_syncs_add_deps(struct drm_file *file,
 					     sy->in[i].point, 0, &fence);
 		if (ret)
 			return ret;
+		if (simgpu_test_bug(SIMGPU_BUG_NO_IN_SYNCS)) {
+			dma_fence_put(fence);
+			continue;
+		}
 		ret = drm_sched_job_add_dependency(&job->base, fence);
 		if (ret)
 			return ret;

@@ -12,8 +12,7 @@
  * TT, or, when TT has no room for the BO (larger than the GART, or the
  * GART full), goes through the driver's GART window (simgpu_gart.c).
  *
- * With sync_moves=0, engine moves are pipelined, as in xe and amdgpu (the
- * default will be once every test expects it): the move's job waits
+ * Engine moves are pipelined, as in xe and amdgpu: the move's job waits
  * for the fences in the BO's reservation (user work, earlier moves, the
  * manager's eviction fence) on the scheduler, and the move is committed
  * at once with its fence (ttm_bo_move_accel_cleanup()): pipelined
@@ -22,9 +21,9 @@
  * Moves that are not the engine's (SYSTEM <-> TT, purges, CPU copies) and
  * the GART window's wait for the BO to be idle first.
  *
- * With the module parameter sync_moves=1 (the default for now; writable at
- * run time: each move reads it), the driver waits for its move fence
- * before it commits the move, so an engine error or hang never leaves a BO with
+ * With the module parameter sync_moves=1 (writable at run time: each move
+ * reads it), the driver waits for its move fence before it commits the
+ * move, as it once did, so an engine error or hang never leaves a BO with
  * undefined content: the move then falls back to the CPU when both sides
  * are CPU-reachable, or is retried on the (reset) engine, or fails with
  * -EIO and the BO stays where it was.  The module parameter

@@ -11,8 +11,11 @@
  *           good FILLs' bytes are there.
  *   gart    a move into TT that fails for good (the device is off the
  *           bus, and the CPU cannot reach the BO in invisible VRAM): the
- *           BO stays in VRAM, and no GART entry is left pointing at the
- *           pages TTM freed (gart_bound_pages matches tt_used_bytes);
+ *           BO stays in VRAM (synchronous moves) or, pipelined
+ *           (sync_moves=0), the move is committed and lost: the BO is in
+ *           TT reading zeros, one move counted lost; no GART entry is
+ *           left pointing at pages TTM freed (gart_bound_pages matches
+ *           tt_used_bytes);
  *           a rebind recovers.  Needs --vram 64M --visible-vram 16M.
  *   purge   content nobody can want is dropped, never copied: a DONTNEED
  *           BO evicted from VRAM is purged (evict_purges, no engine
@@ -107,8 +110,10 @@ static int resets_test(void)
 static int gart_test(void)
 {
 	const uint64_t size = 32 * MiB;	/* more than the visible 16 MiB */
+	uint64_t i, nonzero = 0;
 	struct drm_simgpu_cmd c;
-	long long bound, used;
+	long long bound, used, lost;
+	uint8_t *map;
 	char bdf[64];
 	uint32_t h;
 	int fd, ret;
@@ -132,11 +137,30 @@ static int gart_test(void)
 	 * bound the new GART entries.
 	 */
 	dbg_write("fault_removed_ms", "3000");
+	lost = stat_get("moves_lost");
 	ret = bo_migrate(fd, h, DRM_SIMGPU_MEM_TT, 0);
-	tap_check(&t, (ret == -ENODEV || ret == -EIO) &&
-		  bo_mem(fd, h) == DRM_SIMGPU_MEM_VRAM0,
-		  "the failed migration reports an error and the BO stays in "
-		  "VRAM0 (%d, in %s)", ret, mem_name(bo_mem(fd, h)));
+	if (param_bool("sync_moves") == 0) {
+		/*
+		 * Pipelined: the move is committed before it runs; lost with
+		 * the engine, it leaves the BO in TT reading zeros, never the
+		 * pool pages' old content.
+		 */
+		map = ret ? NULL : bo_map(fd, h, size);
+		for (i = 0; map && i < size; i += 8)
+			nonzero += *(uint64_t *)(map + i) != 0;
+		tap_check(&t, !ret && map && bo_mem(fd, h) == DRM_SIMGPU_MEM_TT &&
+			  !nonzero && stat_get("moves_lost") == lost + 1,
+			  "the pipelined migration is committed and lost with the engine: the BO is in %s and reads zeros (%llu non-zero words), one move lost (%lld)",
+			  mem_name(bo_mem(fd, h)), (unsigned long long)nonzero,
+			  stat_get("moves_lost") - lost);
+		if (map)
+			munmap(map, size);
+	} else {
+		tap_check(&t, (ret == -ENODEV || ret == -EIO) &&
+			  bo_mem(fd, h) == DRM_SIMGPU_MEM_VRAM0,
+			  "the failed migration reports an error and the BO stays in "
+			  "VRAM0 (%d, in %s)", ret, mem_name(bo_mem(fd, h)));
+	}
 	bound = stat_get("gart_bound_pages");
 	used = stat_get("tt_used_bytes");
 	tap_check(&t, bound >= 0 && bound * 4096 == used,

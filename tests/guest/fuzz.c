@@ -155,6 +155,8 @@ struct fuzz {
 	uint64_t canary_seed;
 	uint8_t *canary_map;
 	uint64_t last_seqno;
+	uint32_t syncobj;	/* a timeline syncobj for valid submissions */
+	uint64_t sync_point;	/* its last point signalled by a submission */
 	uint8_t *zone;		/* [read/write][PROT_NONE][read-only] pages */
 	uint8_t *scratch;
 	unsigned long req;	/* the last ioctl */
@@ -815,6 +817,8 @@ static void op_submit(struct fuzz *f)
 	struct drm_simgpu_cmd cmds[4];
 	struct drm_simgpu_submit s = { 0 };
 	unsigned int i, n = 1 + below(f, 4);
+	struct drm_simgpu_sync in = { .handle = f->syncobj };
+	struct drm_simgpu_sync out = { .handle = f->syncobj };
 	int ret;
 
 	for (i = 0; i < n; i++)
@@ -822,10 +826,27 @@ static void op_submit(struct fuzz *f)
 			return;
 	s.cmds = (uintptr_t)cmds;
 	s.num_cmds = n;
+	/* Explicit sync on the timeline: wait for its last point, add one. */
+	if (f->syncobj && f->sync_point && chance(f, 30)) {
+		in.point = f->sync_point - below(f, f->sync_point);
+		s.in_syncs = (uintptr_t)&in;
+		s.num_in_syncs = 1;
+	}
+	if (f->syncobj && chance(f, 30)) {
+		out.point = f->sync_point + 1;
+		s.out_syncs = (uintptr_t)&out;
+		s.num_out_syncs = 1;
+	}
+	if (chance(f, 10))
+		s.flags = DRM_SIMGPU_SUBMIT_FENCE_OUT;
 	ret = xioctl(f, DRM_IOCTL_SIMGPU_SUBMIT, &s);
 	if (account(f, K_SUBMIT, ret, errs_room, "valid", cmds,
-		    n * sizeof(cmds[0])) && !ret)
+		    n * sizeof(cmds[0])) && !ret) {
 		f->last_seqno = s.seqno;
+		f->sync_point += s.num_out_syncs;
+		if (s.flags & DRM_SIMGPU_SUBMIT_FENCE_OUT && s.out_fence_fd >= 0)
+			close(s.out_fence_fd);
+	}
 }
 
 static int64_t pick_timeout(struct fuzz *f)
@@ -1092,8 +1113,11 @@ static void op_mutated(struct fuzz *f, enum kind k)
 		mutated_done(f, k, w == W_LOCAL &&
 			     (!wrong_size || _IOC_DIR(req) & _IOC_READ), &u,
 			     ulen);
-	if (!ret && k == K_SUBMIT && w == W_LOCAL && !wrong_size)
+	if (!ret && k == K_SUBMIT && w == W_LOCAL && !wrong_size) {
 		f->last_seqno = s->seqno;
+		if (s->flags & DRM_SIMGPU_SUBMIT_FENCE_OUT && s->out_fence_fd >= 0)
+			close(s->out_fence_fd);
+	}
 }
 
 static void op_mutated_any(struct fuzz *f)
@@ -1378,6 +1402,12 @@ static int fuzz_setup(struct fuzz *f)
 		return f->fd;
 	}
 	f->all = placements_all(&f->q);
+	{
+		struct drm_syncobj_create c = { 0 };
+
+		if (!ioctl(f->fd, DRM_IOCTL_SYNCOBJ_CREATE, &c))
+			f->syncobj = c.handle;
+	}
 	f->zone = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	f->scratch = malloc(SCRATCH_SIZE);

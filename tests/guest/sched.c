@@ -21,19 +21,25 @@
  *          waiting); B submits a small FILL every 250 ms: each must
  *          complete long before A stops (B is not starved).  Needs
  *          --engine-bandwidth 64M.
- *   syncobj explicit sync across two files: A's long FILL signals point 1
- *          of a timeline syncobj, shared with B by fd; B's FILL of its
- *          own BO (no implicit dependency) waits for that point, signals
- *          a binary syncobj and returns a sync_file: B's work must not
- *          finish before A's, its sync_file and syncobj signal after it;
+ *   syncobj explicit sync across two files: A's long FILL waits for a
+ *          fence of another driver (vgem's, imported into a syncobj from
+ *          a sync_file of a vgem dma-buf) and signals point 1 of a
+ *          timeline syncobj, shared with B by fd; B's FILL of its own BO
+ *          (no implicit dependency) waits for that point, signals a
+ *          binary syncobj and returns a sync_file: neither runs before
+ *          the vgem fence is signalled, B's work does not finish before
+ *          A's, its sync_file and syncobj signal after it;
  *          a later point 2 is waited for and queried; fdinfo shows each
  *          file's memory (total, resident, purgeable after DONTNEED);
  *          every bad field gets its documented errno, and the old
  *          24-byte submit still works.  Needs --engine-bandwidth 64M.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/dma-buf.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -231,6 +237,90 @@ struct submit_v3 {
 #define IOCTL_SUBMIT_V3 \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_SUBMIT, struct submit_v3)
 
+/* vgem's fence ioctls, as in the kernel's include/uapi/drm/vgem_drm.h. */
+struct vgem_fence_attach {
+	uint32_t handle;
+	uint32_t flags;
+	uint32_t out_fence;
+	uint32_t pad;
+};
+
+struct vgem_fence_signal {
+	uint32_t fence;
+	uint32_t flags;
+};
+
+#define VGEM_FENCE_WRITE	0x1
+#define IOCTL_VGEM_FENCE_ATTACH \
+	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
+#define IOCTL_VGEM_FENCE_SIGNAL \
+	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
+
+/* vgem's card (the module loaded first), or -1. */
+static int vgem_open(void)
+{
+	char path[32], name[16];
+	struct drm_version v;
+	int i, fd;
+
+	if (system("modprobe vgem"))
+		return -1;
+	for (i = 0; i < 16; i++) {
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		memset(&v, 0, sizeof(v));
+		v.name = name;
+		v.name_len = sizeof(name) - 1;
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+static uint32_t syncobj_new(int fd);
+
+/*
+ * A syncobj of @fd holding an unsignalled vgem fence (a write fence on a
+ * vgem BO, exported as a sync_file from its dma-buf), which the test
+ * signals with IOCTL_VGEM_FENCE_SIGNAL on @vfd, @vfence; 0 on failure.
+ */
+static uint32_t vgem_gate(int fd, int *vfd, uint32_t *vfence)
+{
+	struct drm_mode_create_dumb d = { .height = 1, .width = 1024, .bpp = 32 };
+	struct dma_buf_export_sync_file es = { .flags = DMA_BUF_SYNC_READ };
+	struct drm_syncobj_handle im = { 0 };
+	struct vgem_fence_attach fa = { 0 };
+	struct drm_prime_handle ph = { 0 };
+	uint32_t gate = syncobj_new(fd);
+	int ret;
+
+	*vfd = vgem_open();
+	if (*vfd < 0 || !gate || drm_xioctl(*vfd, DRM_IOCTL_MODE_CREATE_DUMB, &d))
+		return 0;
+	fa.handle = d.handle;
+	fa.flags = VGEM_FENCE_WRITE;
+	ph.handle = d.handle;
+	ph.flags = DRM_CLOEXEC;
+	if (drm_xioctl(*vfd, IOCTL_VGEM_FENCE_ATTACH, &fa) ||
+	    drm_xioctl(*vfd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &ph))
+		return 0;
+	ret = ioctl(ph.fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &es);
+	close(ph.fd);
+	if (ret)
+		return 0;
+	im.handle = gate;
+	im.flags = DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE;
+	im.fd = es.fd;
+	ret = drm_xioctl(fd, DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &im);
+	close(es.fd);
+	*vfence = fa.out_fence;
+	return ret ? 0 : gate;
+}
+
 static uint32_t syncobj_new(int fd)
 {
 	struct drm_syncobj_create c = { 0 };
@@ -359,9 +449,11 @@ static void syncobj_bad_input(int a, uint32_t h, uint32_t tl)
 
 static int syncobj_test(void)
 {
-	struct drm_simgpu_sync tl1, tl2, bin, in1;
+	struct drm_simgpu_sync tl1, tl2, bin, in1, gate;
 	struct drm_simgpu_submit sa, sb, sa2;
+	struct vgem_fence_signal sig = { 0 };
 	uint32_t x, y, tl, tlb, sbo;
+	int vfd = -1;
 	uint64_t point = 0;
 	struct pollfd p;
 	uint8_t *my;
@@ -381,27 +473,32 @@ static int syncobj_test(void)
 	tl = syncobj_new(a);
 	sbo = syncobj_new(b);
 	tlb = tl ? syncobj_share(a, tl, b) : 0;
-	if (!tap_check(&t, tl && sbo && tlb,
-		       "syncobjs created, A's timeline shared with B by fd"))
+	gate = (struct drm_simgpu_sync){ .handle = vgem_gate(a, &vfd, &sig.fence) };
+	if (!tap_check(&t, tl && sbo && tlb && gate.handle,
+		       "syncobjs created, A's timeline shared with B by fd, a vgem fence in A's gate syncobj"))
 		return tap_finish(&t);
 
 	tl1 = (struct drm_simgpu_sync){ .handle = tl, .point = 1 };
 	in1 = (struct drm_simgpu_sync){ .handle = tlb, .point = 1 };
 	bin = (struct drm_simgpu_sync){ .handle = sbo };
-	t0 = now_s();
-	ret = submit_sync(a, cmd_fill(x, 0, SYNC_BIG, 0xa5a5a5a5), NULL, 0,
+	ret = submit_sync(a, cmd_fill(x, 0, SYNC_BIG, 0xa5a5a5a5), &gate, 1,
 			  &tl1, 1, 0, &sa) ||
 	      submit_sync(b, cmd_fill(y, 0, BO_SIZE, 0x5a5a5a5a), &in1, 1,
 			  &bin, 1, DRM_SIMGPU_SUBMIT_FENCE_OUT, &sb);
+	/* Both wait for the vgem fence, B through A (A alone takes 0.5 s). */
+	usleep(1000000);
 	a_busy = seqno_wait(a, sa.seqno, 0) == -ETIME;
 	b_busy = seqno_wait(b, sb.seqno, 0) == -ETIME;
 	p = (struct pollfd){ .fd = sb.out_fence_fd, .events = POLLIN };
 	b_polled = poll(&p, 1, 0) == 0;
 	tap_check(&t, !ret && sb.out_fence_fd >= 0 && a_busy && b_busy &&
 		  b_polled && !syncobj_signalled(b, sbo, 0),
-		  "A's %u MiB FILL running, B's FILL waiting for it (B busy %d, sync_file fd %d not ready %d, B's syncobj unsignalled)",
-		  (unsigned int)(SYNC_BIG / MiB), b_busy, sb.out_fence_fd,
-		  b_polled);
+		  "1 s on, A's %u MiB FILL still waits for the vgem fence (%d) and B's FILL for A's (B busy %d, sync_file fd %d not ready %d, B's syncobj unsignalled)",
+		  (unsigned int)(SYNC_BIG / MiB), a_busy, b_busy,
+		  sb.out_fence_fd, b_polled);
+	t0 = now_s();
+	if (drm_xioctl(vfd, IOCTL_VGEM_FENCE_SIGNAL, &sig))
+		tap_diag("vgem fence not signalled (it times out in 10 s)");
 	ret = poll(&p, 1, 20000);
 	a_done = !seqno_wait(a, sa.seqno, 0);
 	for (i = 0; i < BO_SIZE; i += 4)
@@ -409,7 +506,7 @@ static int syncobj_test(void)
 	tap_check(&t, ret == 1 && a_done && !seqno_wait(b, sb.seqno, 0) &&
 		  syncobj_signalled(b, sbo, 0) && syncobj_signalled(b, tlb, 1) &&
 		  !bad,
-		  "B's sync_file signalled after %.2f s, A's work done by then (%d), B's syncobj and point 1 signalled, B's BO filled (%u bad words)",
+		  "B's sync_file signalled %.2f s after the vgem fence, A's work done by then (%d), B's syncobj and point 1 signalled, B's BO filled (%u bad words)",
 		  now_s() - t0, a_done, bad);
 	close(sb.out_fence_fd);
 
@@ -448,6 +545,7 @@ static int syncobj_test(void)
 		  "fdinfo: A total %lld, resident %lld, purgeable after DONTNEED %lld bytes; B total %lld",
 		  total, res, purg, fdinfo_bytes(b, "drm-total-memory"));
 	syncobj_bad_input(a, x, tl);
+	close(vfd);
 	return tap_finish(&t);
 }
 

@@ -178,7 +178,12 @@ static unsigned int bad_submit(int fd, uint32_t h, uint32_t sys_h)
 
 #define SUBMIT(cmd_set, want)						\
 	EXPECT_BAD(DRM_IOCTL_SIMGPU_SUBMIT, s, good_submit(c, h), cmd_set, want)
-	SUBMIT(s.flags = 1, -EINVAL);
+	SUBMIT(s.flags = ~DRM_SIMGPU_SUBMIT_FLAGS, -EINVAL);
+	SUBMIT(s.flags = 0x2, -EINVAL);
+	SUBMIT(s.pad = 1, -EINVAL);
+	SUBMIT(s.extensions = 1, -EINVAL);
+	SUBMIT(s.num_in_syncs = DRM_SIMGPU_MAX_SYNCS + 1, -EINVAL);
+	SUBMIT(s.num_out_syncs = 1, -EFAULT);
 	SUBMIT(s.num_cmds = 0, -EINVAL);
 	SUBMIT(s.num_cmds = DRM_SIMGPU_MAX_CMDS + 1, -EINVAL);
 	SUBMIT(s.num_cmds = 0xffffffff, -EINVAL);
