@@ -36,13 +36,12 @@
  * Redoing works from the job's commands (device addresses), not from the
  * resources, which TTM may have freed by then.
  *
- * A move fence has its own lock and drops what it holds (the commands,
- * the job's fence) when it signals, its ops dropped by dma-fence then:
- * like the engine's fences it may outlive the device and the module (a
- * sync_file exported from a BO's reservation).  Its lock is not the
- * dma_fence inline lock: the job's callback signals it while the engine
- * fence's inline lock is held, and one lock class must not nest in
- * itself.
+ * A move fence has its own (inline) lock and drops what it holds (the
+ * commands, the job's fence) when it signals, its ops dropped by
+ * dma-fence then: like the engine's fences it may outlive the device and
+ * the module (a sync_file exported from a BO's reservation).  The job's
+ * callback signals it while the engine fence's inline lock is held: the
+ * same lock class, so it is taken as nested.
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -59,8 +58,8 @@
 
 /**
  * struct simgpu_move_fence - the fence of one pipelined engine move
- * @base: the fence, on &simgpu_migrate.fence_context
- * @lock: @base's lock
+ * @base: the fence, on &simgpu_migrate.fence_context (first: freed by
+ *	dma_fence_free())
  * @sdev: the device, for the redo, until @base signals (the device waits
  *	for every move fence before it goes: simgpu_migrate_fini())
  * @link: in &simgpu_migrate.pending, in seqno order, until signalled
@@ -77,7 +76,6 @@
  */
 struct simgpu_move_fence {
 	struct dma_fence base;
-	spinlock_t lock; /* base's */
 	struct simgpu_device *sdev;
 	struct list_head link;
 	unsigned int state;
@@ -89,6 +87,8 @@ struct simgpu_move_fence {
 	unsigned int num_cmds;
 	const void *owner;
 };
+
+static_assert(offsetof(struct simgpu_move_fence, base) == 0);
 
 enum {
 	SIMGPU_MOVE_RUNNING,	/* an engine job of it is pushed */
@@ -151,7 +151,10 @@ static void simgpu_migrate_signal_locked(struct simgpu_migrate *mig)
 		mf->job_fence = NULL;
 		if (mf->error)
 			dma_fence_set_error(&mf->base, mf->error);
-		dma_fence_signal(&mf->base);
+		spin_lock_nested(dma_fence_spinlock(&mf->base),
+				 SINGLE_DEPTH_NESTING);
+		dma_fence_signal_locked(&mf->base);
+		spin_unlock(dma_fence_spinlock(&mf->base));
 		dma_fence_put(&mf->base); /* the list's reference */
 	}
 	if (list_empty(&mig->pending))
@@ -503,8 +506,7 @@ struct dma_fence *simgpu_migrate_push(struct simgpu_job *job,
 	 */
 	mutex_lock(&sdev->kernel_push_lock);
 	spin_lock_irqsave(&mig->lock, flags);
-	spin_lock_init(&mf->lock);
-	dma_fence_init64(&mf->base, &simgpu_move_fence_ops, &mf->lock,
+	dma_fence_init64(&mf->base, &simgpu_move_fence_ops, NULL,
 			 mig->fence_context, ++mig->next_seqno);
 	dma_fence_get(&mf->base); /* the list's */
 	list_add_tail(&mf->link, &mig->pending);

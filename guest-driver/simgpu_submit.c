@@ -86,13 +86,16 @@ struct simgpu_out_sync {
 /**
  * struct simgpu_syncs - a submission's explicit sync
  * @in: the in-syncs, copied from userspace
- * @num_in: entries in @in
+ * @in_fences: their fences (references), until they become the job's
+ *	dependencies
+ * @num_in: entries in @in and @in_fences
  * @out: the out-syncs, looked up
  * @num_out: entries in @out
  * @fence_fd: a reserved file descriptor for the sync_file, or -1
  */
 struct simgpu_syncs {
 	struct drm_simgpu_sync *in;
+	struct dma_fence **in_fences;
 	unsigned int num_in;
 	struct simgpu_out_sync *out;
 	unsigned int num_out;
@@ -103,6 +106,9 @@ static void simgpu_syncs_free(struct simgpu_syncs *sy)
 {
 	unsigned int i;
 
+	for (i = 0; sy->in_fences && i < sy->num_in; i++)
+		dma_fence_put(sy->in_fences[i]);
+	kvfree(sy->in_fences);
 	for (i = 0; i < sy->num_out; i++) {
 		dma_fence_chain_free(sy->out[i].chain);
 		if (sy->out[i].syncobj)
@@ -138,9 +144,19 @@ static int simgpu_syncs_get(struct drm_file *file,
 			return ret;
 		}
 		sy->num_in = args->num_in_syncs;
-		for (i = 0; i < sy->num_in; i++)
+		sy->in_fences = kvzalloc_objs(*sy->in_fences, sy->num_in);
+		if (!sy->in_fences)
+			return -ENOMEM;
+		for (i = 0; i < sy->num_in; i++) {
 			if (sy->in[i].flags)
 				return -EINVAL;
+			/* Now, so that a bad one fails before the BOs move. */
+			ret = drm_syncobj_find_fence(file, sy->in[i].handle,
+						     sy->in[i].point, 0,
+						     &sy->in_fences[i]);
+			if (ret)
+				return ret;
+		}
 	}
 	if (args->num_out_syncs) {
 		out = memdup_array_user(u64_to_user_ptr(args->out_syncs),
@@ -183,8 +199,7 @@ out_free:
 }
 
 /* The in-syncs' fences, as dependencies of @job. */
-static int simgpu_syncs_add_deps(struct drm_file *file,
-				 const struct simgpu_syncs *sy,
+static int simgpu_syncs_add_deps(struct simgpu_syncs *sy,
 				 struct simgpu_job *job)
 {
 	struct dma_fence *fence;
@@ -192,10 +207,8 @@ static int simgpu_syncs_add_deps(struct drm_file *file,
 	int ret;
 
 	for (i = 0; i < sy->num_in; i++) {
-		ret = drm_syncobj_find_fence(file, sy->in[i].handle,
-					     sy->in[i].point, 0, &fence);
-		if (ret)
-			return ret;
+		fence = sy->in_fences[i];
+		sy->in_fences[i] = NULL; /* the job's (even on failure) */
 		if (simgpu_test_bug(SIMGPU_BUG_NO_IN_SYNCS)) {
 			dma_fence_put(fence);
 			continue;
@@ -352,7 +365,7 @@ static int simgpu_submit_locked(struct simgpu_device *sdev,
 		if (ret)
 			goto err_put;
 	}
-	ret = simgpu_syncs_add_deps(file, sy, job);
+	ret = simgpu_syncs_add_deps(sy, job);
 	if (ret)
 		goto err_put;
 

@@ -301,15 +301,18 @@ struct drm_simgpu_sync {
  * yet), a range outside its object, or an object whose placement mask
  * has neither VRAM nor TT (the engine cannot reach it); -ENOENT for an
  * unknown object or syncobj handle; -EFAULT for a bad pointer;
- * -ENOSPC/-ENOMEM if the objects cannot be placed; -EMFILE if no file
+ * -ENOSPC/-ENOMEM if the objects cannot be placed, -EIO if moving one
+ * there failed (engine and CPU); -EMFILE if no file
  * descriptor is left for @out_fence_fd; -ENODEV if the device is gone;
  * -EINTR/-ERESTARTSYS on a signal.  The work runs later:
  * DRM_IOCTL_SIMGPU_WAIT on @seqno (or on an object), the out-syncs and
  * the sync_file tell whether it succeeded.
  *
- * The fields from @in_syncs on came with driver version 1.4; older
- * userspace passes the first 24 bytes only, which the kernel extends
- * with zeros.
+ * The fields from @in_syncs on came with driver version 0.4 (minor 4;
+ * an older driver ignores them: check the version); older userspace
+ * passes the first 24 bytes only, which the kernel extends with zeros.
+ * If no sync_file could be made (out of memory), the work is still
+ * queued and @out_fence_fd is -1.
  */
 struct drm_simgpu_submit {
 	__u64 cmds;

@@ -16,6 +16,13 @@
  *   lock went with the device fails the test instead of hanging it.  Then
  *   the device is bound again and must pass the smoke checks.
  *
+ * simgpu-lifetime fence --move
+ *   The same with the fence of a pipelined move: a VRAM BO migrated to TT
+ *   on the slowed engine, whose move fence (simgpu's own, not the
+ *   scheduler's) is in its reservation; after the unbind the module is
+ *   removed too (the fence's ops and lock must not need it), and loaded
+ *   again instead of the bind.
+ *
  * simgpu-lifetime clear [--phases same,fill,evict,busy,pool]
  *   New BOs must read zero whatever the memory held before.  Client A
  *   (a process with its own DRM file) fills BOs with a pattern and exits;
@@ -155,7 +162,7 @@ static int poll_fn(void *arg)
 	return 0;
 }
 
-static int fence(void)
+static int fence(bool move)
 {
 	struct drm_simgpu_device_query q;
 	struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
@@ -191,11 +198,23 @@ static int fence(void)
 	}
 	r1 = file_write(TIMEOUT_PARAM, "60000");
 	r2 = dbg_write("fault_stall_us", "1000000");
-	r3 = bo_create(fd, 2 * MiB, mask_of(DRM_SIMGPU_MEM_TT),
-		       DRM_SIMGPU_MEM_TT, 0, &h);
-	for (i = 0; i < 4; i++)
-		c[i] = cmd_copy(h, 0, h, MiB, MiB);
-	r4 = r3 ? r3 : gpu_submit(fd, c, 4, &seqno);
+	if (move) {
+		/* Created (and cleared) before the engine is slowed. */
+		file_write(TIMEOUT_PARAM, timeout[0] ? timeout : "1000");
+		dbg_write("fault_stall_us", "0");
+		r3 = bo_create(fd, 2 * MiB, mask_of(DRM_SIMGPU_MEM_VRAM0) |
+			       mask_of(DRM_SIMGPU_MEM_TT), DRM_SIMGPU_MEM_VRAM0,
+			       0, &h) ?: bo_wait(fd, h, 10 * SECOND_NS);
+		r1 = file_write(TIMEOUT_PARAM, "60000");
+		r2 = dbg_write("fault_stall_us", "1000000");
+		r4 = r3 ? r3 : bo_migrate(fd, h, DRM_SIMGPU_MEM_TT, 0);
+	} else {
+		r3 = bo_create(fd, 2 * MiB, mask_of(DRM_SIMGPU_MEM_TT),
+			       DRM_SIMGPU_MEM_TT, 0, &h);
+		for (i = 0; i < 4; i++)
+			c[i] = cmd_copy(h, 0, h, MiB, MiB);
+		r4 = r3 ? r3 : gpu_submit(fd, c, 4, &seqno);
+	}
 	ret = r4 ? r4 : bo_query(fd, h, &gq);
 	prime.handle = h;
 	if (!ret)
@@ -207,9 +226,13 @@ static int fence(void)
 		ret = file_info(seen);
 	ok = !r1 && !r2 && !ret && gq.busy && seen->num_fences == 1 &&
 	     seen->status == 0 && seen->info.status == 0 &&
-	     /* the job's finished fence, of simgpu's GPU scheduler */
-	     !strcmp(seen->info.driver_name, "drm_sched") &&
-	     !strcmp(seen->info.obj_name, "simgpu");
+	     (move ?
+	      /* the pipelined move's fence, simgpu's own */
+	      !strcmp(seen->info.driver_name, "simgpu") &&
+	      !strcmp(seen->info.obj_name, "move") :
+	      /* the job's finished fence, of simgpu's GPU scheduler */
+	      !strcmp(seen->info.driver_name, "drm_sched") &&
+	      !strcmp(seen->info.obj_name, "simgpu"));
 	tap_check(&t, ok,
 		  "a sync_file of a busy BO's fence (timeout_ms %d, stall %d, create %d, submit %d, busy %u, export %d: %u fence(s), status %d, driver '%s' timeline '%s')",
 		  r1, r2, r3, r4, gq.busy, ret, seen->num_fences,
@@ -222,8 +245,9 @@ static int fence(void)
 	gem_close(fd, h);
 	close(fd);
 	r1 = write_deadline(DRIVER_DIR "/unbind", bdf, 60);
-	tap_check(&t, !r1, "every handle and file closed, %s unbound (%d)",
-		  bdf, r1);
+	r2 = move && !r1 ? system("rmmod simgpu") : 0;
+	tap_check(&t, !r1 && !r2, "every handle and file closed, %s unbound (%d)%s (%d)",
+		  bdf, r1, move ? ", simgpu.ko removed" : "", r2);
 	/* Deferred frees (TTM's delayed delete, RCU) have their chance. */
 	usleep(500000);
 
@@ -251,7 +275,8 @@ static int fence(void)
 				  seen->info.driver_name);
 	}
 
-	r1 = write_deadline(DRIVER_DIR "/bind", bdf, 20);
+	r1 = move ? system("modprobe simgpu") :
+		    write_deadline(DRIVER_DIR "/bind", bdf, 20);
 	ok = !r1 && wait_bound(10);
 	ret = ok ? smoke_checks(&q) : -1;
 	tap_check(&t, ok && !ret,
@@ -725,7 +750,7 @@ int main(int argc, char **argv)
 			setenv("SIMGPU_LIFETIME_CPU0", "1", 1);
 			execv(self, argv);
 		}
-		return fence();
+		return fence(argc >= 3 && !strcmp(argv[2], "--move"));
 	}
 	if (argc >= 2 && !strcmp(argv[1], "clear")) {
 		for (i = 2; i + 1 < argc; i += 2)
@@ -734,6 +759,6 @@ int main(int argc, char **argv)
 		return clear(phases);
 	}
 	fprintf(stderr,
-		"usage: simgpu-lifetime fence | clear [--phases same,fill,evict,busy,pool]\n");
+		"usage: simgpu-lifetime fence [--move] | clear [--phases same,fill,evict,busy,pool]\n");
 	return 2;
 }

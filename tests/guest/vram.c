@@ -271,6 +271,13 @@ static int ring_test(void)
 		if (bo_create(fd, PAGE, VRAM0 | TT, DRM_SIMGPU_MEM_VRAM0, 0,
 			      &holes[n]))
 			break;
+	/*
+	 * Their clears done (pipelined: a BO is busy until then), so that
+	 * the closed ones are freed at once, not by TTM's delayed delete
+	 * while the big BO is placed.
+	 */
+	for (i = 0; i < n; i++)
+		bo_wait(fd, holes[i], 10 * SECOND_NS);
 	for (i = 0; i < n; i += 2)
 		gem_close(fd, holes[i]);
 	blocks = stat_get("vram0_used_blocks");
