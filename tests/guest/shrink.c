@@ -35,6 +35,7 @@
  *              (fail_page_alloc, debug kernel) and its retry.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,8 +635,21 @@ static int noswap(void)
 	long long purged0 = stat_get("pages_purged");
 	struct obj *o = calloc(n, sizeof(*o)), extra = { 0 };
 	uint32_t retained;
+	void *reserve;
 	struct tap t;
 	int fd, ret = 0;
+
+	/*
+	 * The heap this test needs later, made resident now and kept
+	 * (no trim): once BOs took all memory, a page fault of the test's
+	 * own would be an OOM kill, not the -ENOMEM under test.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	reserve = malloc(4 << 20);
+	if (reserve)
+		memset(reserve, 0, 4 << 20);
+	free(reserve);
 
 	tap_plan(&t, 6);
 	fd = dev_open(NULL);
