@@ -53,6 +53,11 @@ Observability (these also combine with --test):
 Machine:
   --mem SIZE              guest RAM (default 512M)
   --cpus N                vCPUs (default 2)
+  --cpu MODEL             QEMU CPU model (default: max, host with KVM), e.g.
+                          EPYC: an AMD Zen CPU, with which Linux allows
+                          peer-to-peer DMA between PCI devices (dma-buf)
+  --devices N             simgpu devices, all alike (default 1, at most 4):
+                          for dma-buf sharing between two of them
   --vram SIZE[,SIZE]      VRAM per region; two sizes make two regions
                           (default 256M)
   --gart SIZE             GART aperture, the most the TT placement holds
@@ -175,6 +180,8 @@ modparams=
 stats=0
 mem=$((512 << 20))
 cpus=2
+cpu_model=
+devices=1
 vram=($((256 << 20)))
 visible=()
 gart=
@@ -231,6 +238,16 @@ while [ $# -gt 0 ]; do
 		[[ $2 =~ ^[1-9][0-9]?$ ]] && [ "$2" -le 8 ] ||
 			usage_error "--cpus: bad CPU count '$2' (1-8)"
 		cpus=$2; shift ;;
+	--cpu)
+		need_arg "$@"
+		[[ $2 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] ||
+			usage_error "--cpu: bad CPU model name '$2'"
+		cpu_model=$2; shift ;;
+	--devices)
+		need_arg "$@"
+		[[ $2 =~ ^[1-4]$ ]] ||
+			usage_error "--devices: bad number of simgpu devices '$2' (1-4)"
+		devices=$2; shift ;;
 	--vram) need_arg "$@"; to_size_list --vram "$2" vram; shift ;;
 	--gart) need_arg "$@"; to_bytes --gart "$2" gart; shift ;;
 	--engine-bandwidth)
@@ -502,11 +519,13 @@ cmdline="$cmdline$append"
 qemu_base() {	# accel: the QEMU command without console and workload
 	local cpu=max
 	[ "$1" = kvm ] && cpu=host
+	[ -n "$cpu_model" ] && cpu=$cpu_model
 	local a=("$qemu" -L "$firmware" -machine "q35,accel=$1" -cpu "$cpu"
 		-smp "$cpus" -m "$((mem >> 20))M" -nodefaults -no-reboot
 		-display none -kernel "$kdir/bzImage" -append "$cmdline"
-		-device isa-debug-exit,iobase=0xf4,iosize=0x04
-		-device "$device")
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+	local i
+	for ((i = 0; i < devices; i++)); do a+=(-device "$device"); done
 	printf '%s\0' "${a[@]}"
 }
 
@@ -546,6 +565,10 @@ probe_kvm() {
 	echo "$result"
 }
 
+if [ -n "$cpu_model" ] &&
+	! "$qemu" -cpu help | awk '{ print $1 }' | grep -qxF "$cpu_model"; then
+	die "--cpu: QEMU has no CPU model '$cpu_model' (list: $qemu -cpu help)" $EXIT_USAGE
+fi
 case $accel in
 kvm) kvm_usable || die "--accel kvm: $kvm_dev is missing or not accessible" ;;
 auto)

@@ -111,6 +111,19 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "move_redos_engine %lld\n",
 		   atomic64_read(&st->move_redos_engine));
 	seq_printf(m, "moves_lost %lld\n", atomic64_read(&st->moves_lost));
+	seq_printf(m, "dmabuf_attach %lld\n", atomic64_read(&st->dmabuf_attach));
+	seq_printf(m, "dmabuf_attach_p2p %lld\n",
+		   atomic64_read(&st->dmabuf_attach_p2p));
+	seq_printf(m, "dmabuf_pins %lld\n", atomic64_read(&st->dmabuf_pins));
+	seq_printf(m, "dmabuf_maps %lld\n", atomic64_read(&st->dmabuf_maps));
+	seq_printf(m, "dmabuf_maps_vram %lld\n",
+		   atomic64_read(&st->dmabuf_maps_vram));
+	seq_printf(m, "dmabuf_invalidations %lld\n",
+		   atomic64_read(&st->dmabuf_invalidations));
+	seq_printf(m, "imports %lld\n", atomic64_read(&st->imports));
+	seq_printf(m, "import_maps %lld\n", atomic64_read(&st->import_maps));
+	seq_printf(m, "import_invalidations %lld\n",
+		   atomic64_read(&st->import_invalidations));
 	for (s = 0; s < sdev->num_regions; s++) {
 		simgpu_vram_mgr_blocks(sdev, s, &blocks, &scattered);
 		seq_printf(m, "vram%u_used_bytes %llu\n", s,

@@ -79,6 +79,14 @@ bool simgpu_sync_moves;
 module_param_named(sync_moves, simgpu_sync_moves, bool, 0644);
 MODULE_PARM_DESC(sync_moves, "Wait for each engine move before committing it, as the driver once did (default: pipelined moves, committed with their fence as xe and amdgpu do; writable at run time, for comparisons)");
 
+bool simgpu_p2p = true;
+module_param_named(p2p, simgpu_p2p, bool, 0644);
+MODULE_PARM_DESC(p2p, "Let dma-buf importers on other PCI devices reach VRAM through the BAR when the PCI topology allows peer-to-peer DMA (default: yes; no: exported BOs are always mapped in TT; writable at run time)");
+
+bool simgpu_dynamic_import = true;
+module_param_named(dynamic_import, simgpu_dynamic_import, bool, 0644);
+MODULE_PARM_DESC(dynamic_import, "Import dma-bufs dynamically, following the exporter's invalidations (default: yes; no: attach statically, as a driver without invalidation support does, which makes a dynamic exporter pin the buffer while it is mapped; read at each import)");
+
 static const struct drm_ioctl_desc simgpu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(SIMGPU_DEVICE_QUERY, simgpu_device_query_ioctl,
 			  DRM_RENDER_ALLOW),
@@ -115,6 +123,7 @@ static const struct drm_driver simgpu_drm_driver = {
 	.open = simgpu_file_open,
 	.postclose = simgpu_file_close,
 	.show_fdinfo = simgpu_show_fdinfo,
+	.gem_prime_import = simgpu_gem_prime_import,
 	.ioctls = simgpu_ioctls,
 	.num_ioctls = ARRAY_SIZE(simgpu_ioctls),
 	.fops = &simgpu_fops,
@@ -149,6 +158,8 @@ static int simgpu_pci_probe(struct pci_dev *pdev,
 	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
 		return ret;
+	/* The GART maps any scatterlist, page by page (dma-buf imports). */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 
 	sdev = devm_drm_dev_alloc(&pdev->dev, &simgpu_drm_driver,
 				  struct simgpu_device, drm);

@@ -32,9 +32,10 @@
 #define DRIVER_MAJOR	0
 /*
  * 3: seqnos per DRM file; query tt_size.  4: syncobjs (in/out, timeline),
- * sync_file out-fences, fdinfo memory statistics.
+ * sync_file out-fences, fdinfo memory statistics.  5: PRIME import,
+ * dma-buf export with invalidation and pinning.
  */
-#define DRIVER_MINOR	4
+#define DRIVER_MINOR	5
 
 struct dentry;
 struct drm_file;
@@ -67,6 +68,8 @@ extern int simgpu_pool_mode;
 extern bool simgpu_watermark_swapout;
 extern bool simgpu_vram_contiguous;
 extern bool simgpu_sync_moves;
+extern bool simgpu_p2p;
+extern bool simgpu_dynamic_import;
 extern unsigned long simgpu_test_bugs;
 
 /**
@@ -113,6 +116,9 @@ extern unsigned long simgpu_test_bugs;
  * @SIMGPU_BUG_NO_MOVE_REDO: a pipelined move the engine failed is not
  *	redone: its fence signals with the error (content lost)
  * @SIMGPU_BUG_NO_IN_SYNCS: a submission does not wait for its in-syncs
+ * @SIMGPU_BUG_NO_INVALIDATE: an exported BO moves and is backed up without
+ *	invalidating its importers' mappings first
+ * @SIMGPU_BUG_NO_PIN: a static importer's pin does not pin the BO
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -130,6 +136,8 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_FIRST_FILE_LOW,
 	SIMGPU_BUG_NO_MOVE_REDO,
 	SIMGPU_BUG_NO_IN_SYNCS,
+	SIMGPU_BUG_NO_INVALIDATE,
+	SIMGPU_BUG_NO_PIN,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -419,6 +427,18 @@ struct simgpu_migrate {
  * @move_redos_cpu: pipelined moves the engine failed, redone by the CPU
  * @move_redos_engine: pipelined moves the engine failed, run again on it
  * @moves_lost: pipelined moves that failed and could not be redone
+ * @dmabuf_attach: attachments to exported BOs that get TT pages
+ * @dmabuf_attach_p2p: attachments to exported BOs that may reach VRAM
+ *	through the BAR (peer-to-peer)
+ * @dmabuf_pins: pins of exported BOs (static importers)
+ * @dmabuf_maps: mappings of exported BOs handed to importers
+ * @dmabuf_maps_vram: of @dmabuf_maps, BAR ranges of VRAM (peer-to-peer)
+ * @dmabuf_invalidations: exported BOs whose importers were told to drop
+ *	their mappings (before a move, backup or purge)
+ * @imports: foreign dma-bufs imported
+ * @import_maps: mappings of imports (each move of an import to TT)
+ * @import_invalidations: imports moved out of TT at their exporter's
+ *	request
  */
 struct simgpu_stats {
 	atomic64_t evictions[SIMGPU_NUM_MEM][SIMGPU_NUM_MEM];
@@ -444,6 +464,15 @@ struct simgpu_stats {
 	atomic64_t move_redos_cpu;
 	atomic64_t move_redos_engine;
 	atomic64_t moves_lost;
+	atomic64_t dmabuf_attach;
+	atomic64_t dmabuf_attach_p2p;
+	atomic64_t dmabuf_pins;
+	atomic64_t dmabuf_maps;
+	atomic64_t dmabuf_maps_vram;
+	atomic64_t dmabuf_invalidations;
+	atomic64_t imports;
+	atomic64_t import_maps;
+	atomic64_t import_invalidations;
 };
 
 /**
@@ -763,6 +792,19 @@ int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 		      bool interruptible);
 struct simgpu_bo *simgpu_bo_lookup(struct drm_file *file, u32 handle);
 bool simgpu_bo_is_simgpu(struct ttm_buffer_object *tbo);
+struct simgpu_bo *simgpu_bo_create_import(struct simgpu_device *sdev,
+					  struct dma_buf *dmabuf);
+
+/* simgpu_dma_buf.c */
+struct dma_buf *simgpu_gem_prime_export(struct drm_gem_object *gem,
+					int flags);
+struct drm_gem_object *simgpu_gem_prime_import(struct drm_device *drm,
+					       struct dma_buf *dmabuf);
+void simgpu_bo_invalidate_importers(struct ttm_buffer_object *tbo);
+int simgpu_bo_move_import(struct ttm_buffer_object *tbo,
+			  struct ttm_operation_ctx *ctx,
+			  struct ttm_resource *new_mem);
+void simgpu_bo_release_import(struct ttm_buffer_object *tbo);
 
 /* simgpu_ioctl.c */
 int simgpu_device_query_ioctl(struct drm_device *drm, void *data,

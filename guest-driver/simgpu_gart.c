@@ -168,7 +168,9 @@ void simgpu_gart_bind(struct simgpu_device *sdev, struct ttm_tt *tt,
 			cpu_to_le64((tt->dma_address[i] &
 				     SIMGPU_GART_ENTRY_ADDR_MASK) |
 				    SIMGPU_GART_ENTRY_VALID);
-		WRITE_ONCE(sdev->gart.pages[res->start + i], tt->pages[i]);
+		/* An import's tt has DMA addresses only. */
+		WRITE_ONCE(sdev->gart.pages[res->start + i],
+			   tt->pages ? tt->pages[i] : NULL);
 	}
 	/* The engine reads entries when it uses them; order before doorbell. */
 	wmb();

@@ -9,6 +9,7 @@
  * Copyright (c) 2026 The simgpu authors
  */
 
+#include <linux/dma-buf.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 
@@ -16,6 +17,7 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_gem_ttm_helper.h>
+#include <drm/drm_prime.h>
 
 #include "simgpu_drv.h"
 #include "simgpu_trace.h"
@@ -89,6 +91,9 @@ static void simgpu_bo_destroy(struct ttm_buffer_object *tbo)
 {
 	struct simgpu_bo *bo = to_simgpu_bo(tbo);
 
+	/* An import: detach, and let go of the dma-buf. */
+	if (tbo->base.import_attach)
+		drm_prime_gem_destroy(&tbo->base, NULL);
 	drm_gem_object_release(&tbo->base);
 	kfree(bo);
 }
@@ -251,6 +256,8 @@ static int simgpu_gem_vmap(struct drm_gem_object *gem, struct iosys_map *map)
 	int ret;
 
 	dma_resv_assert_held(gem->resv);
+	if (drm_gem_is_imported(gem))
+		return -EOPNOTSUPP;
 	if (simgpu_mem_is_vram(res->mem_type) &&
 	    (!(res->placement & TTM_PL_FLAG_CONTIGUOUS) ||
 	     !simgpu_vram_res_visible(sdev, res))) {
@@ -297,10 +304,28 @@ static enum drm_gem_object_status simgpu_gem_status(struct drm_gem_object *gem)
 	return s;
 }
 
+/* An imported BO is mapped through its dma-buf, as drm_gem_shmem does. */
+static int simgpu_gem_mmap(struct drm_gem_object *gem,
+			   struct vm_area_struct *vma)
+{
+	int ret;
+
+	if (!drm_gem_is_imported(gem))
+		return drm_gem_ttm_mmap(gem, vma);
+	vma->vm_private_data = NULL;
+	vma->vm_ops = NULL;
+	ret = dma_buf_mmap(gem->dma_buf, vma, 0);
+	/* The mapping holds the dma-buf, not the GEM object. */
+	if (!ret)
+		drm_gem_object_put(gem);
+	return ret;
+}
+
 static const struct drm_gem_object_funcs simgpu_gem_funcs = {
 	.free = simgpu_gem_free,
 	.status = simgpu_gem_status,
-	.mmap = drm_gem_ttm_mmap,
+	.export = simgpu_gem_prime_export,
+	.mmap = simgpu_gem_mmap,
 	.vmap = simgpu_gem_vmap,
 	.vunmap = drm_gem_ttm_vunmap,
 	.print_info = drm_gem_ttm_print_info,
@@ -323,12 +348,19 @@ static bool simgpu_bo_retry_after_deletes(struct simgpu_device *sdev,
 	return true;
 }
 
+/*
+ * A BO of @size bytes, placed per @placements/@preferred; with @import,
+ * a BO of type ttm_bo_type_sg for that dma-buf, sharing its reservation
+ * and created in SYSTEM (simgpu_dma_buf.c maps it when it moves to TT).
+ */
 static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
 					    u64 size, u32 placements,
-					    u32 preferred, u32 flags)
+					    u32 preferred, u32 flags,
+					    struct dma_buf *import)
 {
 	struct ttm_operation_ctx ctx = { .interruptible = true };
 	struct ww_acquire_ctx ticket;
+	struct dma_resv *resv;
 	struct simgpu_bo *bo;
 	int ret;
 
@@ -342,7 +374,10 @@ static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
 	bo->placements = placements;
 	bo->preferred = preferred;
 	bo->flags = flags;
-	ret = simgpu_bo_placement(bo, placements, preferred,
+	ret = simgpu_bo_placement(bo, import ?
+				  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM) :
+				  placements,
+				  import ? DRM_SIMGPU_MEM_SYSTEM : preferred,
 				  flags & DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS);
 	if (ret) {
 		drm_gem_object_release(&bo->tbo.base);
@@ -358,9 +393,12 @@ static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
 	 * for a moment (a migration, a submission) by waiting for them.
 	 * Without a ticket TTM's eviction only trylocks.
 	 */
+	resv = import ? import->resv : &bo->tbo.base._resv;
 	ww_acquire_init(&ticket, &reservation_ww_class);
-	ret = dma_resv_lock(&bo->tbo.base._resv, &ticket);
-	if (WARN_ON(ret)) { /* a new lock: nobody else can hold it */
+	ret = import ? dma_resv_lock_interruptible(resv, &ticket) :
+		       dma_resv_lock(resv, &ticket);
+	/* A new BO's own lock: nobody else can hold it. */
+	if (ret && (import || WARN_ON(ret))) {
 		ww_acquire_fini(&ticket);
 		drm_gem_object_release(&bo->tbo.base);
 		kfree(bo);
@@ -370,10 +408,11 @@ static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
 	 * On failure TTM drops the BO; simgpu_bo_destroy() runs from its
 	 * delayed delete once the reservation is unlocked here.
 	 */
-	ret = ttm_bo_init_reserved(&sdev->bdev, &bo->tbo, ttm_bo_type_device,
-				   &bo->placement, 0, &ctx, NULL,
-				   &bo->tbo.base._resv, simgpu_bo_destroy);
-	dma_resv_unlock(&bo->tbo.base._resv);
+	ret = ttm_bo_init_reserved(&sdev->bdev, &bo->tbo,
+				   import ? ttm_bo_type_sg : ttm_bo_type_device,
+				   &bo->placement, 0, &ctx, NULL, resv,
+				   simgpu_bo_destroy);
+	dma_resv_unlock(resv);
 	ww_acquire_fini(&ticket);
 	return ret ? ERR_PTR(ret) : bo;
 }
@@ -398,10 +437,29 @@ struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
 
 	do {
 		bo = __simgpu_bo_create(sdev, size, placements, preferred,
-					flags);
+					flags, NULL);
 	} while (IS_ERR(bo) &&
 		 simgpu_bo_retry_after_deletes(sdev, PTR_ERR(bo), &retried));
 	return bo;
+}
+
+/**
+ * simgpu_bo_create_import - create the BO of an imported dma-buf
+ * @sdev: simgpu device
+ * @dmabuf: the buffer, its size a whole number of pages
+ *
+ * The BO shares @dmabuf's reservation and may be in TT (where the engine
+ * reaches it) or SYSTEM (unmapped); it starts in SYSTEM.
+ *
+ * Return: the BO with one GEM reference, or an ERR_PTR().
+ */
+struct simgpu_bo *simgpu_bo_create_import(struct simgpu_device *sdev,
+					  struct dma_buf *dmabuf)
+{
+	return __simgpu_bo_create(sdev, dmabuf->size,
+				  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) |
+				  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+				  DRM_SIMGPU_MEM_TT, 0, dmabuf);
 }
 
 /**
@@ -411,7 +469,8 @@ struct simgpu_bo *simgpu_bo_create(struct simgpu_device *sdev, u64 size,
  * @cpu_visible: for VRAM, inside the CPU-visible window
  * @interruptible: whether waits may be interrupted by signals
  *
- * Return: 0, -ENOSPC if it does not fit, or another negative error code
+ * Return: 0, -ENOSPC if it does not fit, -EBUSY if it is pinned (for a
+ * dma-buf importer), or another negative error code
  * (the BO then stays where it was).
  */
 int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
@@ -431,7 +490,11 @@ int simgpu_bo_migrate(struct simgpu_bo *bo, u32 mem, bool cpu_visible,
 		/* Under a ticket: eviction may wait for BOs others hold. */
 		ww_acquire_init(&ticket, &reservation_ww_class);
 		ret = ttm_bo_reserve(&bo->tbo, interruptible, false, &ticket);
-		if (!ret) {
+		/* Pinned for a dma-buf importer: it stays where it is. */
+		if (!ret && bo->tbo.pin_count) {
+			ttm_bo_unreserve(&bo->tbo);
+			ret = -EBUSY;
+		} else if (!ret) {
 			ret = simgpu_bo_placement(bo, DRM_SIMGPU_PLACEMENT(mem),
 						  mem, cpu_visible);
 			if (!ret)

@@ -241,6 +241,12 @@ static long simgpu_bo_shrink(struct ttm_operation_ctx *ctx,
 	writeback = !purge && flags.writeback;
 
 	*scanned += n;
+	/*
+	 * Importers of an exported BO let go of its pages first (a TT BO's
+	 * move to SYSTEM does it in simgpu_bo_move()).
+	 */
+	if (tbo->resource->mem_type == TTM_PL_SYSTEM)
+		simgpu_bo_invalidate_importers(tbo);
 	if (!purge && simgpu_test_bug(SIMGPU_BUG_STALE_BACKUP))
 		simgpu_tt_keep_stale_copy(stt);
 	lret = ttm_bo_shrink(ctx, tbo, (struct ttm_bo_shrink_flags)
@@ -569,8 +575,11 @@ static bool simgpu_bo_madvise(struct simgpu_bo *bo, u32 madv)
  * @data: struct drm_simgpu_gem_madvise
  * @file: DRM file of the caller
  *
+ * A BO shared through dma-buf (exported or imported) keeps its content
+ * for the other users: DONTNEED is refused with -EBUSY.
+ *
  * Return: 0, -EINVAL for bad arguments, -ENOENT for an unknown handle,
- * -ERESTARTSYS on a signal.
+ * -EBUSY for DONTNEED on a shared BO, -ERESTARTSYS on a signal.
  */
 int simgpu_gem_madvise_ioctl(struct drm_device *drm, void *data,
 			     struct drm_file *file)
@@ -589,7 +598,11 @@ int simgpu_gem_madvise_ioctl(struct drm_device *drm, void *data,
 	ret = ttm_bo_reserve(&bo->tbo, true, false, NULL);
 	if (ret)
 		goto out;
-	args->retained = simgpu_bo_madvise(bo, args->madv);
+	if (args->madv == DRM_SIMGPU_MADV_DONTNEED &&
+	    (bo->tbo.base.dma_buf || drm_gem_is_imported(&bo->tbo.base)))
+		ret = -EBUSY;
+	else
+		args->retained = simgpu_bo_madvise(bo, args->madv);
 	ttm_bo_unreserve(&bo->tbo);
 out:
 	drm_gem_object_put(&bo->tbo.base);

@@ -90,7 +90,9 @@ static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 	if (ttm_sg_tt_init(&stt->ttm, tbo, page_flags, ttm_cached))
 		goto err_free;
 	stt->purgeable = bo->madv == DRM_SIMGPU_MADV_DONTNEED;
-	stt->shrinkable = simgpu_tt_shrinkable();
+	/* An import's pages are the exporter's: nothing to reclaim here. */
+	stt->shrinkable = tbo->type != ttm_bo_type_sg &&
+			  simgpu_tt_shrinkable();
 	stt->bo = tbo;
 	INIT_LIST_HEAD(&stt->partial_link);
 	if (!stt->shrinkable)
@@ -121,6 +123,9 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 	bool restore = ttm_tt_is_backed_up(tt) && !stt->purged;
 	int ret;
 
+	/* An import gets its DMA addresses from the attachment. */
+	if (stt->bo->type == ttm_bo_type_sg)
+		return 0;
 	if (restore) {
 		/*
 		 * TTM's restore may stop early (-EINTR, with ctx->interruptible);
@@ -184,6 +189,8 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 static void simgpu_ttm_tt_unpopulate(struct ttm_device *bdev,
 				     struct ttm_tt *tt)
 {
+	if (to_simgpu_tt(tt)->bo->type == ttm_bo_type_sg)
+		return;
 	ttm_pool_free(&bdev->pool, tt);
 	simgpu_shrinker_tt_unpopulated(ttm_to_simgpu(bdev), tt);
 }
@@ -680,11 +687,25 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 		 */
 		if (new_type != TTM_PL_SYSTEM)
 			return -ENODEV;
+		if (old_mem)
+			simgpu_bo_invalidate_importers(tbo);
 		if (old_mem && old_type == TTM_PL_TT)
 			simgpu_gart_unbind(sdev, old_mem);
+		simgpu_bo_release_import(tbo);
 		ttm_bo_move_null(tbo, new_mem);
 		return 0;
 	}
+
+	if (tbo->type == ttm_bo_type_sg) {
+		ret = simgpu_bo_move_import(tbo, ctx, new_mem);
+		if (!ret)
+			simgpu_count_move(tbo, old_type, new_type, how, false,
+					  evict);
+		goto out;
+	}
+	/* Importers of an exported BO let go of it before it moves. */
+	if (old_mem)
+		simgpu_bo_invalidate_importers(tbo);
 
 	/*
 	 * A BO the shrinker backed up is in SYSTEM with its content in
@@ -786,6 +807,7 @@ static void simgpu_delete_mem_notify(struct ttm_buffer_object *tbo)
 
 	if (tbo->resource && tbo->resource->mem_type == TTM_PL_TT)
 		simgpu_gart_unbind(sdev, tbo->resource);
+	simgpu_bo_release_import(tbo);
 }
 
 static int simgpu_io_mem_reserve(struct ttm_device *bdev,

@@ -10,6 +10,17 @@
 
 #include "drm.h"
 
+/*
+ * Sharing (driver minor 5): objects are exported and imported with the
+ * DRM core's PRIME ioctls (DRM_IOCTL_PRIME_HANDLE_TO_FD/FD_TO_HANDLE).
+ * An imported dma-buf is an object whose size is the buffer's (a whole
+ * number of pages, else -EINVAL); submissions use it like any other, its
+ * fences order work across devices (implicit sync), and its mapping goes
+ * through the dma-buf.  Importing fails with -EOPNOTSUPP if the exporter
+ * cannot map the buffer for this device (a simgpu object that may only
+ * be in VRAM, without peer-to-peer DMA between the two devices).
+ */
+
 #if defined(__cplusplus)
 extern "C" {
 #endif
@@ -210,7 +221,10 @@ struct drm_simgpu_gem_query {
  * @pad: must be zero
  *
  * Evicts other objects if needed.  Returns -ENOSPC if the object cannot be
- * placed there, -EINTR/-ERESTARTSYS on a signal (nothing lost).
+ * placed there, -EBUSY if a static dma-buf importer pinned it,
+ * -EINTR/-ERESTARTSYS on a signal (nothing lost).  An imported object
+ * (PRIME) may go to TT (mapped, where the engine reaches it) or SYSTEM
+ * (unmapped).
  */
 struct drm_simgpu_gem_migrate {
 	__u32 handle;
@@ -371,6 +385,9 @@ struct drm_simgpu_wait {
  * Under system-memory pressure the kernel frees the pages of DONTNEED
  * objects in system memory (SYSTEM or TT) first, without saving them;
  * WILLNEED objects are saved to swap and read back on the next use.
+ * An object shared through dma-buf (exported while it has a handle, or
+ * imported) keeps its content for the other users: DONTNEED fails with
+ * -EBUSY, and a DONTNEED object cannot be exported (-EBUSY).
  * Returns -EINTR/-ERESTARTSYS on a signal (nothing changed).
  */
 struct drm_simgpu_gem_madvise {

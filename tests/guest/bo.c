@@ -731,3 +731,27 @@ int write_deadline(const char *path, const char *val, double secs)
 
 	return ret > 0 ? -ret : ret;
 }
+
+int vgem_open(void)
+{
+	char path[32], name[16];
+	int i, fd;
+
+	if (system("modprobe vgem"))
+		return -ENODEV;
+	for (i = 0; i < 16; i++) {
+		struct drm_version v = {
+			.name = name, .name_len = sizeof(name) - 1,
+		};
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -ENODEV;
+}

@@ -142,6 +142,9 @@ int smoke_checks(const struct drm_simgpu_device_query *want);
  */
 int vram_bar_check(const char *bdf);
 
+/* A new fd of vgem's card (modprobe'd on first use), or -ENODEV. */
+int vgem_open(void);
+
 /* CLOCK_MONOTONIC in seconds, for timings. */
 double now_s(void);
 

@@ -95,6 +95,7 @@ static const struct {
 static const int errs_room[] = { ENOMEM, ENOSPC, 0 };
 static const int errs_wait[] = { ETIME, 0 };
 static const int errs_none[] = { 0 };
+static const int errs_busy[] = { EBUSY, 0 };
 static const int errs_mutated[] = {
 	EINVAL, ENOENT, ENOMEM, ENOSPC, EFAULT, EBUSY, EINTR, ENOTTY,
 	EOPNOTSUPP, E2BIG, EIO, ETIME, ETIMEDOUT, EAGAIN, 0
@@ -137,6 +138,7 @@ struct fbo {
 	uint64_t size;
 	uint64_t offset;	/* mmap offset, 0 until asked for */
 	void *map;		/* whole-BO read/write mapping, or NULL */
+	bool exported;		/* PRIME-exported: DONTNEED fails, -EBUSY */
 };
 
 struct fuzz {
@@ -887,7 +889,13 @@ static void op_madvise(struct fuzz *f)
 	m.madv = chance(f, 30) ? DRM_SIMGPU_MADV_DONTNEED :
 				 DRM_SIMGPU_MADV_WILLNEED;
 	ret = xioctl(f, DRM_IOCTL_SIMGPU_GEM_MADVISE, &m);
-	if (account(f, K_GEM_MADVISE, ret, errs_none, "valid", &m, sizeof(m)) &&
+	/* A shared BO stays WILLNEED (uapi: struct drm_simgpu_gem_madvise). */
+	if (b->exported && m.madv == DRM_SIMGPU_MADV_DONTNEED && ret != -EBUSY)
+		fail(f, K_GEM_MADVISE, "DONTNEED on an exported BO: not EBUSY",
+		     ret, &m, sizeof(m));
+	else if (account(f, K_GEM_MADVISE, ret,
+			 b->exported ? errs_busy : errs_none, "valid", &m,
+			 sizeof(m)) &&
 	    !ret && m.retained > 1)
 		fail(f, K_GEM_MADVISE, "retained is not 0 or 1", 0, &m,
 		     sizeof(m));
@@ -1225,8 +1233,14 @@ static void op_drm(struct fuzz *f)
 	ret = xioctl(f, req, place(f, w, &u, len));
 	if (!account(f, K_DRM, ret, errs_drm, "core ioctl", &u, len) || ret)
 		return;
-	if (req == DRM_IOCTL_PRIME_HANDLE_TO_FD)
+	if (req == DRM_IOCTL_PRIME_HANDLE_TO_FD) {
+		struct fbo *b = find_bo(f, u.prime.handle);
+
 		close(u.prime.fd);
+		/* DRM keeps the dma-buf while the handle lives. */
+		if (b)
+			b->exported = true;
+	}
 	/* Read-only arguments: it closed the handle wherever they were. */
 	if (req == DRM_IOCTL_GEM_CLOSE) {
 		struct fbo *b = find_bo(f, u.close.handle);

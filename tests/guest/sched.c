@@ -256,31 +256,6 @@ struct vgem_fence_signal {
 #define IOCTL_VGEM_FENCE_SIGNAL \
 	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
 
-/* vgem's card (the module loaded first), or -1. */
-static int vgem_open(void)
-{
-	char path[32], name[16];
-	struct drm_version v;
-	int i, fd;
-
-	if (system("modprobe vgem"))
-		return -1;
-	for (i = 0; i < 16; i++) {
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		memset(&v, 0, sizeof(v));
-		v.name = name;
-		v.name_len = sizeof(name) - 1;
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
-
 static uint32_t syncobj_new(int fd);
 
 /*

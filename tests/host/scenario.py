@@ -161,7 +161,8 @@ MIN_TIMEOUT = 30
 # run-vm.sh machine options a scenario's "vm:" may use (all take a value).
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart",
               "--engine-bandwidth", "--swap", "--swap-disk", "--modparam",
-              "--kernel", "--append", "--cpus", "--rootfs")
+              "--kernel", "--append", "--cpus", "--cpu", "--devices",
+              "--rootfs")
 KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
         "expect-message", "allow-panic", "allow-report",
         "allow-upstream-bug", "stats",
