@@ -103,7 +103,7 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           list the scenarios with their descriptions
 Benchmarks (bench/; also meson test -C BUILDDIR --benchmark):
   --bench [NAME...]       build, run the benchmarks NAME (default: all of
-                          copy evict swap scan pipeline; each boots its own
+                          copy evict swap scan dmabuf pipeline; each boots its own
                           VMs, ~6 min in all on 2 idle cores) and print their
                           tables; results in BUILDDIR/bench/NAME.{json,md}
                           and BUILDDIR/bench/summary.md.  Fails only if a

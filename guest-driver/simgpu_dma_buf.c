@@ -308,13 +308,23 @@ static int simgpu_dma_buf_begin_cpu_access(struct dma_buf *dmabuf,
 	return ret < 0 ? ret : 0;
 }
 
+static void simgpu_dma_buf_release(struct dma_buf *dmabuf)
+{
+	struct simgpu_bo *bo = simgpu_dma_buf_bo(dmabuf);
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	bo->dmabuf = NULL;
+	dma_resv_unlock(dmabuf->resv);
+	drm_gem_dmabuf_release(dmabuf);
+}
+
 static const struct dma_buf_ops simgpu_dma_buf_ops = {
 	.attach = simgpu_dma_buf_attach,
 	.pin = simgpu_dma_buf_pin,
 	.unpin = simgpu_dma_buf_unpin,
 	.map_dma_buf = simgpu_dma_buf_map,
 	.unmap_dma_buf = simgpu_dma_buf_unmap,
-	.release = drm_gem_dmabuf_release,
+	.release = simgpu_dma_buf_release,
 	.begin_cpu_access = simgpu_dma_buf_begin_cpu_access,
 	.mmap = drm_gem_dmabuf_mmap,
 	.vmap = drm_gem_dmabuf_vmap,
@@ -344,10 +354,12 @@ struct dma_buf *simgpu_gem_prime_export(struct drm_gem_object *gem, int flags)
 	/* Under the lock: madvise then sees the dma-buf and refuses. */
 	if (!ret) {
 		dmabuf = drm_gem_prime_export(gem, flags);
-		if (IS_ERR(dmabuf))
+		if (IS_ERR(dmabuf)) {
 			ret = PTR_ERR(dmabuf);
-		else
+		} else {
 			dmabuf->ops = &simgpu_dma_buf_ops;
+			bo->dmabuf = dmabuf;
+		}
 	}
 	dma_resv_unlock(gem->resv);
 	return ret ? ERR_PTR(ret) : dmabuf;
@@ -364,39 +376,55 @@ struct dma_buf *simgpu_gem_prime_export(struct drm_gem_object *gem, int flags)
 void simgpu_bo_invalidate_importers(struct ttm_buffer_object *tbo)
 {
 	struct simgpu_device *sdev = ttm_to_simgpu(tbo->bdev);
+	struct dma_buf *dmabuf;
 
 	dma_resv_assert_held(tbo->base.resv);
-	if (!simgpu_bo_is_simgpu(tbo) || !tbo->base.dma_buf ||
-	    tbo->base.import_attach)
+	if (!simgpu_bo_is_simgpu(tbo))
 		return;
-	if (WARN_ON_ONCE(tbo->pin_count) ||
+	dmabuf = to_simgpu_bo(tbo)->dmabuf;
+	if (!dmabuf || WARN_ON_ONCE(tbo->pin_count) ||
 	    simgpu_test_bug(SIMGPU_BUG_NO_INVALIDATE))
 		return;
-	dma_buf_invalidate_mappings(tbo->base.dma_buf);
+	dma_buf_invalidate_mappings(dmabuf);
 	atomic64_inc(&sdev->stats.dmabuf_invalidations);
 }
 
-/*
- * The exporter moves the buffer: move the import to SYSTEM, which waits
- * for the engine work on it, unbinds it from the GART and unmaps it
- * (simgpu_bo_move_import()).
+/**
+ * simgpu_bo_move_to_system - move a reserved BO to SYSTEM
+ * @tbo: the BO, reserved
+ * @ctx: TTM operation context
+ *
+ * For an import: it waits for the engine work on it, is unbound from the
+ * GART and its attachment unmapped (simgpu_bo_move_import()).
+ *
+ * Return: 0 or a negative error code.
  */
+int simgpu_bo_move_to_system(struct ttm_buffer_object *tbo,
+			     struct ttm_operation_ctx *ctx)
+{
+	static const struct ttm_place sys = { .mem_type = TTM_PL_SYSTEM };
+	struct ttm_placement placement = {
+		.num_placement = 1,
+		.placement = &sys,
+	};
+
+	dma_resv_assert_held(tbo->base.resv);
+	return ttm_bo_validate(tbo, &placement, ctx);
+}
+
+/* The exporter moves the buffer: the import lets go of its mapping. */
 static void simgpu_import_invalidate(struct dma_buf_attachment *attach)
 {
 	struct drm_gem_object *gem = attach->importer_priv;
 	struct simgpu_bo *bo = to_simgpu_bo(drm_gem_ttm_of_gem(gem));
 	struct simgpu_device *sdev = ttm_to_simgpu(bo->tbo.bdev);
 	struct ttm_operation_ctx ctx = { };
-	struct ttm_placement placement = { };
-	static const struct ttm_place sys = { .mem_type = TTM_PL_SYSTEM };
 	int ret;
 
 	dma_resv_assert_held(gem->resv);
 	if (!bo->tbo.sg)
 		return;
-	placement.num_placement = 1;
-	placement.placement = &sys;
-	ret = ttm_bo_validate(&bo->tbo, &placement, &ctx);
+	ret = simgpu_bo_move_to_system(&bo->tbo, &ctx);
 	if (ret)
 		drm_warn_once(&sdev->drm, "an import kept its mapping: %d\n", ret);
 	else

@@ -634,6 +634,10 @@ struct simgpu_file {
  * @madv: DRM_SIMGPU_MADV_*, under the BO's reservation
  * @purged: the shrinker (or madvise) dropped the content since the last
  *	DRM_SIMGPU_MADV_WILLNEED, under the BO's reservation
+ * @dmabuf: the dma-buf exported from the BO while it exists (no
+ *	reference: its release clears this), under the BO's reservation.
+ *	Not the GEM object's &drm_gem_object.dma_buf, which DRM drops with
+ *	the last handle while importers may still use the buffer.
  */
 struct simgpu_bo {
 	struct ttm_buffer_object tbo;
@@ -644,6 +648,7 @@ struct simgpu_bo {
 	struct ttm_placement placement;
 	u32 madv;
 	bool purged;
+	struct dma_buf *dmabuf;
 };
 
 /**
@@ -805,6 +810,8 @@ int simgpu_bo_move_import(struct ttm_buffer_object *tbo,
 			  struct ttm_operation_ctx *ctx,
 			  struct ttm_resource *new_mem);
 void simgpu_bo_release_import(struct ttm_buffer_object *tbo);
+int simgpu_bo_move_to_system(struct ttm_buffer_object *tbo,
+			     struct ttm_operation_ctx *ctx);
 
 /* simgpu_ioctl.c */
 int simgpu_device_query_ioctl(struct drm_device *drm, void *data,

@@ -503,11 +503,31 @@ void simgpu_shrinker_unplug(struct simgpu_device *sdev)
 
 		if (!man)
 			continue;
-		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo)
-			if (ttm_bo_shrink_suitable(tbo, &ctx))
+		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo) {
+			/*
+			 * An import goes to SYSTEM: unbound, its mapping
+			 * (made for this device) given back to the exporter.
+			 */
+			if (tbo->type == ttm_bo_type_sg)
+				simgpu_bo_move_to_system(tbo, &ctx);
+			else if (ttm_bo_shrink_suitable(tbo, &ctx))
 				simgpu_bo_shrink(&ctx, tbo, flags, &scanned);
+		}
 	}
 	simgpu_shrinker_drop_partial(sdev);
+
+	/*
+	 * VRAM is gone: importers of exported VRAM BOs (peer-to-peer, BAR
+	 * addresses) let go of their mappings; mapping again fails.
+	 */
+	for (i = 0; i < sdev->num_regions; i++) {
+		struct ttm_resource_manager *man =
+			ttm_manager_type(&sdev->bdev, i ? SIMGPU_PL_VRAM1 :
+						       SIMGPU_PL_VRAM0);
+
+		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo)
+			simgpu_bo_invalidate_importers(tbo);
+	}
 }
 
 /**
@@ -599,7 +619,7 @@ int simgpu_gem_madvise_ioctl(struct drm_device *drm, void *data,
 	if (ret)
 		goto out;
 	if (args->madv == DRM_SIMGPU_MADV_DONTNEED &&
-	    (bo->tbo.base.dma_buf || drm_gem_is_imported(&bo->tbo.base)))
+	    (bo->dmabuf || drm_gem_is_imported(&bo->tbo.base)))
 		ret = -EBUSY;
 	else
 		args->retained = simgpu_bo_madvise(bo, args->madv);

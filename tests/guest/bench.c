@@ -43,27 +43,6 @@
 
 static unsigned int mb = 64, bo_mb = 4, reps;
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Print the figure line of @n timings of @mib MiB; returns MiB/s. */
-static double report(const char *figure, uint64_t mib, double *t,
-		     unsigned int n)
-{
-	double med;
-
-	qsort(t, n, sizeof(*t), cmp_double);
-	med = t[n / 2];
-	tap_diag("bench %s mib %llu reps %u median_s %.6f best_s %.6f mibps %.1f",
-		 figure, (unsigned long long)mib, n, med, t[0],
-		 med > 0 ? mib / med : 0);
-	return med > 0 ? mib / med : 0;
-}
-
 struct pinned {
 	uint32_t mem;
 	uint32_t handle;
@@ -107,7 +86,7 @@ static int copy_pair(struct tap *t, int fd, struct pinned *src,
 	if (!tap_check(t, !ret, "%s: %u + 1 engine copies of %u MiB (%d)",
 		       figure, reps, mb, ret))
 		return -1;
-	report(figure, mb, times, reps);
+	bench_report(figure, mb, times, reps);
 	return tap_check(t, !bad && bo_mem(fd, src->handle) == (int)src->mem &&
 			 bo_mem(fd, dst->handle) == (int)dst->mem &&
 			 subs == (long long)reps + 1 && !strcmp(moves, "none"),
@@ -219,9 +198,9 @@ static void evict_runs(struct tap *t, int fd, struct ebo *o, unsigned int n,
 		       who, reps, mb, ret, wrong, (unsigned long long)bad, pip))
 		return;
 	snprintf(figure, sizeof(figure), "evict_%s", who);
-	report(figure, mb, ev, reps);
+	bench_report(figure, mb, ev, reps);
 	snprintf(figure, sizeof(figure), "restore_%s", who);
-	report(figure, mb, rs, reps);
+	bench_report(figure, mb, rs, reps);
 }
 
 static int evict(void)

@@ -755,3 +755,24 @@ int vgem_open(void)
 	}
 	return -ENODEV;
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_report(const char *figure, uint64_t mib, double *t,
+		    unsigned int n)
+{
+	double med;
+
+	qsort(t, n, sizeof(*t), cmp_double);
+	med = t[n / 2];
+	printf("# bench %s mib %llu reps %u median_s %.6f best_s %.6f mibps %.1f\n",
+	       figure, (unsigned long long)mib, n, med, t[0],
+	       med > 0 ? mib / med : 0);
+	fflush(stdout);
+	return med > 0 ? mib / med : 0;
+}

@@ -145,6 +145,14 @@ int vram_bar_check(const char *bdf);
 /* A new fd of vgem's card (modprobe'd on first use), or -ENODEV. */
 int vgem_open(void);
 
+/*
+ * Sort @n timings (seconds) of @mib MiB and print the benchmark line
+ * "# bench FIGURE mib N reps R median_s S best_s S mibps M" (bench.py
+ * reads it); returns MiB/s of the median.
+ */
+double bench_report(const char *figure, uint64_t mib, double *t,
+		    unsigned int n);
+
 /* CLOCK_MONOTONIC in seconds, for timings. */
 double now_s(void);
 

@@ -26,8 +26,21 @@
  *          B's write to the import; the dma-buf's exported sync_file is
  *          B's fence; a fence imported into the dma-buf (an unsignalled
  *          vgem fence) holds B's engine back until it signals.
+ *   simgpu-dmabuf unbind
+ *          B is unbound while it has A's buffers imported, mapped and a
+ *          copy queued (its mappings go back, the dma-buf's sync_file of
+ *          its fence signals, A's BOs move on); then A is unbound while
+ *          B has them mapped (B's copies from them fail, B works on).
+ *          Both devices are bound again at the end.
  *   simgpu-dmabuf all
  *          each of the above, in one boot.
+ *   simgpu-dmabuf bench
+ *          B's engine copying 64 MiB from an import of A's TT BO and of
+ *          A's VRAM BO vs from its own TT BO ("# bench" lines, MiB/s), and
+ *          the cost of an invalidate + re-map cycle of a 64 MiB TT BO
+ *          ("# bench-us" line: A's moves out of TT and back, B's copy of
+ *          a page, minus the same for a BO of A and one of B that are
+ *          not shared).
  *
  * Copyright (c) 2026 The simgpu authors
  */
@@ -942,6 +955,276 @@ static int sync_mode(struct tap *t)
 	return 0;
 }
 
+/* --- unbind: either side goes while the other holds the buffer ---------- */
+
+#define DRIVER_DIR "/sys/bus/pci/drivers/simgpu"
+
+static int rebind(const char *bdf)
+{
+	int ret = write_deadline(DRIVER_DIR "/bind", bdf, 60);
+	double end = now_s() + 30;
+	char path[128];
+
+	snprintf(path, sizeof(path), DRIVER_DIR "/%s", bdf);
+	while (!ret && access(path, F_OK) && now_s() < end)
+		usleep(50000);
+	return ret;
+}
+
+static int unbind_mode(struct tap *t)
+{
+	const uint64_t size = 8 * MiB;
+	struct dma_buf_export_sync_file es = { .flags = DMA_BUF_SYNC_RW };
+	struct gpu a, b;
+	char abdf[64], bbdf[64];
+	uint32_t x, y, hx, hy, d, e;
+	struct drm_simgpu_cmd c;
+	uint64_t bad, seqno;
+	long long inv0, inv;
+	int bx, by, ret, r1, r2, r3;
+
+	if (gpu_open(&a, 0) || gpu_open(&b, 1) ||
+	    fd_bdf(a.fd, abdf, sizeof(abdf)) ||
+	    fd_bdf(b.fd, bbdf, sizeof(bbdf))) {
+		tap_check(t, false, "unbind: two simgpu devices with debugfs");
+		return 1;
+	}
+	/*
+	 * 1. B imports a TT and a VRAM BO of A, maps both, has a copy from
+	 * one queued, and is unbound: its mappings go back to A first (the
+	 * DMA API debugger fails the run otherwise); the sync_file of B's
+	 * fence outlives B; A's BOs still move, content intact.
+	 */
+	ret = bo_create(a.fd, size, PL(TT) | PL(SYSTEM), TT, 0, &x);
+	if (!ret)
+		ret = bo_create(a.fd, size, PL(VRAM0) | PL(TT), VRAM0, 0, &y);
+	if (!ret)
+		ret = bo_fill(a.fd, x, size, 61);
+	if (!ret)
+		ret = bo_fill(a.fd, y, size, 62);
+	bx = ret ? ret : export_fd(a.fd, x);
+	by = bx < 0 ? bx : export_fd(a.fd, y);
+	ret = by < 0 ? by : import_fd(b.fd, bx, &hx);
+	if (!ret)
+		ret = import_fd(b.fd, by, &hy);
+	if (!ret)
+		ret = bo_create(b.fd, size, PL(VRAM0), VRAM0, 0, &d);
+	if (!ret)
+		ret = copy_bo(b.fd, hy, d, size);
+	if (!ret) {
+		c = cmd_copy(hx, 0, d, 0, size);
+		ret = gpu_submit(b.fd, &c, 1, &seqno);
+	}
+	es.fd = -1;
+	if (!ret && ioctl(bx, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &es))
+		ret = -errno;
+	r1 = ret ? ret : write_deadline(DRIVER_DIR "/unbind", bbdf, 60);
+	gem_close(b.fd, hx);
+	gem_close(b.fd, hy);
+	gem_close(b.fd, d);
+	close(b.fd);
+	r2 = r1 ? r1 : bo_migrate(a.fd, x, SYSTEM, 0);
+	if (!r2)
+		r2 = bo_migrate(a.fd, y, TT, 0);
+	bad = bo_check(a.fd, x, size, 61) + bo_check(a.fd, y, size, 62);
+	tap_check(t, !ret && !r1 && !r2 && !bad && es.fd >= 0 &&
+		  poll(&(struct pollfd){ .fd = es.fd, .events = POLLIN }, 1,
+		       5000) == 1,
+		  "unbind: B unbound with A's TT and VRAM BOs imported and mapped and a copy queued (%s, unbind %s); the dma-buf's sync_file signalled, A's BOs migrate (%s), %llu bad bytes",
+		  strerror(-ret), strerror(-r1), strerror(-r2),
+		  (unsigned long long)bad);
+	if (es.fd >= 0)
+		close(es.fd);
+	ret = rebind(bbdf);
+	if (!ret && gpu_open(&b, 1))
+		ret = -ENODEV;
+	tap_check(t, !ret, "unbind: B bound again (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+
+	/*
+	 * 2. A is unbound while B holds both imports mapped: B's next use
+	 * fails (the buffer is gone with A), nothing hangs, B still works.
+	 */
+	ret = import_fd(b.fd, bx, &hx);
+	if (!ret)
+		ret = import_fd(b.fd, by, &hy);
+	if (!ret)
+		ret = bo_create(b.fd, size, PL(VRAM0), VRAM0, 0, &d);
+	if (!ret)
+		ret = bo_create(b.fd, size, PL(VRAM0), VRAM0, 0, &e);
+	if (!ret)
+		ret = copy_bo(b.fd, hx, d, size);
+	if (!ret)
+		ret = copy_bo(b.fd, hy, e, size);
+	bad = ret ? size : bo_check(b.fd, d, size, 61) +
+			   bo_check(b.fd, e, size, 62);
+	gem_close(a.fd, x);
+	gem_close(a.fd, y);
+	close(a.fd);
+	inv0 = gpu_stat(&b, "import_invalidations");
+	r1 = ret ? ret : write_deadline(DRIVER_DIR "/unbind", abdf, 60);
+	inv = gpu_stat(&b, "import_invalidations") - inv0;
+	r2 = copy_bo(b.fd, hx, d, size);
+	r3 = copy_bo(b.fd, hy, e, size);
+	ret = ret ? ret : bo_fill(b.fd, d, size, 63);
+	if (!ret)
+		ret = copy_bo(b.fd, d, e, size);
+	bad += ret ? size : bo_check(b.fd, e, size, 63);
+	tap_check(t, !r1 && !ret && !bad && inv == 2 && r2 == -ENODEV &&
+		  r3 == -ENODEV,
+		  "unbind: A unbound while B had its TT and VRAM BOs imported and mapped (unbind %s): B dropped %lld mappings (want 2), its copies from them then fail with %s and %s (want ENODEV), B's own copy works (%s), %llu bad bytes",
+		  strerror(-r1), inv, r2 ? strerror(-r2) : "success",
+		  r3 ? strerror(-r3) : "success", strerror(-ret),
+		  (unsigned long long)bad);
+	gem_close(b.fd, hx);
+	gem_close(b.fd, hy);
+	gem_close(b.fd, d);
+	gem_close(b.fd, e);
+	close(b.fd);
+	close(bx);
+	close(by);
+	rebind(abdf);
+	return 0;
+}
+
+/* --- bench: what sharing costs ----------------------------------------- */
+
+#define BENCH_MB 64
+#define BENCH_REPS 5
+#define CYCLE_REPS 9
+
+/*
+ * B's engine copies 64 MiB from @src into @dst, BENCH_REPS times, with
+ * new content each time (written by @fill_fd's CPU into @fill, not
+ * timed) and the destination verified (not timed); returns MiB/s.
+ */
+static double bench_copy(const char *figure, struct gpu *b, uint32_t src,
+			 uint32_t dst, int fill_fd, uint32_t fill,
+			 uint64_t *bad)
+{
+	const uint64_t size = BENCH_MB * MiB;
+	double t[BENCH_REPS];
+	unsigned int i;
+
+	/* Warm-up: the import mapped, the destination placed. */
+	copy_bo(b->fd, src, dst, size);
+	for (i = 0; i < BENCH_REPS; i++) {
+		double t0;
+
+		bo_fill(fill_fd, fill, size, 200 + i);
+		t0 = now_s();
+		if (copy_bo(b->fd, src, dst, size))
+			*bad += size;
+		t[i] = now_s() - t0;
+		*bad += bo_check(b->fd, dst, size, 200 + i);
+	}
+	return bench_report(figure, BENCH_MB, t, BENCH_REPS);
+}
+
+/* Median of @n microsecond timings. */
+static double median_us(double *t, unsigned int n)
+{
+	unsigned int i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && t[j - 1] > t[j]; j--) {
+			double x = t[j];
+
+			t[j] = t[j - 1];
+			t[j - 1] = x;
+		}
+	return t[n / 2];
+}
+
+/*
+ * A moves its BO @x out of TT and back (@import: B has it imported, so
+ * each move invalidates B's mapping), then B's engine copies one page of
+ * @hb (which maps the whole import again); median µs of CYCLE_REPS.
+ */
+static double bench_cycle(struct gpu *a, uint32_t x, struct gpu *b,
+			  uint32_t hb, uint32_t d, uint64_t *bad)
+{
+	double t[CYCLE_REPS];
+	unsigned int i;
+
+	for (i = 0; i < CYCLE_REPS; i++) {
+		double t0 = now_s();
+
+		if (bo_migrate(a->fd, x, SYSTEM, 0) ||
+		    bo_migrate(a->fd, x, TT, 0) ||
+		    copy_bo(b->fd, hb, d, PAGE))
+			*bad += PAGE;
+		t[i] = (now_s() - t0) * 1e6;
+	}
+	return median_us(t, CYCLE_REPS);
+}
+
+static int bench_mode(struct tap *t)
+{
+	const uint64_t size = BENCH_MB * MiB;
+	uint32_t xt, xv, xo, hb_t, hb_v, nt, d;
+	long long inv0, map0, inv, maps;
+	double native, imp_tt, imp_vram, with, without;
+	struct gpu a, b;
+	uint64_t bad = 0;
+	int bt, bv, ret;
+	bool p2p;
+
+	if (gpu_open(&a, 0) || gpu_open(&b, 1)) {
+		tap_check(t, false, "bench: two simgpu devices with debugfs");
+		return 1;
+	}
+	/* A's TT BO and VRAM BO, shared, and a TT BO it keeps to itself. */
+	ret = bo_create(a.fd, size, PL(TT) | PL(SYSTEM), TT, 0, &xt);
+	if (!ret)
+		ret = bo_create(a.fd, size, PL(VRAM0) | PL(TT), VRAM0, 0, &xv);
+	if (!ret)
+		ret = bo_create(a.fd, size, PL(TT) | PL(SYSTEM), TT, 0, &xo);
+	if (!ret)
+		ret = bo_create(b.fd, size, PL(TT), TT, 0, &nt);
+	if (!ret)
+		ret = bo_create(b.fd, size, PL(VRAM0), VRAM0, 0, &d);
+	bt = ret ? ret : export_fd(a.fd, xt);
+	bv = bt < 0 ? bt : export_fd(a.fd, xv);
+	ret = bv < 0 ? bv : import_fd(b.fd, bt, &hb_t);
+	if (!ret)
+		ret = import_fd(b.fd, bv, &hb_v);
+	if (!tap_check(t, !ret, "bench: 64 MiB BOs of A in TT and VRAM exported, imported into B (%s)",
+		       strerror(-ret)))
+		return 1;
+
+	native = bench_copy("copy_native_tt", &b, nt, d, b.fd, nt, &bad);
+	imp_tt = bench_copy("copy_import_tt", &b, hb_t, d, a.fd, xt, &bad);
+	imp_vram = bench_copy("copy_import_vram", &b, hb_v, d, a.fd, xv, &bad);
+	p2p = gpu_stat(&a, "dmabuf_maps_vram") > 0 && bo_mem(a.fd, xv) == VRAM0;
+
+	/*
+	 * The cycle, and the same without sharing: A moves a BO of its own,
+	 * B copies a page of its own TT BO.
+	 */
+	inv0 = gpu_stat(&b, "import_invalidations");
+	map0 = gpu_stat(&b, "import_maps");
+	with = bench_cycle(&a, xt, &b, hb_t, d, &bad);
+	inv = gpu_stat(&b, "import_invalidations") - inv0;
+	maps = gpu_stat(&b, "import_maps") - map0;
+	without = bench_cycle(&a, xo, &b, nt, d, &bad);
+	printf("# bench-us invalidate_remap mib %d reps %d median_us %.0f baseline_us %.0f cycle_us %.0f\n",
+	       BENCH_MB, CYCLE_REPS, with, without, with - without);
+	tap_check(t, !bad && native > 0 && imp_tt > 0 && imp_vram > 0 &&
+		  inv >= CYCLE_REPS && maps >= CYCLE_REPS,
+		  "bench: B's engine copied 64 MiB from its own TT BO at %.0f MiB/s, from A's TT BO at %.0f (%.2fx), from A's VRAM BO (%s) at %.0f (%.2fx); an invalidate + re-map cycle of A's 64 MiB TT BO costs %.0f us (%.0f with B's import invalidated and mapped again, %lld and %lld times, %.0f without); %llu bad bytes",
+		  native, imp_tt, imp_tt / native,
+		  p2p ? "peer-to-peer through A's BAR" : "moved to TT", imp_vram,
+		  imp_vram / native, with - without, with, inv, maps, without,
+		  (unsigned long long)bad);
+	close(bt);
+	close(bv);
+	close(a.fd);
+	close(b.fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "all";
@@ -957,18 +1240,18 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--pressure") && i + 1 < argc) {
 			pressure_mib = strtoul(argv[++i], NULL, 0);
 		} else {
-			fprintf(stderr, "usage: simgpu-dmabuf [share|pin|foreign|bad|sync|all] [--rounds N] [--p2p yes|no] [--pressure MIB]\n");
+			fprintf(stderr, "usage: simgpu-dmabuf [share|pin|foreign|bad|sync|unbind|all|bench] [--rounds N] [--p2p yes|no] [--pressure MIB]\n");
 			return 2;
 		}
 	}
 	if (all)
-		tap_plan(&t, 6 + 3 + 3 + 3 + 2);
+		tap_plan(&t, 6 + 3 + 3 + 3 + 2 + 3);
 	else if (!strcmp(mode, "share"))
 		tap_plan(&t, 6);
 	else if (!strcmp(mode, "pin") || !strcmp(mode, "foreign") ||
-		 !strcmp(mode, "bad"))
+		 !strcmp(mode, "bad") || !strcmp(mode, "unbind"))
 		tap_plan(&t, 3);
-	else if (!strcmp(mode, "sync"))
+	else if (!strcmp(mode, "sync") || !strcmp(mode, "bench"))
 		tap_plan(&t, 2);
 	else {
 		fprintf(stderr, "simgpu-dmabuf: unknown mode '%s'\n", mode);
@@ -984,5 +1267,9 @@ int main(int argc, char **argv)
 		bad_mode(&t);
 	if (all || !strcmp(mode, "sync"))
 		sync_mode(&t);
+	if (all || !strcmp(mode, "unbind"))
+		unbind_mode(&t);
+	if (!strcmp(mode, "bench"))
+		bench_mode(&t);
 	return tap_finish(&t);
 }
