@@ -56,6 +56,10 @@
 #include "simgpu_res_cursor.h"
 #include "uapi/simgpu_drm.h"
 
+#define SIMGPU_VRAM_PLACEMENTS \
+	(DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) | \
+	 DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM1))
+
 /* The longest piece of a BAR range in one scatterlist entry. */
 #define SIMGPU_MAX_SG_SEGMENT	SZ_2G
 
@@ -130,10 +134,15 @@ static int simgpu_dma_buf_place(struct simgpu_bo *bo, bool p2p)
 		return -EINVAL;
 	mask = simgpu_bo_may_use_tt(bo) ?
 	       DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) : 0;
-	if (p2p && simgpu_mem_is_vram(res->mem_type))
-		mask |= DRM_SIMGPU_PLACEMENT(mem);
-	else
-		mem = DRM_SIMGPU_MEM_TT;
+	/*
+	 * Peer-to-peer: the visible window of the VRAM region it is in, or
+	 * of any it may use (eviction took a VRAM-only BO out of VRAM).
+	 */
+	if (p2p)
+		mask |= bo->placements & SIMGPU_VRAM_PLACEMENTS;
+	if (!p2p || !(mask & DRM_SIMGPU_PLACEMENT(mem)))
+		mem = mask & DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_TT) ?
+		      DRM_SIMGPU_MEM_TT : __ffs(mask);
 	if (!mask)
 		return -EOPNOTSUPP;
 	ret = simgpu_bo_placement(bo, mask, mem, true);
@@ -303,7 +312,7 @@ static int simgpu_dma_buf_begin_cpu_access(struct dma_buf *dmabuf,
 	long ret;
 
 	ret = dma_resv_wait_timeout(dmabuf->resv,
-				    dma_resv_usage_rw(dir != DMA_TO_DEVICE),
+				    dma_resv_usage_rw(dir != DMA_FROM_DEVICE),
 				    true, MAX_SCHEDULE_TIMEOUT);
 	return ret < 0 ? ret : 0;
 }
@@ -318,6 +327,32 @@ static void simgpu_dma_buf_release(struct dma_buf *dmabuf)
 	drm_gem_dmabuf_release(dmabuf);
 }
 
+/*
+ * A kernel mapping for an importer: the BO is placed for it (see
+ * simgpu_gem_vmap()) and pinned while mapped, as amdgpu does.
+ */
+static int simgpu_dma_buf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct simgpu_bo *bo = simgpu_dma_buf_bo(dmabuf);
+	int ret;
+
+	dma_resv_assert_held(dmabuf->resv);
+	ret = drm_gem_dmabuf_vmap(dmabuf, map);
+	if (!ret)
+		ttm_bo_pin(&bo->tbo);
+	return ret;
+}
+
+static void simgpu_dma_buf_vunmap(struct dma_buf *dmabuf,
+				  struct iosys_map *map)
+{
+	struct simgpu_bo *bo = simgpu_dma_buf_bo(dmabuf);
+
+	dma_resv_assert_held(dmabuf->resv);
+	ttm_bo_unpin(&bo->tbo);
+	drm_gem_dmabuf_vunmap(dmabuf, map);
+}
+
 static const struct dma_buf_ops simgpu_dma_buf_ops = {
 	.attach = simgpu_dma_buf_attach,
 	.pin = simgpu_dma_buf_pin,
@@ -327,8 +362,8 @@ static const struct dma_buf_ops simgpu_dma_buf_ops = {
 	.release = simgpu_dma_buf_release,
 	.begin_cpu_access = simgpu_dma_buf_begin_cpu_access,
 	.mmap = drm_gem_dmabuf_mmap,
-	.vmap = drm_gem_dmabuf_vmap,
-	.vunmap = drm_gem_dmabuf_vunmap,
+	.vmap = simgpu_dma_buf_vmap,
+	.vunmap = simgpu_dma_buf_vunmap,
 };
 
 /**
@@ -343,26 +378,38 @@ struct dma_buf *simgpu_gem_prime_export(struct drm_gem_object *gem, int flags)
 {
 	struct simgpu_bo *bo = to_simgpu_bo(drm_gem_ttm_of_gem(gem));
 	struct dma_buf *dmabuf;
+	bool was_shared;
 	int ret;
 
 	if (gem->import_attach)
 		return ERR_PTR(-EINVAL);
+	/*
+	 * Marked shared under the lock (madvise then refuses DONTNEED), but
+	 * exported outside it: dma_buf_export() takes the dma-buf list lock,
+	 * which the dma-buf debugfs holds while it takes reservations.
+	 */
 	ret = dma_resv_lock_interruptible(gem->resv, NULL);
 	if (ret)
 		return ERR_PTR(ret);
 	ret = bo->madv == DRM_SIMGPU_MADV_DONTNEED ? -EBUSY : 0;
-	/* Under the lock: madvise then sees the dma-buf and refuses. */
-	if (!ret) {
-		dmabuf = drm_gem_prime_export(gem, flags);
-		if (IS_ERR(dmabuf)) {
-			ret = PTR_ERR(dmabuf);
-		} else {
-			dmabuf->ops = &simgpu_dma_buf_ops;
-			bo->dmabuf = dmabuf;
-		}
+	was_shared = bo->shared;
+	if (!ret)
+		bo->shared = true;
+	dma_resv_unlock(gem->resv);
+	if (ret)
+		return ERR_PTR(ret);
+
+	dmabuf = drm_gem_prime_export(gem, flags);
+	dma_resv_lock(gem->resv, NULL);
+	if (IS_ERR(dmabuf)) {
+		bo->shared = was_shared;
+	} else {
+		/* No importer yet: the fd is not returned to anyone. */
+		dmabuf->ops = &simgpu_dma_buf_ops;
+		bo->dmabuf = dmabuf;
 	}
 	dma_resv_unlock(gem->resv);
-	return ret ? ERR_PTR(ret) : dmabuf;
+	return dmabuf;
 }
 
 /**
@@ -488,7 +535,7 @@ int simgpu_bo_move_import(struct ttm_buffer_object *tbo,
 		if (IS_ERR(sgt))
 			return PTR_ERR(sgt);
 		ret = drm_prime_sg_to_dma_addr_array(sgt, tt->dma_address,
-						     tt->num_pages);
+						     tt->num_pages) ? -EINVAL : 0;
 		if (ret) {
 			dma_buf_unmap_attachment(attach, sgt,
 						 DMA_BIDIRECTIONAL);
@@ -562,7 +609,7 @@ struct drm_gem_object *simgpu_gem_prime_import(struct drm_device *drm,
 		drm_gem_object_put(&bo->tbo.base);
 		return ERR_CAST(attach);
 	}
-	get_dma_buf(dmabuf);
+	/* drm_prime_gem_destroy() drops the BO's reference (import_buf). */
 	bo->tbo.base.import_attach = attach;
 	atomic64_inc(&sdev->stats.imports);
 	return &bo->tbo.base;

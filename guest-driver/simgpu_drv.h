@@ -634,6 +634,11 @@ struct simgpu_file {
  * @madv: DRM_SIMGPU_MADV_*, under the BO's reservation
  * @purged: the shrinker (or madvise) dropped the content since the last
  *	DRM_SIMGPU_MADV_WILLNEED, under the BO's reservation
+ * @shared: exported (or being exported) through dma-buf: DONTNEED is
+ *	refused from then on; under the BO's reservation
+ * @import_buf: for an import, the dma-buf it holds a reference to from
+ *	its creation to its destruction (TTM's delayed delete of the BO
+ *	locks the buffer's reservation); fixed
  * @dmabuf: the dma-buf exported from the BO while it exists (no
  *	reference: its release clears this), under the BO's reservation.
  *	Not the GEM object's &drm_gem_object.dma_buf, which DRM drops with
@@ -648,7 +653,9 @@ struct simgpu_bo {
 	struct ttm_placement placement;
 	u32 madv;
 	bool purged;
+	bool shared;
 	struct dma_buf *dmabuf;
+	struct dma_buf *import_buf;
 };
 
 /**
@@ -664,7 +671,10 @@ struct simgpu_bo {
  * @shrinkable: the driver's shrinker reclaims the pages (a shmem backup
  *	file, TTM_TT_FLAG_EXTERNAL); if false, TTM's watermark swapout
  *	does (simgpu_watermark_swapout, coherent pool).  Set at creation.
- * @bo: the BO the tt was created for, fixed
+ * @bo: the BO the tt was created for, fixed (a ghost object may own the
+ *	tt later, and outlive @bo)
+ * @import: the tt of an imported dma-buf (ttm_bo_type_sg): DMA addresses
+ *	from the attachment, no pages of its own; fixed
  * @partial_link: entry in &simgpu_shrinker.partial while a restore that
  *	stopped part-way holds pages, under &simgpu_shrinker.lock
  * @stale_copy: with test bug SIMGPU_BUG_STALE_BACKUP only, the content at
@@ -677,6 +687,7 @@ struct simgpu_tt {
 	bool purged;
 	bool dropped;
 	bool shrinkable;
+	bool import;
 	struct ttm_buffer_object *bo;
 	struct list_head partial_link;
 	void *stale_copy;

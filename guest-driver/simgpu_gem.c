@@ -94,6 +94,8 @@ static void simgpu_bo_destroy(struct ttm_buffer_object *tbo)
 	/* An import: detach, and let go of the dma-buf. */
 	if (tbo->base.import_attach)
 		drm_prime_gem_destroy(&tbo->base, NULL);
+	else if (bo->import_buf)
+		dma_buf_put(bo->import_buf);
 	drm_gem_object_release(&tbo->base);
 	kfree(bo);
 }
@@ -308,13 +310,15 @@ static enum drm_gem_object_status simgpu_gem_status(struct drm_gem_object *gem)
 static int simgpu_gem_mmap(struct drm_gem_object *gem,
 			   struct vm_area_struct *vma)
 {
+	unsigned long pgoff;
 	int ret;
 
 	if (!drm_gem_is_imported(gem))
 		return drm_gem_ttm_mmap(gem, vma);
+	pgoff = vma->vm_pgoff - drm_vma_node_start(&gem->vma_node);
 	vma->vm_private_data = NULL;
 	vma->vm_ops = NULL;
-	ret = dma_buf_mmap(gem->dma_buf, vma, 0);
+	ret = dma_buf_mmap(gem->dma_buf, vma, pgoff);
 	/* The mapping holds the dma-buf, not the GEM object. */
 	if (!ret)
 		drm_gem_object_put(gem);
@@ -374,12 +378,19 @@ static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
 	bo->placements = placements;
 	bo->preferred = preferred;
 	bo->flags = flags;
+	/* Dropped by simgpu_bo_destroy() (via drm_prime_gem_destroy()). */
+	if (import) {
+		get_dma_buf(import);
+		bo->import_buf = import;
+	}
 	ret = simgpu_bo_placement(bo, import ?
 				  DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM) :
 				  placements,
 				  import ? DRM_SIMGPU_MEM_SYSTEM : preferred,
 				  flags & DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS);
 	if (ret) {
+		if (import)
+			dma_buf_put(import);
 		drm_gem_object_release(&bo->tbo.base);
 		kfree(bo);
 		return ERR_PTR(ret);
@@ -400,6 +411,8 @@ static struct simgpu_bo *__simgpu_bo_create(struct simgpu_device *sdev,
 	/* A new BO's own lock: nobody else can hold it. */
 	if (ret && (import || WARN_ON(ret))) {
 		ww_acquire_fini(&ticket);
+		if (import)
+			dma_buf_put(import);
 		drm_gem_object_release(&bo->tbo.base);
 		kfree(bo);
 		return ERR_PTR(ret);

@@ -619,7 +619,7 @@ int simgpu_gem_madvise_ioctl(struct drm_device *drm, void *data,
 	if (ret)
 		goto out;
 	if (args->madv == DRM_SIMGPU_MADV_DONTNEED &&
-	    (bo->dmabuf || drm_gem_is_imported(&bo->tbo.base)))
+	    (bo->shared || drm_gem_is_imported(&bo->tbo.base)))
 		ret = -EBUSY;
 	else
 		args->retained = simgpu_bo_madvise(bo, args->madv);

@@ -91,8 +91,8 @@ static struct ttm_tt *simgpu_ttm_tt_create(struct ttm_buffer_object *tbo,
 		goto err_free;
 	stt->purgeable = bo->madv == DRM_SIMGPU_MADV_DONTNEED;
 	/* An import's pages are the exporter's: nothing to reclaim here. */
-	stt->shrinkable = tbo->type != ttm_bo_type_sg &&
-			  simgpu_tt_shrinkable();
+	stt->import = tbo->type == ttm_bo_type_sg;
+	stt->shrinkable = !stt->import && simgpu_tt_shrinkable();
 	stt->bo = tbo;
 	INIT_LIST_HEAD(&stt->partial_link);
 	if (!stt->shrinkable)
@@ -124,7 +124,7 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 	int ret;
 
 	/* An import gets its DMA addresses from the attachment. */
-	if (stt->bo->type == ttm_bo_type_sg)
+	if (stt->import)
 		return 0;
 	if (restore) {
 		/*
@@ -189,7 +189,7 @@ static int simgpu_ttm_tt_populate(struct ttm_device *bdev, struct ttm_tt *tt,
 static void simgpu_ttm_tt_unpopulate(struct ttm_device *bdev,
 				     struct ttm_tt *tt)
 {
-	if (to_simgpu_tt(tt)->bo->type == ttm_bo_type_sg)
+	if (to_simgpu_tt(tt)->import)
 		return;
 	ttm_pool_free(&bdev->pool, tt);
 	simgpu_shrinker_tt_unpopulated(ttm_to_simgpu(bdev), tt);
