@@ -56,6 +56,9 @@ Machine:
   --cpu MODEL             QEMU CPU model (default: max, host with KVM), e.g.
                           EPYC: an AMD Zen CPU, with which Linux allows
                           peer-to-peer DMA between PCI devices (dma-buf)
+  --gpu virgl             a virtio-gpu-gl-pci (virglrenderer, OpenGL) beside
+                          simgpu: QEMU's virgl flavour (built on first use,
+                          ~7 min), run under Xvfb with Mesa's software GL
   --devices N             simgpu devices, all alike (default 1, at most 4):
                           for dma-buf sharing between two of them
   --vram SIZE[,SIZE]      VRAM per region; two sizes make two regions
@@ -181,6 +184,7 @@ stats=0
 mem=$((512 << 20))
 cpus=2
 cpu_model=
+gpu=
 devices=1
 vram=($((256 << 20)))
 visible=()
@@ -243,6 +247,11 @@ while [ $# -gt 0 ]; do
 		[[ $2 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] ||
 			usage_error "--cpu: bad CPU model name '$2'"
 		cpu_model=$2; shift ;;
+	--gpu)
+		need_arg "$@"
+		[ "$2" = virgl ] ||
+			usage_error "--gpu: expected virgl (got '$2')"
+		gpu=$2; shift ;;
 	--devices)
 		need_arg "$@"
 		[[ $2 =~ ^[1-4]$ ]] ||
@@ -363,14 +372,15 @@ fi
 
 # --- build ---------------------------------------------------------------
 if [ $build = 1 ]; then
-	"$TOP/images/deps.sh"
+	"$TOP/images/deps.sh" $([ -n "$gpu" ] && echo virgl)
 	if [ ! -f "$builddir/build.ninja" ]; then
 		note "first build in $builddir: QEMU, kernel, driver, initramfs (~15 min cold, see README)"
 		meson setup "$builddir" "$TOP" >/dev/null ||
 			die "meson setup $builddir failed"
 	fi
 	meson compile -C "$builddir" "initramfs-$flavour" qemu \
-		$([ $bench = 1 ] && echo simgpu-memcpy) >&2 ||
+		$([ $bench = 1 ] && echo simgpu-memcpy) \
+		$([ -n "$gpu" ] && echo qemu-dev/qemu-virgl) >&2 ||
 		die "build failed (see above)"
 	# Separately: the first compile regenerates a stale build directory,
 	# which may not know the target yet.
@@ -398,6 +408,18 @@ fi
 kdir=$builddir/images/kernel-$flavour
 qemu=$builddir/qemu-dev/qemu/qemu-system-x86_64
 firmware=$builddir/qemu-dev/qemu/firmware
+display=(-display none)
+gl_wrap=()
+if [ "$gpu" = virgl ]; then
+	# QEMU's GL context needs a display: SDL on a virtual X server, with
+	# Mesa's software rasteriser (no GPU, no /dev/dri on the host).
+	qemu=$builddir/qemu-dev/qemu-virgl/qemu-system-x86_64
+	[ -x "$qemu" ] || die "--gpu virgl: $qemu is not built (meson compile -C $builddir qemu-dev/qemu-virgl)"
+	command -v xvfb-run >/dev/null ||
+		die "--gpu virgl: xvfb-run is missing (images/deps.sh virgl installs it)"
+	display=(-display sdl,gl=on -device virtio-gpu-gl-pci)
+	gl_wrap=(xvfb-run -a -s "-screen 0 1024x768x24 -nolisten tcp")
+fi
 initramfs=$builddir/initramfs-$flavour.cpio.gz
 rootfs_img=
 [ -n "$rootfs" ] && rootfs_img=$builddir/images/rootfs-$rootfs/rootfs.ext4
@@ -522,7 +544,7 @@ qemu_base() {	# accel: the QEMU command without console and workload
 	[ -n "$cpu_model" ] && cpu=$cpu_model
 	local a=("$qemu" -L "$firmware" -machine "q35,accel=$1" -cpu "$cpu"
 		-smp "$cpus" -m "$((mem >> 20))M" -nodefaults -no-reboot
-		-display none -kernel "$kdir/bzImage" -append "$cmdline"
+		"${display[@]}" -kernel "$kdir/bzImage" -append "$cmdline"
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 	local i
 	for ((i = 0; i < devices; i++)); do a+=(-device "$device"); done
@@ -539,7 +561,8 @@ run_qemu() {
 		-serial chardev:con -monitor none "$@")
 	# QEMU's stderr is kept apart and shown after it ends, so that a
 	# startup failure becomes one line naming the problem.
-	timeout -k 5 "$t" "${cmd[@]}" </dev/null 2>"$work/qemu.err" || rc=$?
+	timeout -k 5 "$t" "${gl_wrap[@]}" "${cmd[@]}" </dev/null \
+		2>"$work/qemu.err" || rc=$?
 	return $rc
 }
 

@@ -45,13 +45,22 @@ fuzz)
 	CONFIGURE_ARGS+=(--enable-fuzzing --enable-asan --enable-ubsan)
 	TARGETS=(qemu-fuzz-x86_64)
 	;;
+virgl)
+	# virtio-gpu-gl-pci beside simgpu: OpenGL and virglrenderer, and an
+	# SDL display for the GL context (run-vm.sh --gpu virgl runs it
+	# under Xvfb with Mesa's software rasteriser).
+	deps=(virgl)
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--with-devices-x86_64=simgpu/--with-devices-x86_64=simgpu-virgl}")
+	CONFIGURE_ARGS+=(--enable-opengl --enable-virglrenderer --enable-sdl)
+	TARGETS=(qemu-system-x86_64)
+	;;
 tsan)
 	deps=(fuzz)
 	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--cc=*/--cc=ccache clang-14}")
 	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--cxx=*/--cxx=ccache clang++-14}")
 	CONFIGURE_ARGS+=(--enable-tsan)
 	;;
-*) die "unknown QEMU flavour '$FLAVOUR' (default, fuzz or tsan)" ;;
+*) die "unknown QEMU flavour '$FLAVOUR' (default, fuzz, tsan or virgl)" ;;
 esac
 
 "$SIMGPU_TOP/images/deps.sh" "${deps[@]}"
@@ -116,6 +125,8 @@ put "$DEV/simgpu_int.h" hw/display/simgpu_int.h
 put "$SIMGPU_TOP/guest-driver/simgpu_hw.h" include/hw/display/simgpu_hw.h
 put "$DEV/simgpu-test.c" tests/qtest/simgpu-test.c
 put "$DEV/devices.mak" configs/devices/x86_64-softmmu/simgpu.mak
+cat "$DEV/devices.mak" "$DEV/devices-virgl.mak" >"$work/.simgpu-virgl.mak"
+put "$work/.simgpu-virgl.mak" configs/devices/x86_64-softmmu/simgpu-virgl.mak
 append hw/display/Kconfig "$DEV/integration/Kconfig"
 append hw/display/meson.build "$DEV/integration/meson.build"
 append hw/display/trace-events "$DEV/integration/trace-events"
@@ -132,7 +143,9 @@ grep -q '"simgpu"' "$tmp" || die "cannot add simgpu to QEMU's tests/qtest/fuzz/g
 put "$tmp" tests/qtest/fuzz/generic_fuzz_configs.h
 rm -f "$tmp"
 
-key=$(printf '%s\n' "${CONFIGURE_ARGS[@]}" | cat - "$DEV/devices.mak" | sha256sum | cut -c1-12)
+mak=("$DEV/devices.mak")
+[ "$FLAVOUR" = virgl ] && mak+=("$DEV/devices-virgl.mak")
+key=$(printf '%s\n' "${CONFIGURE_ARGS[@]}" | cat - "${mak[@]}" | sha256sum | cut -c1-12)
 build=$SIMGPU_CACHE/qemu-build-$ver-$key
 export CCACHE_DIR=${CCACHE_DIR:-$SIMGPU_CACHE/ccache}
 

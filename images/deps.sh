@@ -28,6 +28,10 @@ BACKPORT_PKGS="meson/bookworm-backports"
 # deps.sh fuzz: the libFuzzer/sanitizer QEMUs (build-qemu.sh OUTDIR fuzz
 # or tsan) are built with clang; llvm-symbolizer names their reports.
 FUZZ_PKGS="clang-14 libclang-rt-14-dev llvm-14"
+# deps.sh virgl: the QEMU with OpenGL and virglrenderer (build-qemu.sh
+# OUTDIR virgl), and the software GL display it runs on (Xvfb, Mesa).
+VIRGL_PKGS="libvirglrenderer-dev libepoxy-dev libsdl2-dev libgbm-dev xvfb
+xauth libgl1-mesa-dri"
 
 need_install() {
 	local want have
@@ -101,7 +105,8 @@ main() {
 	case ${1:-} in
 	"") ;;
 	fuzz) HOST_PKGS="$HOST_PKGS $FUZZ_PKGS" ;;
-	*) die "usage: deps.sh [fuzz]" ;;
+	virgl) HOST_PKGS="$HOST_PKGS $VIRGL_PKGS" ;;
+	*) die "usage: deps.sh [fuzz|virgl]" ;;
 	esac
 	[ "$(id -u)" = 0 ] || {
 		need_install && die "missing build dependencies; run $0 as root"

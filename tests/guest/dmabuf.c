@@ -34,6 +34,12 @@
  *          Both devices are bound again at the end.
  *   simgpu-dmabuf all
  *          each of the above, in one boot.
+ *   simgpu-dmabuf virgl
+ *          with a virtio-gpu-gl-pci (run-vm.sh --gpu virgl): a texture
+ *          cleared by virglrenderer on the host, exported by virtio-gpu,
+ *          imported into simgpu, copied by its engine into VRAM and
+ *          through eviction and the shrinker, every pixel checked; a
+ *          simgpu BO imported into virtio-gpu: refused in 3D mode.
  *   simgpu-dmabuf bench
  *          B's engine copying 64 MiB from an import of A's TT BO and of
  *          A's VRAM BO vs from its own TT BO ("# bench" lines, MiB/s), and
@@ -64,6 +70,7 @@
 
 #include <drm.h>
 #include <drm_mode.h>
+#include <virtgpu_drm.h>
 
 #include "bo.h"
 #include "tap.h"
@@ -1088,6 +1095,236 @@ static int unbind_mode(struct tap *t)
 	return 0;
 }
 
+/* --- virgl: a virtio-gpu 3D resource rendered by virglrenderer ----------- */
+
+/* The virgl protocol (virglrenderer's virgl_protocol.h), what a clear needs. */
+#define VIRGL_CMD0(cmd, obj, len)	((cmd) | ((obj) << 8) | ((len) << 16))
+#define VIRGL_CCMD_CREATE_OBJECT	1
+#define VIRGL_CCMD_SET_FRAMEBUFFER_STATE 5
+#define VIRGL_CCMD_CLEAR		7
+#define VIRGL_OBJECT_SURFACE		8
+#define VIRGL_OBJ_SURFACE_SIZE		5
+#define VIRGL_OBJ_CLEAR_SIZE		8
+#define VIRGL_FORMAT_B8G8R8A8_UNORM	1
+#define VIRGL_BIND_RENDER_TARGET	(1 << 1)
+#define PIPE_TEXTURE_2D			2
+#define PIPE_CLEAR_COLOR0		(1 << 2)
+
+#define VIRGL_W 256
+#define VIRGL_H 256
+/* (0.2, 0.4, 0.6, 1.0) as B8G8R8A8: bytes 0x99 0x66 0x33 0xff. */
+#define VIRGL_PIXEL 0xff336699u
+
+/* The render node of the virtio-gpu with virgl 3D, or -ENODEV. */
+static int virgl_open(void)
+{
+	struct drm_virtgpu_getparam gp = { .param = VIRTGPU_PARAM_3D_FEATURES };
+	char path[32], name[16];
+	int value = 0, i, fd;
+
+	if (system("modprobe virtio-gpu"))
+		return -ENODEV;
+	for (i = 128; i < 136; i++) {
+		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+
+		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		gp.value = (uintptr_t)&value;
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) &&
+		    !strcmp(name, "virtio_gpu") &&
+		    !ioctl(fd, DRM_IOCTL_VIRTGPU_GETPARAM, &gp) && value == 1)
+			return fd;
+		close(fd);
+	}
+	return -ENODEV;
+}
+
+static float virgl_f(uint32_t *u, float f)
+{
+	memcpy(u, &f, sizeof(*u));
+	return f;
+}
+
+/*
+ * A 256x256 B8G8R8A8 texture of virtio-gpu @vfd cleared on the host by
+ * virglrenderer (a surface, the framebuffer, a clear) and transferred to
+ * its guest pages; its GEM handle in *@bo.
+ */
+static int virgl_clear(int vfd, uint32_t *bo)
+{
+	struct drm_virtgpu_resource_create rc = {
+		.target = PIPE_TEXTURE_2D, .format = VIRGL_FORMAT_B8G8R8A8_UNORM,
+		.bind = VIRGL_BIND_RENDER_TARGET, .width = VIRGL_W,
+		.height = VIRGL_H, .depth = 1, .array_size = 1,
+		.size = VIRGL_W * VIRGL_H * 4, .stride = VIRGL_W * 4,
+	};
+	struct drm_virtgpu_3d_transfer_from_host tf = { 0 };
+	struct drm_virtgpu_execbuffer eb = { 0 };
+	struct drm_virtgpu_3d_wait w = { 0 };
+	uint32_t cmd[32], n = 0;
+	int ret;
+
+	ret = drm_xioctl(vfd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc);
+	if (ret)
+		return ret;
+	*bo = rc.bo_handle;
+	cmd[n++] = VIRGL_CMD0(VIRGL_CCMD_CREATE_OBJECT, VIRGL_OBJECT_SURFACE,
+			      VIRGL_OBJ_SURFACE_SIZE);
+	cmd[n++] = 1;			/* surface handle */
+	cmd[n++] = rc.res_handle;
+	cmd[n++] = VIRGL_FORMAT_B8G8R8A8_UNORM;
+	cmd[n++] = 0;			/* level */
+	cmd[n++] = 0;			/* first | last layer << 16 */
+	cmd[n++] = VIRGL_CMD0(VIRGL_CCMD_SET_FRAMEBUFFER_STATE, 0, 1 + 2);
+	cmd[n++] = 1;			/* color buffers */
+	cmd[n++] = 0;			/* no depth/stencil surface */
+	cmd[n++] = 1;			/* the surface */
+	cmd[n++] = VIRGL_CMD0(VIRGL_CCMD_CLEAR, 0, VIRGL_OBJ_CLEAR_SIZE);
+	cmd[n++] = PIPE_CLEAR_COLOR0;
+	virgl_f(&cmd[n++], 0.2f);
+	virgl_f(&cmd[n++], 0.4f);
+	virgl_f(&cmd[n++], 0.6f);
+	virgl_f(&cmd[n++], 1.0f);
+	cmd[n++] = 0;			/* depth, a double */
+	cmd[n++] = 0;
+	cmd[n++] = 0;			/* stencil */
+	eb.command = (uintptr_t)cmd;
+	eb.size = n * sizeof(cmd[0]);
+	eb.bo_handles = (uintptr_t)bo;
+	eb.num_bo_handles = 1;
+	ret = drm_xioctl(vfd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb);
+	if (ret)
+		return ret;
+	tf.bo_handle = *bo;
+	tf.box.w = VIRGL_W;
+	tf.box.h = VIRGL_H;
+	tf.box.d = 1;
+	ret = drm_xioctl(vfd, DRM_IOCTL_VIRTGPU_TRANSFER_FROM_HOST, &tf);
+	if (ret)
+		return ret;
+	w.handle = *bo;
+	return drm_xioctl(vfd, DRM_IOCTL_VIRTGPU_WAIT, &w);
+}
+
+/* Pixels of @p (VIRGL_W x VIRGL_H) that are not the clear colour. */
+static uint64_t virgl_check(const void *p)
+{
+	const uint32_t *px = p;
+	uint64_t bad = 0, i;
+
+	for (i = 0; i < VIRGL_W * VIRGL_H; i++)
+		bad += px[i] != VIRGL_PIXEL;
+	return bad;
+}
+
+static uint64_t bo_check_virgl(int fd, uint32_t handle)
+{
+	const uint64_t size = VIRGL_W * VIRGL_H * 4;
+	void *p = bo_map(fd, handle, size);
+	uint64_t bad;
+
+	if (!p)
+		return VIRGL_W * VIRGL_H;
+	bad = virgl_check(p);
+	munmap(p, size);
+	return bad;
+}
+
+static int virgl_mode(struct tap *t)
+{
+	const uint64_t size = VIRGL_W * VIRGL_H * 4;
+	struct drm_virtgpu_map vm = { 0 };
+	uint64_t bad = size, bad_map = size;
+	long long im0, at0, pins0;
+	uint32_t vbo, h, d, x, hv;
+	int vfd, buf, ret, r2;
+	struct gpu a;
+	void *p;
+
+	vfd = virgl_open();
+	if (gpu_open(&a, 0) || vfd < 0) {
+		tap_check(t, false, "virgl: a simgpu and a virtio-gpu with virgl 3D (%s)",
+			  strerror(-vfd));
+		return 1;
+	}
+	/* 1. virglrenderer clears a texture; its guest pages show it. */
+	ret = virgl_clear(vfd, &vbo);
+	if (!ret) {
+		vm.handle = vbo;
+		ret = drm_xioctl(vfd, DRM_IOCTL_VIRTGPU_MAP, &vm);
+	}
+	if (!ret) {
+		p = mmap(NULL, size, PROT_READ, MAP_SHARED, vfd, vm.offset);
+		if (p != MAP_FAILED) {
+			bad_map = virgl_check(p);
+			munmap(p, size);
+		}
+	}
+	tap_check(t, !ret && !bad_map,
+		  "virgl: a 256x256 texture cleared to (0.2, 0.4, 0.6, 1) by virglrenderer on the host's software GL, transferred to the guest: %llu pixels differ (%s)",
+		  (unsigned long long)bad_map, strerror(-ret));
+
+	/*
+	 * 2. Exported and imported into simgpu, whose engine copies it into
+	 * VRAM; the copy goes through eviction and the shrinker.
+	 */
+	im0 = gpu_stat(&a, "imports");
+	buf = ret ? ret : export_fd(vfd, vbo);
+	ret = buf < 0 ? buf : import_fd(a.fd, buf, &h);
+	if (!ret)
+		ret = bo_create(a.fd, size, PL(VRAM0) | PL(TT) | PL(SYSTEM),
+				VRAM0, 0, &d);
+	if (!ret)
+		ret = copy_bo(a.fd, h, d, size);
+	if (!ret)
+		bad = bo_check_virgl(a.fd, d);
+	if (!ret)
+		ret = gpu_dbg_write(&a, "evict_vram", "1");
+	if (!ret)
+		ret = bo_migrate(a.fd, d, SYSTEM, 0);
+	if (!ret)
+		ret = gpu_dbg_write(&a, "shrink", "100000");
+	if (!ret)
+		ret = bo_migrate(a.fd, d, VRAM0, 0);
+	if (!ret)
+		bad += bo_check_virgl(a.fd, d);
+	tap_check(t, !ret && !bad && gpu_stat(&a, "imports") > im0,
+		  "virgl: the texture exported by virtio-gpu, imported into simgpu, copied by its engine into VRAM, evicted, backed up and restored: %llu pixels differ (%s)",
+		  (unsigned long long)bad, strerror(-ret));
+
+	/*
+	 * 3. The other way: virtio-gpu in 3D mode imports no foreign
+	 * buffer (its import_sg_table is -ENODEV; only 2D blob mode imports
+	 * dynamically, which QEMU offers only with host udmabuf).  Its
+	 * static attach pins simgpu's BO for the moment it tries.
+	 */
+	at0 = gpu_stat(&a, "dmabuf_attach");
+	pins0 = gpu_stat(&a, "dmabuf_pins");
+	ret = bo_create(a.fd, size, PL(VRAM0) | PL(TT) | PL(SYSTEM), VRAM0, 0,
+			&x);
+	if (!ret)
+		ret = bo_fill(a.fd, x, size, 71);
+	if (buf >= 0)
+		close(buf);
+	buf = ret ? ret : export_fd(a.fd, x);
+	r2 = buf < 0 ? buf : import_fd(vfd, buf, &hv);
+	ret = buf < 0 ? buf : bo_migrate(a.fd, x, SYSTEM, 0);
+	bad = bo_check(a.fd, x, size, 71);
+	tap_check(t, r2 == -ENODEV && !ret && !bad &&
+		  gpu_stat(&a, "dmabuf_attach") > at0 &&
+		  gpu_stat(&a, "dmabuf_pins") > pins0,
+		  "virgl: a simgpu BO imported into virtio-gpu (3D mode) fails with %s (want ENODEV) after a static attach and pin; the BO is unpinned after (migrates: %s), %llu bad bytes",
+		  strerror(-r2), strerror(-ret), (unsigned long long)bad);
+	if (buf >= 0)
+		close(buf);
+	close(vfd);
+	close(a.fd);
+	return 0;
+}
+
 /* --- bench: what sharing costs ----------------------------------------- */
 
 #define BENCH_MB 64
@@ -1240,7 +1477,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--pressure") && i + 1 < argc) {
 			pressure_mib = strtoul(argv[++i], NULL, 0);
 		} else {
-			fprintf(stderr, "usage: simgpu-dmabuf [share|pin|foreign|bad|sync|unbind|all|bench] [--rounds N] [--p2p yes|no] [--pressure MIB]\n");
+			fprintf(stderr, "usage: simgpu-dmabuf [share|pin|foreign|bad|sync|unbind|all|bench|virgl] [--rounds N] [--p2p yes|no] [--pressure MIB]\n");
 			return 2;
 		}
 	}
@@ -1253,6 +1490,8 @@ int main(int argc, char **argv)
 		tap_plan(&t, 3);
 	else if (!strcmp(mode, "sync") || !strcmp(mode, "bench"))
 		tap_plan(&t, 2);
+	else if (!strcmp(mode, "virgl"))
+		tap_plan(&t, 3);
 	else {
 		fprintf(stderr, "simgpu-dmabuf: unknown mode '%s'\n", mode);
 		return 2;
@@ -1271,5 +1510,7 @@ int main(int argc, char **argv)
 		unbind_mode(&t);
 	if (!strcmp(mode, "bench"))
 		bench_mode(&t);
+	if (!strcmp(mode, "virgl"))
+		virgl_mode(&t);
 	return tap_finish(&t);
 }

@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..41"
+echo "1..42"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -45,6 +45,7 @@ check 2 "--cpus: bad CPU count '0'" --cpus 0
 check 2 "--accel: expected kvm, tcg or auto" --accel xen
 check 2 "--devices: bad number of simgpu devices '5' (1-4)" --devices 5
 check 2 "--devices: bad number of simgpu devices '0' (1-4)" --devices 0
+check 2 "--gpu: expected virgl (got 'voodoo')" --gpu voodoo
 check 2 "--cpu: bad CPU model name 'a b'" --cpu 'a b'
 check 2 "--cpu: QEMU has no CPU model 'Pentium9'" --cpu Pentium9 --exec true
 check 2 "--timeout: bad number of seconds" --timeout 5s

@@ -162,7 +162,7 @@ MIN_TIMEOUT = 30
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart",
               "--engine-bandwidth", "--swap", "--swap-disk", "--modparam",
               "--kernel", "--append", "--cpus", "--cpu", "--devices",
-              "--rootfs")
+              "--gpu", "--rootfs")
 KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
         "expect-message", "allow-panic", "allow-report",
         "allow-upstream-bug", "stats",
