@@ -120,6 +120,8 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 		   atomic64_read(&st->dmabuf_maps_vram));
 	seq_printf(m, "dmabuf_invalidations %lld\n",
 		   atomic64_read(&st->dmabuf_invalidations));
+	seq_printf(m, "dmabuf_invalidations_reclaim %lld\n",
+		   atomic64_read(&st->dmabuf_invalidations_reclaim));
 	seq_printf(m, "imports %lld\n", atomic64_read(&st->imports));
 	seq_printf(m, "import_maps %lld\n", atomic64_read(&st->import_maps));
 	seq_printf(m, "import_invalidations %lld\n",

@@ -434,6 +434,9 @@ void simgpu_bo_invalidate_importers(struct ttm_buffer_object *tbo)
 		return;
 	dma_buf_invalidate_mappings(dmabuf);
 	atomic64_inc(&sdev->stats.dmabuf_invalidations);
+	/* From the shrinker in reclaim (kswapd or a direct reclaimer). */
+	if (current->flags & PF_MEMALLOC)
+		atomic64_inc(&sdev->stats.dmabuf_invalidations_reclaim);
 }
 
 /**

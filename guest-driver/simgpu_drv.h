@@ -435,6 +435,8 @@ struct simgpu_migrate {
  * @dmabuf_maps_vram: of @dmabuf_maps, BAR ranges of VRAM (peer-to-peer)
  * @dmabuf_invalidations: exported BOs whose importers were told to drop
  *	their mappings (before a move, backup or purge)
+ * @dmabuf_invalidations_reclaim: of @dmabuf_invalidations, those from
+ *	memory reclaim (the shrinker, in kswapd or a direct reclaimer)
  * @imports: foreign dma-bufs imported
  * @import_maps: mappings of imports (each move of an import to TT)
  * @import_invalidations: imports moved out of TT at their exporter's
@@ -470,6 +472,7 @@ struct simgpu_stats {
 	atomic64_t dmabuf_maps;
 	atomic64_t dmabuf_maps_vram;
 	atomic64_t dmabuf_invalidations;
+	atomic64_t dmabuf_invalidations_reclaim;
 	atomic64_t imports;
 	atomic64_t import_maps;
 	atomic64_t import_invalidations;

@@ -363,7 +363,7 @@ static int share_mode(struct tap *t)
 	long long ai0, bi0, bm0, am0, bu0, p2p;
 	struct mover m = { 0 };
 	struct drm_simgpu_device_query q;
-	long long ev0, sp0;
+	long long ev0, sp0, ri0, ri;
 	uint64_t a_vram;
 	pthread_t th, pth;
 	unsigned int i, errs = 0;
@@ -451,6 +451,7 @@ static int share_mode(struct tap *t)
 	bm0 = gpu_stat(&b, "import_maps");
 	ev0 = gpu_stat(&a, "evict_vram0_tt");
 	sp0 = gpu_stat(&a, "shrink_passes");
+	ri0 = gpu_stat(&a, "dmabuf_invalidations_reclaim");
 	m.a = &a;
 	m.handle = x;
 	m.filler = a_vram / 2;
@@ -478,17 +479,59 @@ static int share_mode(struct tap *t)
 	pthread_join(th, NULL);
 	if (pressure_mib)
 		pthread_join(pth, NULL);
-	tap_diag("during the race A evicted VRAM0->TT %lld times and ran %lld shrink passes (%s)",
+	ri = gpu_stat(&a, "dmabuf_invalidations_reclaim") - ri0;
+	tap_diag("during the race A evicted VRAM0->TT %lld times and ran %lld shrink passes (%s); %lld invalidations came from reclaim",
 		 gpu_stat(&a, "evict_vram0_tt") - ev0,
 		 gpu_stat(&a, "shrink_passes") - sp0,
-		 pressure_mib ? "debugfs and reclaim" : "debugfs");
+		 pressure_mib ? "debugfs and reclaim" : "debugfs", ri);
 	/* What B wrote last is in A's BO, wherever it is now. */
 	bad += bo_check(a.fd, x, SHARE_SIZE, 100 + i - 1);
 	bad += dmabuf_check(dmabuf, SHARE_SIZE, 100 + i - 1);
 	tap_check(t, !errs && !bad && i == rounds,
-		  "share: %u rounds of B writing and reading the import on its engine while A moved or shrank it %u times: %llu bad bytes, A's CPU and the dma-buf mapping see B's last write",
-		  i, m.moves, (unsigned long long)bad);
+		  "share: %u rounds of B writing and reading the import on its engine while A moved or shrank it %u times (%lld invalidations from reclaim): %llu bad bytes, A's CPU and the dma-buf mapping see B's last write",
+		  i, m.moves, ri, (unsigned long long)bad);
 	share_counters(t, "share (race)", &a, &b, ai0, bi0, bm0);
+
+	/*
+	 * 5. Reclaim: with X idle in TT and mapped by B, anonymous memory
+	 * grows until A's shrinker, called by reclaim, backs X up; the
+	 * invalidation then runs in reclaim, under A's reservation.
+	 */
+	if (pressure_mib) {
+		uint64_t seed = 100 + i - 1, grown = 0;
+		char *chunks[64];
+		unsigned int n = 0;
+
+		ret = bo_migrate(a.fd, x, TT, 0);
+		if (!ret)
+			ret = copy_bo(b.fd, hb, d, SHARE_SIZE);
+		if (!ret)
+			ret = bo_wait(a.fd, x, 10000000000LL);
+		ri0 = gpu_stat(&a, "dmabuf_invalidations_reclaim");
+		while (!ret && n < 64 &&
+		       gpu_stat(&a, "dmabuf_invalidations_reclaim") == ri0) {
+			char *c = mmap(NULL, 32 * MiB, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			uint64_t off;
+
+			if (c == MAP_FAILED)
+				break;
+			for (off = 0; off < 32 * MiB; off += PAGE)
+				c[off] = (char)(off >> 12) | 1;
+			chunks[n++] = c;
+			grown += 32;
+		}
+		ri = gpu_stat(&a, "dmabuf_invalidations_reclaim") - ri0;
+		while (n)
+			munmap(chunks[--n], 32 * MiB);
+		if (!ret)
+			ret = copy_bo(b.fd, hb, d, SHARE_SIZE);
+		bad = ret ? SHARE_SIZE : bo_check(b.fd, d, SHARE_SIZE, seed);
+		tap_check(t, !ret && !bad && ri > 0,
+			  "share: %llu MiB of anonymous memory made reclaim run A's shrinker, which invalidated B's mapping %lld times (want > 0); B's next copy read the content back (%s, %llu bad bytes)",
+			  (unsigned long long)grown, ri, strerror(-ret),
+			  (unsigned long long)bad);
+	}
 
 	gem_close(b.fd, hb);
 	gem_close(b.fd, d);
@@ -1482,9 +1525,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (all)
-		tap_plan(&t, 6 + 3 + 3 + 3 + 2 + 3);
+		tap_plan(&t, 6 + !!pressure_mib + 3 + 3 + 3 + 2 + 3);
 	else if (!strcmp(mode, "share"))
-		tap_plan(&t, 6);
+		tap_plan(&t, 6 + !!pressure_mib);
 	else if (!strcmp(mode, "pin") || !strcmp(mode, "foreign") ||
 		 !strcmp(mode, "bad") || !strcmp(mode, "unbind"))
 		tap_plan(&t, 3);
