@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-tests.sh [--all] [MESON TEST ARGS]: build everything that is missing
-# and run the tests with meson test.  The last line is "N passed, N failed".
+# run-tests.sh [--shard K/N] [--all] [MESON TEST ARGS]: build everything
+# that is missing and run the tests with meson test.  The last line is
+# "N passed, N failed".
 #
 # Without arguments: the quick set (what CI runs), every test but the
 # scenarios marked "slow: yes" (meson suite "slow": full-size and long
@@ -10,13 +11,27 @@
 # they are (no filter added), e.g.
 #   ./run-tests.sh --suite qtest
 #   ./run-tests.sh --suite shrink --no-suite slow
+# --shard K/N: only shard K of N of the selected tests, split by their
+# expected times (tests/test-times.json); its results are also kept as
+# BUILDDIR/meson-logs/shard-K-of-N.{json,junit.xml}, which
+# tests/host/merge-results combines: run shard 1/2 on one machine and
+# 2/2 on another, or one after the other.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")" && pwd)
 B=${SIMGPU_BUILDDIR:-$TOP/build}
 
+shard=
+if [ "${1:-}" = --shard ]; then
+	shard=${2:-}
+	shift $(( $# > 1 ? 2 : 1 ))
+	"$TOP/tests/host/shard.py" "$shard" "$TOP/tests/test-times.json" \
+		>/dev/null 2>&1 ||
+		{ echo "run-tests.sh: --shard: expected K/N with 1 <= K <= N (got '$shard')"; \
+		  echo "0 passed, 1 failed"; exit 2; }
+fi
 case "${1:-}" in
 -h|--help)
-	sed -n '4,13s/^# \{0,1\}//p' "$0"
+	sed -n '4,20s/^# \{0,1\}//p' "$0"
 	exit 0 ;;
 --all)
 	shift
@@ -42,6 +57,15 @@ if [ ${#names[@]} = 0 ]; then
 	echo "run-tests.sh: no test matches: $*"
 	echo "0 passed, 1 failed"
 	exit 1
+fi
+if [ -n "$shard" ]; then
+	mapfile -t names < <("$TOP/tests/host/shard.py" "$shard" \
+		"$TOP/tests/test-times.json" "${names[@]}")
+	if [ ${#names[@]} = 0 ]; then
+		echo "run-tests.sh: shard $shard has no tests"
+		echo "0 passed, 0 failed"
+		exit 0
+	fi
 fi
 mapfile -t targets < <(/usr/bin/python3 - "$B" "${names[@]}" <<'PY'
 import json, os, subprocess, sys
@@ -70,40 +94,10 @@ meson test -C "$B" --no-rebuild --print-errorlogs "$@" "${names[@]}"
 rc=$?
 # Per-scenario wall times of this run (VM tests only).
 /usr/bin/python3 "$TOP/tests/host/scenario-times.py" "$B" --since "$tests_start"
-/usr/bin/python3 - "$B/meson-logs/testlog.json" <<'PY'
-import json, sys
-passed = failed = skipped = 0
-failures = []
-try:
-    with open(sys.argv[1]) as f:
-        for line in f:
-            r = json.loads(line)
-            if r["result"] in ("OK", "EXPECTEDFAIL"):
-                passed += 1
-            elif r["result"] == "SKIP":
-                skipped += 1
-            else:
-                failed += 1
-                failures.append(r)
-except FileNotFoundError:
-    failed = 1
-# Why each test failed, last, where a truncated CI log still shows it:
-# its failed TAP points and their diagnostics (scenario.py puts the
-# offending console lines there).
-for r in failures:
-    print("FAILED: %s (%s after %.0fs)" % (r["name"], r["result"],
-                                            r.get("duration", 0)))
-    lines, keep = [], False
-    for l in r.get("stdout", "").splitlines():
-        if l.startswith("not ok"):
-            keep = True
-        elif not l.startswith("#"):
-            keep = False
-        if keep:
-            lines.append("  " + l[:200])
-    print("\n".join(lines[:24] or ["  (no failed TAP point: see its log)"]))
-if skipped:
-    print("%d skipped" % skipped)
-print("%d passed, %d failed" % (passed, failed))
-PY
+if [ -n "$shard" ]; then
+	out=$B/meson-logs/shard-${shard%/*}-of-${shard#*/}
+	cp "$B/meson-logs/testlog.json" "$out.json" 2>/dev/null
+	cp "$B/meson-logs/testlog.junit.xml" "$out.junit.xml" 2>/dev/null
+fi
+"$TOP/tests/host/merge-results" "$B/meson-logs/testlog.json"
 exit $rc

@@ -22,7 +22,7 @@ MIRROR=$(debian_mirror) || exit 1
 HOST_PKGS="ninja-build gcc make flex bison bc libelf-dev libssl-dev cpio
 ccache busybox-static libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
 python3-pycotap python3-venv dpkg-dev xz-utils git pkg-config kmod
-libdrm-dev debootstrap e2fsprogs patch"
+libdrm-dev debootstrap e2fsprogs patch python3-yaml"
 # meson >= 1.5 is only in bookworm-backports.
 BACKPORT_PKGS="meson/bookworm-backports"
 # deps.sh fuzz: the libFuzzer/sanitizer QEMUs (build-qemu.sh OUTDIR fuzz
