@@ -263,8 +263,7 @@ static const char *dbg_dir(void)
 	return dir;
 }
 
-/* The value of @name in a file of "name value" lines, or -1. */
-static long long keyed_get(const char *path, const char *name)
+long long keyed_get(const char *path, const char *name)
 {
 	char key[64];
 	long long val, ret = -1;

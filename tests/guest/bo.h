@@ -58,6 +58,8 @@ uint64_t pattern_check_at(const void *p, uint64_t pat_off, uint64_t len,
 /* Number of bytes in @len at @p that are not @byte. */
 uint64_t bytes_check(const void *p, uint64_t len, uint8_t byte);
 
+/* The value of @name in a file of "name value" lines, or -1. */
+long long keyed_get(const char *path, const char *name);
 /* debugfs of the device; stat_get() returns -1 if @name is unknown. */
 long long stat_get(const char *name);
 
@@ -144,6 +146,24 @@ int vram_bar_check(const char *bdf);
 
 /* A new fd of vgem's card (modprobe'd on first use), or -ENODEV. */
 int vgem_open(void);
+/* vgem's fence ioctls, as in the kernel's include/uapi/drm/vgem_drm.h. */
+struct vgem_fence_attach {
+	uint32_t handle;
+	uint32_t flags;
+	uint32_t out_fence;
+	uint32_t pad;
+};
+
+struct vgem_fence_signal {
+	uint32_t fence;
+	uint32_t flags;
+};
+
+#define VGEM_FENCE_WRITE	0x1
+#define IOCTL_VGEM_FENCE_ATTACH \
+	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
+#define IOCTL_VGEM_FENCE_SIGNAL \
+	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
 
 /*
  * Sort @n timings (seconds) of @mib MiB and print the benchmark line

@@ -162,19 +162,10 @@ static int gpu_open(struct gpu *g, unsigned int idx)
 
 static long long gpu_stat(const struct gpu *g, const char *name)
 {
-	char path[300], key[64];
-	long long val, ret = -1;
-	FILE *f;
+	char path[300];
 
 	snprintf(path, sizeof(path), "%s/simgpu_stats", g->dbg);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
+	return keyed_get(path, name);
 }
 
 static int gpu_dbg_write(const struct gpu *g, const char *file, const char *v)
@@ -871,23 +862,6 @@ static int bad_mode(struct tap *t)
 
 /* --- sync: fences across devices ------------------------------------------ */
 
-struct vgem_fence_attach {
-	uint32_t handle;
-	uint32_t flags;
-	uint32_t out_fence;
-	uint32_t pad;
-};
-
-struct vgem_fence_signal {
-	uint32_t fence;
-	uint32_t flags;
-};
-
-#define IOCTL_VGEM_FENCE_ATTACH \
-	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
-#define IOCTL_VGEM_FENCE_SIGNAL \
-	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
-
 static bool fd_signalled(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -967,7 +941,7 @@ static int sync_mode(struct tap *t)
 	ret = vfd < 0 ? vfd : vgem_bo(vfd, PAGE, &vh, &vmap);
 	if (!ret) {
 		fa.handle = vh;
-		fa.flags = 1; /* VGEM_FENCE_WRITE */
+		fa.flags = VGEM_FENCE_WRITE;
 		ret = drm_xioctl(vfd, IOCTL_VGEM_FENCE_ATTACH, &fa);
 	}
 	vbuf = ret ? ret : export_fd(vfd, vh);

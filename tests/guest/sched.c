@@ -237,25 +237,6 @@ struct submit_v3 {
 #define IOCTL_SUBMIT_V3 \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SIMGPU_SUBMIT, struct submit_v3)
 
-/* vgem's fence ioctls, as in the kernel's include/uapi/drm/vgem_drm.h. */
-struct vgem_fence_attach {
-	uint32_t handle;
-	uint32_t flags;
-	uint32_t out_fence;
-	uint32_t pad;
-};
-
-struct vgem_fence_signal {
-	uint32_t fence;
-	uint32_t flags;
-};
-
-#define VGEM_FENCE_WRITE	0x1
-#define IOCTL_VGEM_FENCE_ATTACH \
-	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
-#define IOCTL_VGEM_FENCE_SIGNAL \
-	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
-
 static uint32_t syncobj_new(int fd);
 
 /*

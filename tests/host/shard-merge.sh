@@ -13,17 +13,8 @@ TIMES=$TOP/tests/test-times.json
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-failed=0
-check() {	# check OK 'what'
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-	fi
-}
+. "$TOP/tests/host/tap.sh"
+check() { result "$@"; }
 
 echo "TAP version 13"
 echo "1..7"
@@ -107,5 +98,4 @@ out=$("$MERGE" "$tmp/missing.json" 2>/dev/null)
 [ $? = 1 ] && [ "$(printf '%s\n' "$out" | tail -1)" = "0 passed, 1 failed" ]
 check $? "merge-results without any result: 0 passed, 1 failed"
 
-echo "# $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+tap_finish
