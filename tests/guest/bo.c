@@ -775,3 +775,18 @@ double bench_report(const char *figure, uint64_t mib, double *t,
 	fflush(stdout);
 	return med > 0 ? mib / med : 0;
 }
+
+long long meminfo_kb(const char *field)
+{
+	char line[128], key[64];
+	long long kb, ret = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && ret < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63[^:]: %lld", key, &kb) == 2 &&
+		    !strcmp(key, field))
+			ret = kb;
+	if (f)
+		fclose(f);
+	return ret;
+}

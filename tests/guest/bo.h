@@ -88,6 +88,8 @@ const char *stats_diff(const struct stats *a, const struct stats *b,
 		       const char *prefix, char *buf, size_t len);
 /* Counter name of a move or eviction: "move_vram0_tt", ... */
 const char *stats_move_name(const char *kind, uint32_t from, uint32_t to);
+/* A field of /proc/meminfo ("MemTotal", "SwapFree", ...) in kB, or -1. */
+long long meminfo_kb(const char *field);
 /* A counter of /proc/vmstat (pswpout, ...), or -1. */
 long long vmstat_get(const char *name);
 int dbg_write(const char *file, const char *val);

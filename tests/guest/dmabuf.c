@@ -489,7 +489,7 @@ static int share_mode(struct tap *t)
 	 * invalidation then runs in reclaim, under A's reservation.
 	 */
 	if (pressure_mib) {
-		uint64_t seed = 100 + i - 1, grown = 0;
+		uint64_t seed = 100 + i - 1, grown = 0, cap;
 		char *chunks[64];
 		unsigned int n = 0;
 
@@ -498,29 +498,36 @@ static int share_mode(struct tap *t)
 			ret = copy_bo(b.fd, hb, d, SHARE_SIZE);
 		if (!ret)
 			ret = bo_wait(a.fd, x, 10000000000LL);
+		/*
+		 * At most what is available plus half the free swap: more
+		 * only stalls the allocations (and OOM-kills).
+		 */
+		cap = (meminfo_kb("MemAvailable") +
+		       meminfo_kb("SwapFree") / 2) >> 10;
 		ri0 = gpu_stat(&a, "dmabuf_invalidations_reclaim");
-		while (!ret && n < 64 &&
+		while (!ret && n < 64 && grown + 16 <= cap &&
 		       gpu_stat(&a, "dmabuf_invalidations_reclaim") == ri0) {
-			char *c = mmap(NULL, 32 * MiB, PROT_READ | PROT_WRITE,
+			char *c = mmap(NULL, 16 * MiB, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			uint64_t off;
 
 			if (c == MAP_FAILED)
 				break;
-			for (off = 0; off < 32 * MiB; off += PAGE)
+			for (off = 0; off < 16 * MiB; off += PAGE)
 				c[off] = (char)(off >> 12) | 1;
 			chunks[n++] = c;
-			grown += 32;
+			grown += 16;
 		}
 		ri = gpu_stat(&a, "dmabuf_invalidations_reclaim") - ri0;
 		while (n)
-			munmap(chunks[--n], 32 * MiB);
+			munmap(chunks[--n], 16 * MiB);
 		if (!ret)
 			ret = copy_bo(b.fd, hb, d, SHARE_SIZE);
 		bad = ret ? SHARE_SIZE : bo_check(b.fd, d, SHARE_SIZE, seed);
 		tap_check(t, !ret && !bad && ri > 0,
-			  "share: %llu MiB of anonymous memory made reclaim run A's shrinker, which invalidated B's mapping %lld times (want > 0); B's next copy read the content back (%s, %llu bad bytes)",
-			  (unsigned long long)grown, ri, strerror(-ret),
+			  "share: %llu MiB of anonymous memory (at most %llu) made reclaim run A's shrinker, which invalidated B's mapping %lld times (want > 0); B's next copy read the content back (%s, %llu bad bytes)",
+			  (unsigned long long)grown, (unsigned long long)cap,
+			  ri, strerror(-ret),
 			  (unsigned long long)bad);
 	}
 

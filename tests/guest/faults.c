@@ -466,15 +466,8 @@ static bool have_fault_injection(const char *attr)
 /* Bytes of swap the kernel has (SwapTotal), or -1. */
 static long long swap_total(void)
 {
-	char line[128];
-	long long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	long long kb = meminfo_kb("SwapTotal");
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapTotal: %lld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
 }
 
@@ -489,17 +482,10 @@ static unsigned int nballast, ballast_peak;
 static int ballast_fill(int fd)
 {
 	unsigned int max = 0, keep, i;
-	long long kb = 0;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
+	long long kb = meminfo_kb("MemTotal");
 	int ret = 0;
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	max = kb * 1024 / BALLAST_SIZE + 16;
+	max = (kb > 0 ? kb : 0) * 1024 / BALLAST_SIZE + 16;
 	ballast = calloc(max, sizeof(*ballast));
 	for (nballast = 0; ballast && nballast < max; nballast++) {
 		uint32_t h;
