@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-tests.sh [--shard K/N] [--all] [MESON TEST ARGS]: build everything
-# that is missing and run the tests with meson test.  The last line is
-# "N passed, N failed".
+# run-tests.sh [--shard K/N] [--kernel-tree DIR] [--qemu-tree DIR] [--all]
+#              [MESON TEST ARGS]: build everything that is missing and run
+# the tests with meson test.  The last line is "N passed, N failed".
 #
 # Without arguments: the quick set (what CI runs), every test but the
 # scenarios marked "slow: yes" (meson suite "slow": full-size and long
@@ -16,22 +16,42 @@
 # BUILDDIR/meson-logs/shard-K-of-N.{json,junit.xml}, which
 # tests/host/merge-results combines: run shard 1/2 on one machine and
 # 2/2 on another, or one after the other.
+# --kernel-tree DIR, --qemu-tree DIR: build the kernels and simgpu.ko, or
+# QEMU, from these source trees (as run-vm.sh does), in the build
+# directory build-tree-HASH (SIMGPU_BUILDDIR overrides it).
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")" && pwd)
-B=${SIMGPU_BUILDDIR:-$TOP/build}
 
-shard=
-if [ "${1:-}" = --shard ]; then
-	shard=${2:-}
+fail() { echo "run-tests.sh: $*"; echo "0 passed, 1 failed"; exit 2; }
+shard= kernel_tree= qemu_tree=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--shard)
+		shard=${2:-}
+		"$TOP/tests/host/shard.py" "$shard" "$TOP/tests/test-times.json" \
+			>/dev/null 2>&1 ||
+			fail "--shard: expected K/N with 1 <= K <= N (got '$shard')" ;;
+	--kernel-tree|--qemu-tree)
+		[ -n "${2:-}" ] && [ -d "$2" ] || fail "$1: no such directory '${2:-}'"
+		kind=linux
+		[ "$1" = --qemu-tree ] && kind=qemu
+		msg=$("$TOP/images/source-tree.py" version $kind "$2" 2>&1 >/dev/null) ||
+			fail "${msg#source-tree: }"
+		[ -z "$msg" ] || echo "run-tests.sh: ${msg#source-tree: }"
+		if [ $kind = linux ]; then kernel_tree=$2; else qemu_tree=$2; fi ;;
+	*) break ;;
+	esac
 	shift $(( $# > 1 ? 2 : 1 ))
-	"$TOP/tests/host/shard.py" "$shard" "$TOP/tests/test-times.json" \
-		>/dev/null 2>&1 ||
-		{ echo "run-tests.sh: --shard: expected K/N with 1 <= K <= N (got '$shard')"; \
-		  echo "0 passed, 1 failed"; exit 2; }
+done
+if [ -n "${SIMGPU_BUILDDIR:-}" ]; then
+	B=$SIMGPU_BUILDDIR
+else
+	B=$("$TOP/images/builddir.sh" name "$kernel_tree" "$qemu_tree")
 fi
+
 case "${1:-}" in
 -h|--help)
-	sed -n '4,20s/^# \{0,1\}//p' "$0"
+	sed -n '4,24s/^# \{0,1\}//p' "$0"
 	exit 0 ;;
 --all)
 	shift
@@ -41,8 +61,9 @@ case "${1:-}" in
 esac
 
 "$TOP/images/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
-if [ ! -f "$B/build.ninja" ]; then
-	meson setup "$B" "$TOP" >/dev/null || { echo "meson setup failed"; echo "0 passed, 1 failed"; exit 1; }
+if [ ! -f "$B/build.ninja" ] || [ -n "$kernel_tree$qemu_tree" ]; then
+	"$TOP/images/builddir.sh" setup "$B" "$kernel_tree" "$qemu_tree" ||
+		{ echo "meson setup failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 # The tests to run, then one build of everything they need beyond the
 # default targets (another kernel flavour, the Debian rootfs): one ninja

@@ -71,6 +71,14 @@ Machine:
   --engine-bandwidth SIZE modelled engine copy/fill rate per second of guest
                           time, e.g. 512M (default: as fast as the host); see
                           README, "The device"
+  --engine-latency US     modelled time from a command's submission to the
+                          engine starting it, in microseconds (default 0)
+  --profile NAME[/N]      a hardware profile (profiles/NAME.profile): VRAM
+                          regions, BAR, GART, engine bandwidth and latency
+                          of a class of real cards; /N divides its sizes and
+                          bandwidth by N (a power of two) to fit a TCG guest,
+                          e.g. dg1/64.  Options beside it override its values
+  --profile list          list the profiles
   --swap SIZE             zram swap of SIZE in the guest (compressible data)
   --swap-disk SIZE        virtio-blk swap disk backed by a sparse host file
   --accel kvm|tcg|auto    accelerator; auto (default) uses KVM only when a short
@@ -89,6 +97,16 @@ Kernel:
   --verbose               full kernel log on the console (default: warnings)
   --gdb                   QEMU gdbstub on tcp::1234, guest paused until gdb
                           attaches (gdb BUILD/images/kernel-FLAVOUR/kbuild/vmlinux)
+Your own sources (also with --test and --bench; README, "Your own kernel
+and QEMU"):
+  --kernel-tree DIR       build the kernel (each flavour) and simgpu.ko from
+                          the Linux source tree DIR (>= 6.14; 7.2 and 7.3
+                          tested), out of tree: DIR is never written to;
+                          an edit in DIR rebuilds only what it touches
+  --qemu-tree DIR         build QEMU from the source tree DIR (>= 10.0) with
+                          the simgpu device overlaid, the same way
+                          Both pick the build directory BUILDDIR=$TOP/build-tree-HASH
+                          (one per pair of trees) unless --builddir says
 Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
   --test NAME             run scenario NAME (or a .scn file; NAME@FLAVOUR
                           for its run on another kernel of its kernels:
@@ -106,7 +124,7 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           list the scenarios with their descriptions
 Benchmarks (bench/; also meson test -C BUILDDIR --benchmark):
   --bench [NAME...]       build, run the benchmarks NAME (default: all of
-                          copy evict swap scan dmabuf pipeline; each boots its own
+                          copy evict swap scan dmabuf policy pipeline; each boots its own
                           VMs, ~6 min in all on 2 idle cores) and print their
                           tables; results in BUILDDIR/bench/NAME.{json,md}
                           and BUILDDIR/bench/summary.md.  Fails only if a
@@ -169,6 +187,70 @@ to_size_list() {
 
 need_arg() { [ $# -ge 2 ] || usage_error "$1 needs an argument"; }
 
+# profile_value FILE KEY: a profile's value for KEY ("" if none)
+profile_value() {
+	sed -n "s/^$2:[[:space:]]*\([^#]*[^#[:space:]]\).*/\1/p" "$1" | head -n 1
+}
+
+profile_list() {
+	local f
+	printf '%-12s %s\n' PROFILE DESCRIPTION
+	for f in "$TOP"/profiles/*.profile; do
+		f=${f##*/}
+		printf '%-12s %s\n' "${f%.profile}" \
+			"$(profile_value "$TOP/profiles/$f" description)"
+	done
+	echo "(profiles/README.md: keys and scaling; --profile NAME/N scales by 1/N)"
+}
+
+# load_profile NAME[/N]: the profile's device values, divided by N, into
+# prof_vram, prof_visible (arrays), prof_gart, prof_bw, prof_latency
+load_profile() {
+	local spec=$1 name scale=1 file key line val b v
+	name=${spec%%/*}
+	[[ $spec == */* ]] && scale=${spec#*/}
+	[[ $name =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]] ||
+		usage_error "--profile: bad profile name '$name' (letters, digits and -)"
+	file=$TOP/profiles/$name.profile
+	[ -f "$file" ] ||
+		usage_error "--profile: no profile '$name' (--profile list shows them)"
+	[[ $scale =~ ^[1-9][0-9]{0,4}$ ]] && [ $((scale & (scale - 1))) = 0 ] ||
+		usage_error "--profile: the divisor of '$spec' must be a power of two, 1-16384"
+	prof_vram=() prof_visible=() prof_gart='' prof_bw='' prof_latency=''
+	while IFS= read -r line; do
+		line=${line%%#*}
+		[[ $line =~ ^[[:space:]]*$ ]] && continue
+		[[ $line =~ ^([a-z-]+):[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]] ||
+			usage_error "$file: bad line '$line' (key: value)"
+		key=${BASH_REMATCH[1]}
+		val=${BASH_REMATCH[2]}
+		case $key in
+		description) ;;
+		vram) to_size_list "--profile $name: vram" "$val" prof_vram ;;
+		visible-vram) to_size_list "--profile $name: visible-vram" "$val" prof_visible ;;
+		gart) to_bytes "--profile $name: gart" "$val" prof_gart ;;
+		engine-bandwidth) to_bytes "--profile $name: engine-bandwidth" "$val" prof_bw ;;
+		engine-latency-us)
+			[[ $val =~ ^[0-9]{1,7}$ ]] ||
+				usage_error "$file: engine-latency-us: bad number '$val'"
+			prof_latency=$val ;;
+		*) usage_error "$file: unknown key '$key' (profiles/README.md)" ;;
+		esac
+	done <"$file"
+	[ ${#prof_vram[@]} -gt 0 ] || usage_error "$file: no vram"
+	# Divide, keeping whole MiB for sizes (the device's granule).
+	for v in prof_vram prof_visible prof_gart prof_bw; do
+		local -n ref=$v
+		for b in "${!ref[@]}"; do
+			[ $((ref[b] % scale)) = 0 ] && { [ $v = prof_bw ] ||
+				[ $((ref[b] / scale % (1 << 20))) = 0 ]; } ||
+				usage_error "--profile $spec: $((ref[b] >> 20)) MiB does not divide into whole MiB by $scale"
+			ref[b]=$((ref[b] / scale))
+		done
+		unset -n ref
+	done
+}
+
 set_rootfs() {	# option, value
 	case $2 in
 	debian) rootfs=$2 ;;
@@ -187,9 +269,12 @@ cpu_model=
 gpu=
 devices=1
 vram=($((256 << 20)))
+vram_given=0
 visible=()
 gart=
 engine_bw=
+engine_latency=
+profile=
 zram=
 swap_disk=
 rootfs=
@@ -201,6 +286,9 @@ gdb=0
 qemu_opts=
 logfile=
 builddir=${SIMGPU_BUILDDIR:-$TOP/build}
+builddir_given=0
+kernel_tree=
+qemu_tree=
 build=1
 test_name=
 duration=
@@ -224,6 +312,7 @@ while [ $# -gt 0 ]; do
 		while [ $# -gt 0 ] && [[ $1 != -* ]]; do bench_names+=("$1"); shift; done
 		continue ;;
 	--debug-kernel|--kernel|--log|--builddir|--no-build|--duration|-h|--help) ;;
+	--kernel-tree|--qemu-tree) ;;
 	--samples|--sample-ms|--plot|--trace) ;;
 	-*) machine_opts+=("$1") ;;
 	esac
@@ -257,10 +346,19 @@ while [ $# -gt 0 ]; do
 		[[ $2 =~ ^[1-4]$ ]] ||
 			usage_error "--devices: bad number of simgpu devices '$2' (1-4)"
 		devices=$2; shift ;;
-	--vram) need_arg "$@"; to_size_list --vram "$2" vram; shift ;;
+	--vram) need_arg "$@"; to_size_list --vram "$2" vram; vram_given=1; shift ;;
 	--gart) need_arg "$@"; to_bytes --gart "$2" gart; shift ;;
 	--engine-bandwidth)
 		need_arg "$@"; to_bytes --engine-bandwidth "$2" engine_bw; shift ;;
+	--engine-latency)
+		need_arg "$@"
+		[[ $2 =~ ^[0-9]{1,7}$ ]] ||
+			usage_error "--engine-latency: bad number of microseconds '$2'"
+		engine_latency=$2; shift ;;
+	--profile)
+		need_arg "$@"
+		[ "$2" = list ] && { profile_list; exit 0; }
+		profile=$2; shift ;;
 	--visible-vram) need_arg "$@"; to_size_list --visible-vram "$2" visible; shift ;;
 	--swap) need_arg "$@"; to_bytes --swap "$2" zram; shift ;;
 	--swap-disk) need_arg "$@"; to_bytes --swap-disk "$2" swap_disk; shift ;;
@@ -283,7 +381,12 @@ while [ $# -gt 0 ]; do
 	--gdb) gdb=1 ;;
 	--qemu-opts) need_arg "$@"; qemu_opts="$qemu_opts $2"; shift ;;
 	--log) need_arg "$@"; logfile=$2; shift ;;
-	--builddir) need_arg "$@"; builddir=$2; shift ;;
+	--builddir) need_arg "$@"; builddir=$2; builddir_given=1; shift ;;
+	--kernel-tree|--qemu-tree)
+		need_arg "$@"
+		[ -d "$2" ] || usage_error "$1: no such directory '$2'"
+		if [ "$1" = --kernel-tree ]; then kernel_tree=$2; else qemu_tree=$2; fi
+		shift ;;
 	--no-build) build=0 ;;
 	--duration) need_arg "$@"; duration=$2; shift ;;
 	--samples) need_arg "$@"; samples_file=$2; shift ;;
@@ -322,6 +425,22 @@ if [[ " $append " == *" simgpu.rootfs="* ]]; then
 	append=${append% }
 fi
 
+# A tree that is not one, or too old, is refused before anything builds.
+for kind in linux qemu; do
+	tree=$kernel_tree
+	[ $kind = qemu ] && tree=$qemu_tree
+	[ -n "$tree" ] || continue
+	if ! msg=$("$TOP/images/source-tree.py" version $kind "$tree" 2>&1 >/dev/null); then
+		echo "$PROG: error: ${msg#source-tree: }" >&2
+		exit $EXIT_USAGE
+	fi
+	[ -z "$msg" ] || note "${msg#source-tree: }"
+done
+if [ -n "$kernel_tree$qemu_tree" ] && [ $builddir_given = 0 ]; then
+	builddir=$("$TOP/images/builddir.sh" name "$kernel_tree" "$qemu_tree") ||
+		exit $EXIT_USAGE
+fi
+
 scenario_py=$TOP/tests/host/scenario.py
 [ -n "$duration" ] && [ -z "$test_name" ] &&
 	usage_error "--duration goes with --test (a scenario with a run time, e.g. soak)"
@@ -346,6 +465,17 @@ if [ -n "$test_name" ]; then
 	rootfs=$(sed -n 's/^vm:.*\(--rootfs \|simgpu\.rootfs=\)\([a-z]*\).*/\2/p' "$scn" | head -n 1)
 fi
 
+# A profile gives what the options beside it did not.
+if [ -n "$profile" ]; then
+	load_profile "$profile"
+	if [ $vram_given = 0 ]; then
+		vram=("${prof_vram[@]}")
+		[ ${#visible[@]} = 0 ] && visible=("${prof_visible[@]}")
+	fi
+	[ -n "$gart" ] || gart=$prof_gart
+	[ -n "$engine_bw" ] || engine_bw=$prof_bw
+	[ -n "$engine_latency" ] || engine_latency=$prof_latency
+fi
 if [ ${#visible[@]} -gt 0 ] && [ ${#visible[@]} -ne ${#vram[@]} ]; then
 	usage_error "--visible-vram: give one size per VRAM region (${#vram[@]})"
 fi
@@ -375,8 +505,10 @@ if [ $build = 1 ]; then
 	"$TOP/images/deps.sh" $([ -n "$gpu" ] && echo virgl)
 	if [ ! -f "$builddir/build.ninja" ]; then
 		note "first build in $builddir: QEMU, kernel, driver, initramfs (~15 min cold, see README)"
-		meson setup "$builddir" "$TOP" >/dev/null ||
-			die "meson setup $builddir failed"
+	fi
+	if [ -n "$kernel_tree$qemu_tree" ] || [ ! -f "$builddir/build.ninja" ]; then
+		"$TOP/images/builddir.sh" setup "$builddir" "$kernel_tree" "$qemu_tree" ||
+			die "cannot set up $builddir"
 	fi
 	meson compile -C "$builddir" "initramfs-$flavour" qemu \
 		$([ $bench = 1 ] && echo simgpu-memcpy) \
@@ -506,6 +638,7 @@ for i in "${!vram[@]}"; do
 done
 [ -n "$gart" ] && device="$device,gart-size=$gart"
 [ -n "$engine_bw" ] && device="$device,engine-bandwidth=$engine_bw"
+[ -n "$engine_latency" ] && device="$device,engine-latency-us=$engine_latency"
 
 cmdline="console=ttyS0 panic=-1 loglevel=$([ $verbose = 1 ] && echo 7 || echo 5)"
 # KASAN with 5-level paging (-cpu max has LA57): an interrupt early in

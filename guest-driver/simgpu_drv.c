@@ -79,6 +79,10 @@ bool simgpu_sync_moves;
 module_param_named(sync_moves, simgpu_sync_moves, bool, 0644);
 MODULE_PARM_DESC(sync_moves, "Wait for each engine move before committing it, as the driver once did (default: pipelined moves, committed with their fence as xe and amdgpu do; writable at run time, for comparisons)");
 
+bool simgpu_evict_to_system;
+module_param_named(evict_to_system, simgpu_evict_to_system, bool, 0644);
+MODULE_PARM_DESC(evict_to_system, "Evict VRAM buffer objects on to system memory, out of the GART, instead of leaving them in TT (an eviction-policy example, docs/prototyping.md; default: no; writable at run time: each eviction reads it)");
+
 bool simgpu_p2p = true;
 module_param_named(p2p, simgpu_p2p, bool, 0644);
 MODULE_PARM_DESC(p2p, "Let dma-buf importers on other PCI devices reach VRAM through the BAR when the PCI topology allows peer-to-peer DMA (default: yes; no: exported BOs are always mapped in TT; writable at run time)");

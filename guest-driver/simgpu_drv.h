@@ -68,6 +68,7 @@ extern int simgpu_pool_mode;
 extern bool simgpu_watermark_swapout;
 extern bool simgpu_vram_contiguous;
 extern bool simgpu_sync_moves;
+extern bool simgpu_evict_to_system;
 extern bool simgpu_p2p;
 extern bool simgpu_dynamic_import;
 extern unsigned long simgpu_test_bugs;

@@ -63,6 +63,7 @@
 #include <drm/ttm/ttm_bo.h>
 #include <drm/ttm/ttm_tt.h>
 
+#include "simgpu_compat.h"
 #include "simgpu_drv.h"
 #include "simgpu_trace.h"
 #include "uapi/simgpu_drm.h"
@@ -482,13 +483,11 @@ void simgpu_shrinker_unplug(struct simgpu_device *sdev)
 	static const u32 mem_types[] = { TTM_PL_SYSTEM, TTM_PL_TT };
 	const struct simgpu_shrink_flags flags = { .drop = true };
 	struct ttm_operation_ctx ctx = { };
-	struct ttm_lru_walk_arg arg = {
-		.ctx = &ctx,
-		.sleeping_lock = true,
-	};
+	struct ttm_lru_walk_arg arg;
+	struct ww_acquire_ctx ticket;
 	struct ttm_buffer_object *tbo;
 	struct ttm_bo_lru_cursor curs;
-	unsigned long scanned = 0;
+	unsigned long scanned = 0, found;
 	unsigned int i;
 
 	/*
@@ -497,36 +496,52 @@ void simgpu_shrinker_unplug(struct simgpu_device *sdev)
 	 * which they all have now: let that happen first.
 	 */
 	flush_workqueue(sdev->bdev.wq);
-	for (i = 0; i < ARRAY_SIZE(mem_types); i++) {
-		struct ttm_resource_manager *man =
-			ttm_manager_type(&sdev->bdev, mem_types[i]);
+	/* Before 7.3, walk again while a walk finds work (simgpu_compat.h). */
+	do {
+		found = 0;
+		simgpu_lru_walk_begin(&arg, &ctx, &ticket);
+		for (i = 0; i < ARRAY_SIZE(mem_types); i++) {
+			struct ttm_resource_manager *man =
+				ttm_manager_type(&sdev->bdev, mem_types[i]);
 
-		if (!man)
-			continue;
-		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo) {
-			/*
-			 * An import goes to SYSTEM: unbound, its mapping
-			 * (made for this device) given back to the exporter.
-			 */
-			if (tbo->type == ttm_bo_type_sg)
-				simgpu_bo_move_to_system(tbo, &ctx);
-			else if (ttm_bo_shrink_suitable(tbo, &ctx))
-				simgpu_bo_shrink(&ctx, tbo, flags, &scanned);
+			if (!man)
+				continue;
+			ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo) {
+				/*
+				 * An import goes to SYSTEM: unbound, its
+				 * mapping (made for this device) given back
+				 * to the exporter.
+				 */
+				if (tbo->type == ttm_bo_type_sg) {
+					found += tbo->resource->mem_type !=
+						 TTM_PL_SYSTEM;
+					simgpu_bo_move_to_system(tbo, &ctx);
+				} else if (ttm_bo_shrink_suitable(tbo, &ctx)) {
+					found++;
+					simgpu_bo_shrink(&ctx, tbo, flags,
+							 &scanned);
+				}
+			}
 		}
-	}
+		simgpu_lru_walk_end(&ticket);
+	} while (!SIMGPU_LRU_WALK_SLEEPS && found);
 	simgpu_shrinker_drop_partial(sdev);
 
 	/*
 	 * VRAM is gone: importers of exported VRAM BOs (peer-to-peer, BAR
-	 * addresses) let go of their mappings; mapping again fails.
+	 * addresses) let go of their mappings; mapping again fails.  (Before
+	 * 7.3, a BO whose reservation is held here past the walk's one
+	 * sleeping lock is skipped.)
 	 */
 	for (i = 0; i < sdev->num_regions; i++) {
 		struct ttm_resource_manager *man =
 			ttm_manager_type(&sdev->bdev, i ? SIMGPU_PL_VRAM1 :
 						       SIMGPU_PL_VRAM0);
 
+		simgpu_lru_walk_begin(&arg, &ctx, &ticket);
 		ttm_bo_lru_for_each_reserved_guarded(&curs, man, &arg, tbo)
 			simgpu_bo_invalidate_importers(tbo);
+		simgpu_lru_walk_end(&ticket);
 	}
 }
 

@@ -224,11 +224,20 @@ static bool simgpu_bo_purge_on_evict(struct ttm_buffer_object *tbo)
 	       !simgpu_test_bug(SIMGPU_BUG_EVICT_DONTNEED);
 }
 
+/*
+ * Where an evicted BO goes: from VRAM to TT (it stays bound in the GART,
+ * where the engine reaches it to move it back), falling back to SYSTEM.
+ * With evict_to_system=1, on to SYSTEM: the engine's copy hops through
+ * TT (or the GART window) and the BO leaves the GART, which holds only
+ * what is in use, at the price of a rebind on the way back.  A DONTNEED
+ * BO, and any BO outside VRAM, goes to SYSTEM (the former purged).
+ */
 static void simgpu_evict_flags(struct ttm_buffer_object *tbo,
 			       struct ttm_placement *placement)
 {
 	if (simgpu_mem_is_vram(tbo->resource->mem_type) &&
-	    !simgpu_bo_purge_on_evict(tbo)) {
+	    !simgpu_bo_purge_on_evict(tbo) &&
+	    !READ_ONCE(simgpu_evict_to_system)) {
 		placement->placement = simgpu_evict_places;
 		placement->num_placement = ARRAY_SIZE(simgpu_evict_places);
 	} else {
@@ -669,6 +678,8 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	u32 old_type = old_mem ? old_mem->mem_type : TTM_PL_SYSTEM;
 	u32 new_type = new_mem->mem_type;
 	u32 how = SIMGPU_TRACE_MOVE_NONE;
+	/* The second leg of a move that hopped through TT (counted there). */
+	bool hop_leg = old_mem && (old_mem->placement & TTM_PL_FLAG_TEMPORARY);
 	bool populated, purge, pipelined;
 	bool clear = false;
 	int ret, idx;
@@ -778,6 +789,14 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 		hop->lpfn = 0;
 		hop->mem_type = TTM_PL_TT;
 		hop->flags = TTM_PL_FLAG_TEMPORARY;
+		/*
+		 * TTM moves to the hop as no eviction, and then from it as
+		 * one: an eviction from VRAM to SYSTEM is counted here, as
+		 * what it is, and its second leg is not (hop_leg below).
+		 */
+		if (evict)
+			atomic64_inc(&sdev->stats.evictions[simgpu_mem_index(old_type)]
+							    [simgpu_mem_index(new_type)]);
 		ret = -EMULTIHOP;
 		goto out;
 	}
@@ -788,7 +807,8 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 	how = ret;
 	ret = 0;
 done:
-	simgpu_count_move(tbo, old_type, new_type, how, clear, evict);
+	simgpu_count_move(tbo, old_type, new_type, how, clear,
+			  evict && !hop_leg);
 out:
 	drm_dev_exit(idx);
 	return ret;

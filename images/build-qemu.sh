@@ -18,11 +18,18 @@
 # overlaid onto; files are rewritten only when their content changes, so
 # editing simgpu.c rebuilds one object.  The build directory is keyed by
 # the QEMU version and the configuration, and compiles through ccache.
+#
+# SIMGPU_QEMU_TREE=DIR (run-vm.sh --qemu-tree): the user's QEMU source
+# tree instead of Debian's.  It is never written to: the work tree is a
+# tree of symbolic links to it (images/source-tree.py mirror), refreshed
+# on every build, with the overlay as files of its own; work and build
+# directories are keyed by DIR's path.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-OUT=${1:?usage: build-qemu.sh OUTDIR [fuzz|tsan]}
+OUT=${1:?usage: build-qemu.sh OUTDIR [fuzz|tsan|virgl]}
 FLAVOUR=${2:-default}
+TREE=${SIMGPU_QEMU_TREE:-}
 DEV=$SIMGPU_TOP/qemu-dev
 
 CONFIGURE_ARGS=(
@@ -64,8 +71,16 @@ tsan)
 esac
 
 "$SIMGPU_TOP/images/deps.sh" "${deps[@]}"
-pristine=$("$SIMGPU_TOP/images/fetch.sh" qemu)
-ver=${pristine##*/qemu-}
+if [ -n "$TREE" ]; then
+	[ -d "$TREE" ] || die "--qemu-tree: no directory '$TREE'"
+	TREE=$(cd "$TREE" && pwd -P)
+	ver=$("$SIMGPU_TOP/images/source-tree.py" version qemu "$TREE") || exit 1
+	pristine=$TREE
+	ver=$ver-tree-$(echo "$TREE" | sha256sum | cut -c1-12)
+else
+	pristine=$("$SIMGPU_TOP/images/fetch.sh" qemu)
+	ver=${pristine##*/qemu-}
+fi
 firmware=$("$SIMGPU_TOP/images/fetch.sh" firmware)
 
 mkdir -p "$SIMGPU_CACHE"
@@ -73,7 +88,11 @@ exec 9>"$SIMGPU_CACHE/qemu.lock"
 flock 9
 
 work=$SIMGPU_CACHE/qemu-work-$ver
-if [ ! -f "$work/.simgpu-complete" ]; then
+if [ -n "$TREE" ]; then
+	"$SIMGPU_TOP/images/source-tree.py" mirror qemu "$TREE" "$work" >/dev/null ||
+		die "cannot mirror $TREE into $work"
+	touch "$work/.simgpu-complete"
+elif [ ! -f "$work/.simgpu-complete" ]; then
 	log "copying QEMU $ver source into $work"
 	need_space "$SIMGPU_CACHE" 3000
 	rm -rf "$work.tmp"
@@ -81,9 +100,12 @@ if [ ! -f "$work/.simgpu-complete" ]; then
 	publish "$work.tmp" "$work"
 fi
 
-# put SRC DEST: copy a file into the work tree only if it changed
+# put SRC DEST: copy a file into the work tree only if it changed (a
+# link into a user's tree is replaced, never written through)
 put() {
-	cmp -s "$1" "$work/$2" || install -m 0644 -D "$1" "$work/$2"
+	[ ! -L "$work/$2" ] && cmp -s "$1" "$work/$2" && return
+	rm -f "$work/$2"
+	install -m 0644 -D "$1" "$work/$2"
 }
 
 # append PRISTINE_REL SNIPPET: pristine file + our lines (idempotent)
@@ -104,6 +126,10 @@ for p in "$DEV"/patches/*.patch; do
 	for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p"); do
 		[ -e "$patched/$f" ] || install -m 0644 -D "$pristine/$f" "$patched/$f"
 	done
+	if [ -n "$TREE" ] && patch -s -R -f --dry-run -p1 -d "$patched" <"$p" >/dev/null 2>&1; then
+		log "${p#"$SIMGPU_TOP"/}: already in $TREE"
+		continue
+	fi
 	patch -s -p1 -d "$patched" <"$p" >&2 ||
 		{ rm -rf "$patched"; die "${p#"$SIMGPU_TOP"/} does not apply to QEMU $ver"; }
 done

@@ -4,6 +4,8 @@
 # fetch.sh qemu|kernel|firmware : download and unpack a Debian source or
 # firmware package into the simgpu cache, print the unpacked directory.
 # Versions come from images/versions; the first one that downloads wins.
+# fetch.sh kernel PKG=VERSION... : those kernel source packages instead
+# (e.g. $KERNEL_OTHER_PKGS, the second kernel the slow set runs on).
 # Nothing half-unpacked is ever left under its final name.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -69,8 +71,8 @@ fetch_qemu() {
 }
 
 fetch_kernel() {
-	# shellcheck disable=SC2086
-	try_versions "kernel source" linux unpack_kernel $KERNEL_PKGS
+	# shellcheck disable=SC2086,SC2048
+	try_versions "kernel source" linux unpack_kernel ${*:-$KERNEL_PKGS}
 }
 
 fetch_firmware() {
@@ -97,7 +99,7 @@ fetch_firmware() {
 
 case "${1:-}" in
 qemu) fetch_qemu ;;
-kernel) fetch_kernel ;;
+kernel) shift; fetch_kernel "$@" ;;
 firmware) fetch_firmware ;;
 *) die "usage: $0 qemu|kernel|firmware" ;;
 esac

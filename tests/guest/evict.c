@@ -28,7 +28,9 @@
  * evictions from VRAM pipelined, the other moves through ghost objects,
  * every ghost released in the end, and with --faults the failed moves
  * redone, by the CPU or with --redo-by-engine by the engine, none lost)
- * or synchronous (nothing pipelined).
+ * or synchronous (nothing pipelined).  With the eviction policy
+ * evict_to_system=1 (docs/prototyping.md), the evictions must all have
+ * gone on to SYSTEM instead (through TT and out of it again).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -253,9 +255,18 @@ static void check_commit(struct tap *t, const struct stats *a,
 	long long redo_cpu = stats_delta(a, b, "move_redos_cpu");
 	long long redo_engine = stats_delta(a, b, "move_redos_engine");
 	long long lost = stats_delta(a, b, "moves_lost");
+	long long ev_sys = stats_delta(a, b, "evict_vram0_system");
+	long long legs = stats_delta(a, b, "move_tt_system");
 	int sync = param_bool("sync_moves");
 	double t0 = now_s();
 
+	if (param_bool("evict_to_system") == 1) {
+		/* The policy sends every eviction on to SYSTEM. */
+		tap_check(t, ev == 0 && ev_sys > 0 && legs >= ev_sys && lost == 0,
+			  "evict_to_system=1: %lld evictions from VRAM0 to SYSTEM, %lld to TT (want 0), %lld moves on from TT to SYSTEM (want >= evictions), %lld lost",
+			  ev_sys, ev, legs, lost);
+		return;
+	}
 	if (sync == 1) {
 		tap_check(t, pipelined == 0 && lost == 0,
 			  "sync_moves=1: no move pipelined (%lld), none lost (%lld)",

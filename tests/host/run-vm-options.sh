@@ -30,7 +30,7 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..42"
+echo "1..54"
 check 2 "unknown option '--bogus'" --bogus
 check 2 "--exec needs an argument" --exec
 check 2 "--mem: size '0' out of range" --mem 0
@@ -57,6 +57,28 @@ check 2 "--mem: size '99999999999999999G' out of range" --mem 99999999999999999G
 check 2 "--rootfs: expected debian (got 'ubuntu')" --rootfs ubuntu
 check 2 "--rootfs needs an argument" --rootfs
 check 2 "--append: expected debian (got 'arch')" --append 'quiet simgpu.rootfs=arch'
+check 2 "--engine-latency: bad number of microseconds '5ms'" --engine-latency 5ms
+check 2 "--profile: no profile 'voodoo5' (--profile list shows them)" --profile voodoo5
+check 2 "--profile: bad profile name '..' (letters, digits and -)" --profile ../etc/x
+check 2 "--profile: the divisor of 'dg1/3' must be a power of two" --profile dg1/3
+check 2 "--profile dg1/8192: 4096 MiB does not divide into whole MiB by 8192" --profile dg1/8192
+bad_profile=$TOP/profiles/zz-bad-test-$$.profile
+printf 'vram: 64M\nbandwidth: 1G\n' >"$bad_profile"
+check 2 "zz-bad-test-$$.profile: unknown key 'bandwidth'" --profile "zz-bad-test-$$"
+rm -f "$bad_profile"
+# Your own source trees: not a tree, or too old, is one line, found
+# before anything builds.
+tree=$(mktemp -d)
+check 2 "--kernel-tree: no such directory '$tree/none'" --kernel-tree "$tree/none"
+check 2 "$tree: not a Linux source tree" --kernel-tree "$tree"
+check 2 "$tree: not a QEMU source tree" --qemu-tree "$tree"
+mkdir -p "$tree/drivers/gpu/drm/ttm" "$tree/hw/display"
+printf 'VERSION = 6\nPATCHLEVEL = 13\nSUBLEVEL = 7\nEXTRAVERSION = -rc1\n' >"$tree/Makefile"
+check 2 "Linux 6.13.7-rc1 is too old: simgpu needs 6.14 or newer" --kernel-tree "$tree"
+echo 9.2.4 >"$tree/VERSION"
+touch "$tree/hw/display/meson.build"
+check 2 "QEMU 9.2.4 is too old: simgpu needs 10.0 or newer" --qemu-tree "$tree"
+rm -rf "$tree"
 SIMGPU_KVM_DEVICE=/nonexistent/kvm check 1 "--accel kvm: /nonexistent/kvm is missing" \
 	--accel kvm --exec true
 # Device properties are QEMU's to check: its message comes through.
@@ -64,6 +86,7 @@ check 127 "vram0-visible-size must be a power of two" --accel tcg --vram 48M --e
 check 127 "exceeds vram0-size" --accel tcg --vram 64M --visible-vram 128M --exec true
 check 127 "gart-size must be a multiple of 4 KiB" --accel tcg --gart 6K --exec true
 check 127 "engine-bandwidth must be 0 (unlimited) or at least" --accel tcg --engine-bandwidth 512K --exec true
+check 127 "engine-latency-us must be at most 1000000" --accel tcg --engine-latency 2000000 --exec true
 
 # Test scenarios: bad names and files are usage errors, found before
 # any build or boot.

@@ -160,7 +160,8 @@ MIN_TIMEOUT = 30
 
 # run-vm.sh machine options a scenario's "vm:" may use (all take a value).
 VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart",
-              "--engine-bandwidth", "--swap", "--swap-disk", "--modparam",
+              "--engine-bandwidth", "--engine-latency", "--profile",
+              "--swap", "--swap-disk", "--modparam",
               "--kernel", "--append", "--cpus", "--cpu", "--devices",
               "--gpu", "--rootfs")
 KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
