@@ -104,9 +104,10 @@ and QEMU"):
                           tested), out of tree: DIR is never written to;
                           an edit in DIR rebuilds only what it touches
   --qemu-tree DIR         build QEMU from the source tree DIR (>= 10.0) with
-                          the simgpu device overlaid, the same way
-                          Both pick the build directory BUILDDIR=$TOP/build-tree-HASH
-                          (one per pair of trees) unless --builddir says
+                          the simgpu device overlaid, the same way.
+                          Both build in their own build directory,
+                          $TOP/build-tree-HASH (one per pair of
+                          trees), unless --builddir is given
 Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
   --test NAME             run scenario NAME (or a .scn file; NAME@FLAVOUR
                           for its run on another kernel of its kernels:
@@ -114,8 +115,9 @@ Test scenarios (tests/scenarios/NAME.scn; the file sets machine and command):
                           tests/host/scenario.py: print its TAP and a line
                           'scenario NAME: PASS|FAIL in N.Ns (console: ..., stats: ...)';
                           exit 0 if every test point passed, else 1.  Only
-                          --kernel, --duration, --log, --builddir, --no-build
-                          and the observability options combine with it.
+                          --kernel, --duration, --log, --builddir, --no-build,
+                          --kernel-tree, --qemu-tree and the observability
+                          options combine with it.
                           Logs: BUILDDIR/meson-logs/scenarios/NAME/ (with
                           samples.tsv when sampling)
   --duration TIME         run time of a scenario that has one (soak):

@@ -83,8 +83,10 @@ else
 fi
 firmware=$("$SIMGPU_TOP/images/fetch.sh" firmware)
 
+# One lock per work tree (its flavours share it): a build from another
+# tree never holds this one up.
 mkdir -p "$SIMGPU_CACHE"
-exec 9>"$SIMGPU_CACHE/qemu.lock"
+exec 9>"$SIMGPU_CACHE/qemu-$ver.lock"
 flock 9
 
 work=$SIMGPU_CACHE/qemu-work-$ver

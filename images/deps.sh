@@ -137,7 +137,7 @@ EOS
 # name; every missing one is named.
 NO_DEPS_CMDS="meson ninja gcc make flex bison bc cpio ccache python3 git
 pkg-config patch xz sha256sum flock"
-NO_DEPS_LIBS="glib-2.0 pixman-1 zlib libdrm"
+NO_DEPS_LIBS="glib-2.0 pixman-1 zlib libdrm libelf libssl"
 check_no_deps() {
 	local missing=() c v
 	for c in $NO_DEPS_CMDS; do

@@ -12,6 +12,16 @@ set -euo pipefail
 
 SRC=$SIMGPU_CACHE/src
 mkdir -p "$SRC"
+# SIMGPU_FIRMWARE_DIR: a directory with QEMU 10's ROMs (bios-256k.bin,
+# ...) instead of Debian's packages, for hosts without apt.
+if [ "${1:-}" = firmware ] && [ -n "${SIMGPU_FIRMWARE_DIR:-}" ]; then
+	[ -f "$SIMGPU_FIRMWARE_DIR/bios-256k.bin" ] ||
+		die "SIMGPU_FIRMWARE_DIR=$SIMGPU_FIRMWARE_DIR has no bios-256k.bin"
+	(cd "$SIMGPU_FIRMWARE_DIR" && pwd)
+	exit 0
+fi
+command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+	die "no apt-get/dpkg-deb on this host: Debian's ${1:-} sources cannot be fetched; give run-vm.sh --kernel-tree DIR and --qemu-tree DIR, and SIMGPU_FIRMWARE_DIR for the ROMs (README, Hosts)"
 # Builds run in parallel (two kernel flavours need the same source): one
 # download and unpack of each kind at a time; the second finds it done.
 exec 9>"$SRC/.fetch-${1:-none}.lock"

@@ -6,7 +6,10 @@
 # half-written in the cache.  Uses a copy of images/ with versions the
 # archive does not have, and a small tmpfs as the cache.  The same for the
 # Debian rootfs (images/build-rootfs.sh): a download that fails (404), a
-# package the archive lacks, no debootstrap, a full disk.  TAP output.
+# package the archive lacks, no debootstrap, a full disk.  A host without
+# the package bootstrap (SIMGPU_NO_DEPS=1): what is missing is named, and
+# without apt-get the sources must come from --kernel-tree/--qemu-tree.
+# TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -27,7 +30,7 @@ expect_error() {
 }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..10"
 cp -r "$TOP/images" "$work/images"
 sed -i 's/^KERNEL_PKGS=.*/KERNEL_PKGS="linux-source-7.99=7.99.1-1"/
 	s/^QEMU_VERSIONS=.*/QEMU_VERSIONS="1:99.0+ds-1"/' "$work/images/versions"
@@ -85,4 +88,25 @@ if [ "$(id -u)" = 0 ]; then
 else
 	for i in 4 5 6 7; do echo "ok $i # SKIP the rootfs is built as root"; done
 fi
+
+# SIMGPU_NO_DEPS=1: a PATH without flex and bison, then one without
+# apt-get.
+mkdir -p "$work/bin"
+for f in /usr/local/bin/* /usr/bin/* /bin/*; do
+	case ${f##*/} in flex|bison|apt-get) continue ;; esac
+	[ -e "$work/bin/${f##*/}" ] || ln -s "$f" "$work/bin/${f##*/}"
+done
+out=$(PATH=$work/bin SIMGPU_NO_DEPS=1 "$TOP/images/deps.sh" 2>&1)
+rc=$?
+[ $rc != 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+	[[ $out == *"SIMGPU_NO_DEPS=1 and missing: flex bison"* ]]
+result $? "SIMGPU_NO_DEPS=1 without flex and bison: one line names both" "status $rc: $out"
+out=$(SIMGPU_NO_DEPS=1 "$TOP/images/deps.sh" 2>&1)
+rc=$?
+[ $rc = 0 ] && [ -z "$out" ]
+result $? "SIMGPU_NO_DEPS=1 on this host: everything is there, nothing installed" "status $rc: $out"
+out=$(PATH=$work/bin SIMGPU_CACHE=$work/cache-noapt "$TOP/images/fetch.sh" kernel 2>&1)
+rc=$?
+[ $rc != 0 ] && [[ $out == *"no apt-get/dpkg-deb on this host"*"--kernel-tree DIR and --qemu-tree DIR"* ]]
+result $? "no apt-get: fetching Debian's sources fails naming --kernel-tree/--qemu-tree" "status $rc: $out"
 tap_finish
