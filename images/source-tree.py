@@ -113,8 +113,11 @@ def walk(kind, tree):
     for root, dirs, files in os.walk(tree):
         rel = os.path.relpath(root, tree)
         rel = "" if rel == "." else rel + "/"
-        dirs[:] = sorted(d for d in dirs if not skipped(kind, rel, d))
-        for name in sorted(files):
+        # A symbolic link to a directory is mirrored as a link, not walked.
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = sorted(d for d in dirs
+                         if d not in links and not skipped(kind, rel, d))
+        for name in sorted(files + links):
             if skipped(kind, rel, name):
                 continue
             path = rel + name
@@ -155,8 +158,9 @@ def mirror(kind, tree, shadow):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         os.symlink(src, dst)
     stale = 0
-    for root, _, files in os.walk(shadow):
-        for name in files:
+    for root, dirs, files in os.walk(shadow):
+        for name in files + [d for d in dirs
+                             if os.path.islink(os.path.join(root, d))]:
             dst = os.path.join(root, name)
             if os.path.islink(dst) and \
                     os.path.relpath(dst, shadow) not in want:

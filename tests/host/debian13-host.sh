@@ -19,18 +19,9 @@ only=0
 [ "${1:-}" = --bootstrap-only ] && only=1
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (debootstrap, chroot)"; exit 0; }
 
-n=0
-failed=0
-ok() {	# status description [details]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		[ -z "${3:-}" ] || printf '%s\n' "$3" | tail -25 | sed 's/^/# /'
-	fi
-}
+. "$TOP/tests/host/tap.sh"
+# ok STATUS DESCRIPTION [DETAILS]: a test point, the details' last lines
+ok() { result "$1" "$2" "$(printf '%s\n' "${3:-}" | tail -25)"; }
 
 echo "TAP version 13"
 [ $only = 1 ] && echo "1..4" || echo "1..5"
@@ -109,5 +100,4 @@ else
 	ok $rc "./run-tests.sh on trixie: $(tail -n 1 "$root.tests.log") ($((SECONDS - start))s)" \
 		"$(tail -30 "$root.tests.log")"
 fi
-echo "# $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+tap_finish

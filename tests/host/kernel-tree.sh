@@ -17,18 +17,9 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/images/common.sh"
 B=${1:?usage: kernel-tree.sh BUILDDIR}/kernel-tree
 
-n=0
-failed=0
-ok() {	# condition-status description [details]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		[ -z "${3:-}" ] || printf '%s\n' "$3" | tail -25 | sed 's/^/# /'
-	fi
-}
+. "$TOP/tests/host/tap.sh"
+# ok STATUS DESCRIPTION [DETAILS]: a test point, the details' last lines
+ok() { result "$1" "$2" "$(printf '%s\n' "${3:-}" | tail -25)"; }
 
 echo "TAP version 13"
 echo "1..6"
@@ -135,5 +126,4 @@ rc=$?
 [ $rc = 0 ] && [[ $out == *"scenario shrink-enomem: PASS"* ]]
 ok $? "run-vm.sh --kernel-tree TREE --test shrink-enomem passes on the tree's debug kernel" "$out"
 
-echo "# $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+tap_finish
