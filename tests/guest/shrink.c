@@ -628,6 +628,16 @@ static int create_populated(int fd, struct obj *o, uint64_t size,
  * Without swap: DONTNEED BOs are purged, ordinary BOs keep their pages
  * and new ones fail with -ENOMEM, without an OOM kill.
  */
+/* Grow the stack by 256 KiB now, while there is memory for it. */
+static void __attribute__((noinline)) touch_stack(void)
+{
+	volatile char room[256 << 10];
+	size_t i;
+
+	for (i = 0; i < sizeof(room); i += 4096)
+		room[i] = 1;
+}
+
 static int noswap(void)
 {
 	uint64_t size = opt.bo_mb * MiB, n = opt.total_mb / opt.bo_mb;
@@ -645,11 +655,26 @@ static int noswap(void)
 	 * own would be an OOM kill, not the -ENOMEM under test.
 	 */
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	/* At most 32 MiB (glibc refuses more): 4 MiB come from the heap. */
+	mallopt(M_MMAP_THRESHOLD, 16 << 20);
 	reserve = malloc(4 << 20);
+	/*
+	 * Not zeroes: the kernel's THP shrinker (6.12) maps zero-filled
+	 * pages of an underused huge page to the shared zero page under
+	 * pressure, and the next write would need a page again.
+	 */
 	if (reserve)
-		memset(reserve, 0, 4 << 20);
+		memset(reserve, 0xa5, 4 << 20);
+	/* A store the compiler must not drop (it would: freed unread). */
+	__asm__ volatile("" : : "r"(reserve) : "memory");
 	free(reserve);
+	/*
+	 * And stays resident: the heap, a grown stack and what the test
+	 * maps later (BO mappings are special and not locked).
+	 */
+	touch_stack();
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		tap_diag("mlockall: %s", strerror(errno));
 
 	tap_plan(&t, 6);
 	fd = dev_open(NULL);
