@@ -136,7 +136,11 @@ check_config() {
 	return $bad
 }
 
-if [ ! -f "$build/.simgpu-complete" ]; then
+# A user's tree whose last build failed after configuration (a compile
+# error in the tree) goes on incrementally, like any edit: no rebuild
+# from scratch for each fix.
+if [ ! -f "$build/.simgpu-complete" ] &&
+   { [ -z "$TREE" ] || [ ! -f "$build/.simgpu-configured" ]; }; then
 	need_space "$SIMGPU_CACHE" 4000
 	rm -rf "$build"
 	mkdir -p "$build"
@@ -154,6 +158,7 @@ if [ ! -f "$build/.simgpu-complete" ]; then
 		{ tail -20 "$build/config.log" >&2; die "kernel configuration failed"; }
 	check_config "$kb" ||
 		die "kernel config fragments did not apply (see above); $build kept for inspection"
+	touch "$build/.simgpu-configured"
 	make_kernel
 	echo $((SECONDS - start)) >"$build/.simgpu-build-seconds"
 	[ -n "$TREE" ] && echo "$state" >"$build/.simgpu-tree-state"
@@ -171,6 +176,7 @@ elif [ -n "$TREE" ]; then
 		hook_drm "$build/src"
 		make_kernel
 		echo "$state" >"$build/.simgpu-tree-state"
+		touch "$build/.simgpu-complete"
 		log "rebuilt in $((SECONDS - start)) s"
 	fi
 fi
