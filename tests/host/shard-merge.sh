@@ -17,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 check() { result "$@"; }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 mapfile -t all < <(python3 -c 'import json, sys
 print("\n".join(k.split(" / ")[-1] for k in json.load(open(sys.argv[1]))
                 if not k.startswith("_")))' "$TIMES")
@@ -97,5 +97,17 @@ check $? "merge-results of two JUnit files: 1 passed, 1 failed, the failed point
 out=$("$MERGE" "$tmp/missing.json" 2>/dev/null)
 [ $? = 1 ] && [ "$(printf '%s\n' "$out" | tail -1)" = "0 passed, 1 failed" ]
 check $? "merge-results without any result: 0 passed, 1 failed"
+
+# --record: the times of the tests that passed, from a run's testlog.json.
+printf '%s\n' '{"name": "simgpu:boot / a", "result": "OK", "duration": 4.26}' \
+	'{"name": "simgpu:boot / b", "result": "FAIL", "duration": 99.0}' \
+	'{"name": "simgpu:race / c", "result": "OK", "duration": 61.04}' >"$tmp/log.json"
+"$SHARD" --record "$tmp/log.json" "$tmp/times.json" "a run" &&
+	python3 -c 'import json, sys
+t = json.load(open(sys.argv[1]))
+sys.exit(t != {"_comment": "a run", "simgpu:boot / a": 4.3,
+               "simgpu:race / c": 61.0})' "$tmp/times.json" &&
+	[ "$("$SHARD" 1/2 "$tmp/times.json" a c 2>/dev/null)" = c ]
+check $? "shard.py --record: the times of the passed tests only (the failed one left out); a shard of them"
 
 tap_finish

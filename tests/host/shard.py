@@ -3,6 +3,7 @@
 """Split tests into N shards of similar expected time.
 
 usage: shard.py K/N TIMES.json NAME...
+       shard.py --record TESTLOG.json TIMES.json [COMMENT]
 
 Prints the names of shard K (1-based), one per line.  Deterministic: the
 same names, times and N give the same shards on every machine.  The
@@ -10,6 +11,10 @@ tests go longest first (expected seconds from TIMES.json, a name ->
 seconds map; a test it does not list counts as the median), each to the
 shard with the least time so far (ties: the lowest shard number).
 Exit status 2 on a bad K/N.
+
+--record writes TIMES.json from a run's meson-logs/testlog.json: the
+wall seconds of each test that passed (a failed test's time says little
+about the next run), with COMMENT saying which run it was.
 """
 import json
 import re
@@ -36,7 +41,24 @@ def shards(names, times, n):
     return out, load
 
 
+def record(testlog, out, comment):
+    times = {'_comment': comment}
+    with open(testlog) as f:
+        for line in f:
+            t = json.loads(line)
+            if t.get('result') == 'OK':
+                times[t['name']] = round(t['duration'], 1)
+    with open(out, 'w') as f:
+        json.dump(times, f, indent=1, sort_keys=True)
+        f.write('\n')
+    return 0
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == '--record':
+        return record(sys.argv[2], sys.argv[3], ' '.join(sys.argv[4:]) or
+                      'Wall seconds of each test in one run: the expected '
+                      'times run-tests.sh --shard balances.')
     if len(sys.argv) < 3:
         print(__doc__.strip().split('\n')[2], file=sys.stderr)
         return 2
