@@ -44,11 +44,21 @@ else
 fi
 codename=$(. "$root/etc/os-release" && echo "$VERSION_CODENAME")
 
-# This checkout's tracked files, as a fresh clone would have them.
+# This checkout's tracked files, as a fresh clone would have them; in a
+# copy that is not a git checkout (this test run inside the chroot by
+# the full run's run-tests.sh), its files but the build directories.
+tracked_files() {
+	if git -C "$TOP" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git -C "$TOP" ls-files -z
+	else
+		(cd "$TOP" && find . -path './build*' -prune -o -type f -print0)
+	fi
+}
 rm -rf "$root/simgpu"
 mkdir -p "$root/simgpu"
-git -C "$TOP" ls-files -z | (cd "$TOP" && tar --null -T - -cf -) |
-	tar -x -C "$root/simgpu"
+tracked_files | (cd "$TOP" && tar --null -T - -cf -) | tar -x -C "$root/simgpu"
+[ -x "$root/simgpu/run-vm.sh" ] ||
+	{ echo "Bail out! could not copy $TOP into the chroot"; exit 1; }
 
 mounts=()
 cleanup() {
