@@ -624,10 +624,6 @@ static int create_populated(int fd, struct obj *o, uint64_t size,
 	return ret;
 }
 
-/*
- * Without swap: DONTNEED BOs are purged, ordinary BOs keep their pages
- * and new ones fail with -ENOMEM, without an OOM kill.
- */
 /* Grow the stack by 256 KiB now, while there is memory for it. */
 static void __attribute__((noinline)) touch_stack(void)
 {
@@ -638,6 +634,10 @@ static void __attribute__((noinline)) touch_stack(void)
 		room[i] = 1;
 }
 
+/*
+ * Without swap: DONTNEED BOs are purged, ordinary BOs keep their pages
+ * and new ones fail with -ENOMEM, without an OOM kill.
+ */
 static int noswap(void)
 {
 	uint64_t size = opt.bo_mb * MiB, n = opt.total_mb / opt.bo_mb;
