@@ -554,7 +554,7 @@ if [ "$gpu" = virgl ]; then
 	display=(-display sdl,gl=on -device virtio-gpu-gl-pci)
 	gl_wrap=(xvfb-run -a -s "-screen 0 1024x768x24 -nolisten tcp")
 fi
-initramfs=$builddir/initramfs-$flavour.cpio.gz
+initramfs=$builddir/initramfs-$flavour.cpio
 rootfs_img=
 [ -n "$rootfs" ] && rootfs_img=$builddir/images/rootfs-$rootfs/rootfs.ext4
 for f in "$qemu" "$kdir/bzImage" "$initramfs" "$firmware/bios-256k.bin" $rootfs_img; do
@@ -714,9 +714,9 @@ probe_kvm() {
 		return
 	fi
 	# The probe boots without disks.
-	swap_disk='' rootfs='' make_initrd "$work/probe.cpio.gz" 0 "exit 42"
+	swap_disk='' rootfs='' make_initrd "$work/probe.cpio" 0 "exit 42"
 	local rc=0 result=tcg
-	run_qemu kvm "$work/probe.cpio.gz" "$work/probe.log" 20 >/dev/null 2>&1 || rc=$?
+	run_qemu kvm "$work/probe.cpio" "$work/probe.log" 20 >/dev/null 2>&1 || rc=$?
 	[ $rc = $((42 << 1 | 1)) ] && result=kvm
 	echo "$result" >"$cache/kvm-probe-$key"
 	[ $result = tcg ] && note "KVM probe boot failed (status $rc); using TCG from now on"
@@ -772,16 +772,16 @@ start=$(date +%s.%N)
 rc=0
 if [ $interactive = 1 ]; then
 	# The terminal is the console (Ctrl-A C: QEMU monitor); no timeout.
-	make_initrd "$work/initrd.cpio.gz" 1 ""
+	make_initrd "$work/initrd.cpio" 1 ""
 	cmd=()
 	mapfile -d '' cmd < <(qemu_base "$accel")
 	: >"$work/qemu.err"
-	"${cmd[@]}" -initrd "$work/initrd.cpio.gz" \
+	"${cmd[@]}" -initrd "$work/initrd.cpio" \
 		-chardev "stdio,id=con,mux=on,signal=off,logfile=$log" \
 		-serial chardev:con -mon chardev=con,mode=readline "${extra[@]}" || rc=$?
 else
-	make_initrd "$work/initrd.cpio.gz" 0 "$exec_cmd"
-	run_qemu "$accel" "$work/initrd.cpio.gz" "$log" "$timeout_s" "${extra[@]}" || rc=$?
+	make_initrd "$work/initrd.cpio" 0 "$exec_cmd"
+	run_qemu "$accel" "$work/initrd.cpio" "$log" "$timeout_s" "${extra[@]}" || rc=$?
 fi
 elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 split_aux
