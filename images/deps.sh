@@ -28,7 +28,7 @@ PREFS=/etc/apt/preferences.d/simgpu
 HOST_PKGS="ninja-build gcc make flex bison bc libelf-dev libssl-dev cpio
 ccache busybox-static libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
 python3-pycotap python3-venv dpkg-dev xz-utils git pkg-config kmod
-libdrm-dev debootstrap e2fsprogs patch python3-yaml"
+libdrm-dev debootstrap e2fsprogs patch python3-yaml lz4"
 # meson >= 1.5: trixie's own; bookworm has it only in bookworm-backports.
 BACKPORT_PKGS=
 # deps.sh fuzz: the libFuzzer/sanitizer QEMUs (build-qemu.sh OUTDIR fuzz
@@ -136,7 +136,7 @@ EOS
 # SIMGPU_NO_DEPS=1: what the build runs, by command and by pkg-config
 # name; every missing one is named.
 NO_DEPS_CMDS="meson ninja gcc make flex bison bc cpio ccache python3 git
-pkg-config patch xz sha256sum flock"
+pkg-config patch xz lz4 sha256sum flock"
 NO_DEPS_LIBS="glib-2.0 pixman-1 zlib libdrm libelf libssl"
 check_no_deps() {
 	local missing=() c v
