@@ -793,6 +793,7 @@ static int bad_mode(struct tap *t)
 	buf = udmabuf_new(PAGE, &map);
 	r2 = buf < 0 ? buf : import_fd(a.fd, buf, &h);
 	ret = r2 ? r2 : bo_create(a.fd, 2 * PAGE, PL(VRAM0), VRAM0, 0, &d);
+	r3 = 0;		/* not run */
 	if (!ret) {
 		pattern_fill(map, 0, PAGE, 41);
 		c = cmd_copy(h, 0, d, 0, 2 * PAGE);

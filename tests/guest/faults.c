@@ -142,11 +142,10 @@ static int madvise_bo(int fd, uint32_t handle, uint32_t madv,
 		      uint32_t *retained)
 {
 	struct drm_simgpu_gem_madvise m = { .handle = handle, .madv = madv };
+	int ret = ioctl(fd, DRM_IOCTL_SIMGPU_GEM_MADVISE, &m) ? -errno : 0;
 
-	if (ioctl(fd, DRM_IOCTL_SIMGPU_GEM_MADVISE, &m))
-		return -errno;
-	*retained = m.retained;
-	return 0;
+	*retained = m.retained;	/* 0 if the ioctl failed */
+	return ret;
 }
 
 /*
