@@ -6,9 +6,10 @@
 # in place of the in-tree one, images/init, and the given static programs
 # (installed in /usr/bin).  Written atomically.
 #
-# Not compressed: under TCG the guest kernel took ~0.9 s (default kernel)
-# to ~1.1 s (debug) of every boot to inflate the ~12 MB gzip archive
-# (~25 MB of static programs), and 0.3 s to unpack it uncompressed.
+# Not compressed: under TCG the guest kernel took ~1.0 s (default kernel)
+# to ~1.1 s (debug) of every boot to unpack the ~12 MB gzip archive (~25
+# MB of static programs), and 0.3 s (default) to 0.8 s (debug) to unpack
+# it uncompressed.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
