@@ -7,6 +7,7 @@
 
 #include <linux/dma-resv.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 
 #include <drm/drm_device.h>
 #include <drm/drm_drv.h>
@@ -247,28 +248,51 @@ out:
 static int simgpu_wait_bo(struct simgpu_bo *bo, long timeout)
 {
 	struct dma_resv *resv = bo->tbo.base.resv;
+	struct dma_fence **fences, *fence;
 	struct dma_resv_iter cursor;
-	struct dma_fence *fence;
-	long ret;
-
-	ret = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, true,
-				    timeout);
-	if (ret < 0)
-		return ret;
-	if (!ret)
-		return -ETIME;
+	unsigned int count = 0, i = 0;
+	long left = 1;	/* no fences: idle */
+	int ret;
 
 	/*
-	 * The unlocked iterator skips signalled fences, and all of them are
-	 * signalled now: look at their errors under the lock.
+	 * Hold the fences the object has now, signalled ones too (which
+	 * the unlocked iterators skip), and wait on those: once signalled,
+	 * a fence can be replaced in the reservation object by the next one
+	 * added to it (dma_resv_add_fence() reuses signalled slots), and
+	 * with it the error of work an unbind or a reset dropped.
 	 */
 	ret = dma_resv_lock_interruptible(resv, NULL);
 	if (ret)
 		return ret;
 	dma_resv_for_each_fence(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP, fence)
-		if (dma_fence_get_status(fence) < 0)
-			ret = -EIO;
+		count++;
+	fences = kmalloc_array(count, sizeof(*fences), GFP_KERNEL);
+	if (!fences) {
+		dma_resv_unlock(resv);
+		return -ENOMEM;
+	}
+	dma_resv_for_each_fence(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP, fence)
+		fences[i++] = dma_fence_get(fence);
 	dma_resv_unlock(resv);
+
+	for (i = 0; i < count; i++) {
+		left = dma_fence_wait_timeout(fences[i], true, timeout);
+		if (left <= 0)
+			break;
+		/* A poll stays a poll; a wait uses up its time. */
+		if (timeout)
+			timeout = left;
+	}
+	if (left < 0)
+		ret = left;
+	else if (!left)
+		ret = -ETIME;
+	for (i = 0; i < count; i++) {
+		if (!ret && dma_fence_get_status(fences[i]) < 0)
+			ret = -EIO;
+		dma_fence_put(fences[i]);
+	}
+	kfree(fences);
 	return ret;
 }
 

@@ -358,7 +358,11 @@ struct drm_simgpu_submit {
  * Interruptible.  Returns 0 when done, -ETIME on timeout, -EIO if the
  * engine work failed: an engine error or hang reset the engine while the
  * work was on its ring (some of its commands may have run), or the
- * device is gone.
+ * device is gone.  For an object, the work is what its reservation
+ * object held when the call began.  That keeps a fence only until a
+ * newer one takes its slot (a later one of the same engine context, or
+ * any once it has signalled): a failure followed by more work on the
+ * object before the call is told by the seqno wait, not by the object's.
  */
 struct drm_simgpu_wait {
 	__u32 handle;
