@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-tests.sh [--shard K/N] [--kernel-tree DIR] [--qemu-tree DIR] [--all]
-#              [MESON TEST ARGS]: build everything that is missing and run
-# the tests with meson test.  The last line is "N passed, N failed".
+# run-tests.sh [--shard K/N] [--lanes N] [--kernel-tree DIR] [--qemu-tree DIR]
+#              [--all] [MESON TEST ARGS]: build everything that is missing
+# and run the tests with meson test.  The last line is "N passed, N failed".
 #
 # Without arguments: the quick set (what CI runs), every test but the
 # scenarios marked "slow: yes" (meson suite "slow": full-size and long
@@ -16,6 +16,12 @@
 # BUILDDIR/meson-logs/shard-K-of-N.{json,junit.xml}, which
 # tests/host/merge-results combines: run shard 1/2 on one machine and
 # 2/2 on another, or one after the other.
+# --lanes N: run the tests in N lanes side by side, one test at a time in
+# each (default: one per CPU, or $MESON_TESTTHREADS).  The tests meson
+# runs alone (is_parallel: false) go first.  Heavy scenarios (suite
+# "heavy": both vCPUs busy) run in the first N/2 lanes only, first: two
+# of them at once on two cores took 2.5-3x their time alone.  Lane K's
+# lines start with "K: "; tests/test-times.json balances the lanes.
 # --kernel-tree DIR, --qemu-tree DIR: build the kernels and simgpu.ko, or
 # QEMU, from these source trees (as run-vm.sh does), in the build
 # directory build-tree-HASH (SIMGPU_BUILDDIR overrides it).
@@ -23,7 +29,7 @@ set -uo pipefail
 TOP=$(cd "$(dirname "$0")" && pwd)
 
 fail() { echo "run-tests.sh: $*"; echo "0 passed, 1 failed"; exit 2; }
-shard= kernel_tree= qemu_tree=
+shard= kernel_tree= qemu_tree= lanes=${MESON_TESTTHREADS:-$(nproc)}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--shard)
@@ -31,6 +37,10 @@ while [ $# -gt 0 ]; do
 		"$TOP/tests/host/shard.py" "$shard" "$TOP/tests/test-times.json" \
 			>/dev/null 2>&1 ||
 			fail "--shard: expected K/N with 1 <= K <= N (got '$shard')" ;;
+	--lanes)
+		[[ ${2:-} =~ ^[1-9][0-9]?$ ]] ||
+			fail "--lanes: expected a number of lanes, 1-99 (got '${2:-}')"
+		lanes=$2 ;;
 	--kernel-tree|--qemu-tree)
 		[ -n "${2:-}" ] && [ -d "$2" ] || fail "$1: no such directory '${2:-}'"
 		kind=linux
@@ -51,7 +61,7 @@ fi
 
 case "${1:-}" in
 -h|--help)
-	sed -n '4,24s/^# \{0,1\}//p' "$0"
+	sed -n '4,30s/^# \{0,1\}//p' "$0"
 	exit 0 ;;
 --all)
 	shift
@@ -109,10 +119,77 @@ meson compile -C "$B" "${targets[@]}" ||
 	{ echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 echo "run-tests.sh: build took $(( $(date +%s) - start ))s"
 
-rm -f "$B/meson-logs/testlog.json"
+# meson test's options among the arguments, without the test names
+# (each run below gets its own names).
+opts=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--suite|--no-suite|--setup|--num-processes|--timeout-multiplier|-t|\
+	--repeat|--wrapper|--test-args|--maxfail|--max-lines|-C)
+		opts+=("$1" "${2:-}")
+		shift ;;
+	-*) opts+=("$1") ;;
+	esac
+	shift
+done
+# Which tests run alone and which are heavy; then the lanes.
+mapfile -t kinds < <(/usr/bin/python3 - "$B" "${names[@]}" <<'PY'
+import json, subprocess, sys
+names = set(sys.argv[2:])
+for t in json.loads(subprocess.check_output(
+        ["meson", "introspect", sys.argv[1], "--tests"])):
+    if t["name"] in names:
+        kind = ("alone" if not t["is_parallel"] else
+                "heavy" if "heavy" in t["suite"] else "light")
+        print(kind, t["name"])
+PY
+)
+alone=() heavy=()
+for k in "${kinds[@]}"; do
+	case ${k%% *} in
+	alone) alone+=("${k#* }") ;;
+	heavy) heavy+=("${k#* }") ;;
+	esac
+done
+rest=()
+for n in "${names[@]}"; do
+	[[ " ${alone[*]} " == *" $n "* ]] || rest+=("$n")
+done
+mapfile -t laned < <("$TOP/tests/host/shard.py" --lanes "$lanes" \
+	"$TOP/tests/test-times.json" --heavy "$(IFS=,; echo "${heavy[*]}")" \
+	"${rest[@]}")
+
+logs=$B/meson-logs
+rm -f "$logs"/testlog*.json "$logs"/testlog*.junit.xml "$logs"/lane-*.rc
 tests_start=$(date +%s)
-meson test -C "$B" --no-rebuild --print-errorlogs "$@" "${names[@]}"
-rc=$?
+rc=0
+if [ ${#alone[@]} -gt 0 ]; then
+	meson test -C "$B" --no-rebuild --print-errorlogs --logbase testlog-alone \
+		"${opts[@]}" "${alone[@]}" || rc=1
+fi
+# Kill the lanes' meson runs (their process group) with this script.
+trap 'trap - INT TERM; kill 0' INT TERM
+for k in $(seq "$lanes"); do
+	lane=()
+	for l in "${laned[@]}"; do
+		[ "${l%% *}" = "$k" ] && lane+=("${l#* }")
+	done
+	[ ${#lane[@]} -gt 0 ] || continue
+	{
+		meson test -C "$B" --no-rebuild --print-errorlogs \
+			--num-processes 1 --logbase "testlog-lane$k" \
+			"${opts[@]}" "${lane[@]}" 2>&1
+		echo $? >"$logs/lane-$k.rc"
+	} | sed -u "s/^/$k: /" &
+done
+wait
+for f in "$logs"/lane-*.rc; do
+	[ -f "$f" ] && [ "$(cat "$f")" = 0 ] || rc=1
+done
+# One testlog.json/junit.xml of all of them, as one meson run writes.
+cat "$logs"/testlog-*.json >"$logs/testlog.json" 2>/dev/null
+"$TOP/tests/host/merge-results" --slowest 0 --junit "$logs/testlog.junit.xml" \
+	"$logs"/testlog-*.junit.xml >/dev/null 2>&1
 # Per-scenario wall times of this run (VM tests only).
 /usr/bin/python3 "$TOP/tests/host/scenario-times.py" "$B" --since "$tests_start"
 if [ -n "$shard" ]; then

@@ -167,7 +167,7 @@ VM_OPTIONS = ("--mem", "--vram", "--visible-vram", "--gart",
 KEYS = ("suite", "timeout", "vm", "kernels", "exec", "expect-status",
         "expect-message", "allow-panic", "allow-report",
         "allow-upstream-bug", "stats",
-        "engine-faults", "duration", "slow")
+        "engine-faults", "duration", "slow", "heavy")
 REPEATABLE = ("allow-report", "allow-upstream-bug")
 # The driver's debugfs counters that move only when the engine fails: a
 # scenario without "engine-faults: yes" must leave them as they were.
@@ -208,6 +208,7 @@ class Scenario:
         self.engine_faults = False  # the scenario injects device faults
         self.duration = None    # seconds; the workload runs this long
         self.slow = False       # only in the full run, not the quick set
+        self.heavy = False      # keeps both vCPUs busy: one at a time
         self._parse()
 
     def _err(self, lineno, msg):
@@ -355,6 +356,8 @@ class Scenario:
             self.duration = self._int(lineno, key, value, 1, 7 * 86400)
         elif key == "slow":
             self.slow = self._yes_no(lineno, key, value)
+        elif key == "heavy":
+            self.heavy = self._yes_no(lineno, key, value)
 
     def set_flavour(self, flavour):
         """Boot FLAVOUR's kernel whatever the file says (run-vm.sh --kernel)."""

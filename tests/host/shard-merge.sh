@@ -4,7 +4,8 @@
 # shard-merge.sh: run-tests.sh --shard K/N splits the tests into shards
 # that cover every test once, deterministically and with similar expected
 # times; bad shards are refused; merge-results combines the results of
-# shards (meson's testlog.json and JUnit XML).  TAP output.
+# shards (meson's testlog.json and JUnit XML); shard.py --lanes keeps the
+# heavy tests to the first half of the lanes.  TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SHARD=$TOP/tests/host/shard.py
@@ -17,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 check() { result "$@"; }
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..10"
 mapfile -t all < <(python3 -c 'import json, sys
 print("\n".join(k.split(" / ")[-1] for k in json.load(open(sys.argv[1]))
                 if not k.startswith("_")))' "$TIMES")
@@ -51,6 +52,26 @@ for spec in 0/2 3/2 x 1/0 2 -1/2; do
 	[ $? = 2 ] || { bad=1; echo "# shard.py $spec: not refused"; }
 done
 check $bad "shard.py refuses 0/2, 3/2, x, 1/0, 2, -1/2 (status 2)"
+
+# --lanes: every test in one lane; heavy ones only in the first N/2
+# lanes (at least the first), each lane's heavy tests before its others.
+heavy=race-many,shrink-zram-debug,shrink-chain-debug,device-decode,driver-scan
+for N in 2 4; do
+	"$SHARD" --lanes $N "$TIMES" --heavy "$heavy" "${all[@]}" >"$tmp/l" 2>/dev/null
+	python3 - "$tmp/l" "$N" "$heavy" "${all[@]}" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+n, heavy, names = int(sys.argv[2]), set(sys.argv[3].split(',')), sys.argv[4:]
+ok = sorted(r[1] for r in rows) == sorted(set(names))
+for lane in range(1, n + 1):
+    kinds = [r[1] in heavy for r in rows if int(r[0]) == lane]
+    ok &= kinds == sorted(kinds, reverse=True)          # heavy first
+    ok &= not any(kinds) or lane <= max(1, n // 2)
+ok &= any(r[1] in heavy for r in rows)
+sys.exit(0 if ok else 1)
+PY
+	check $? "shard.py --lanes $N: ${#all[@]} tests, each in one lane; the heavy ones first and only in lanes 1-$(( N / 2 ))"
+done
 
 out=$("$TOP/run-tests.sh" --shard 3/2 2>&1)
 rc=$?

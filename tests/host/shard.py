@@ -3,6 +3,7 @@
 """Split tests into N shards of similar expected time.
 
 usage: shard.py K/N TIMES.json NAME...
+       shard.py --lanes N TIMES.json [--heavy NAME,...] NAME...
        shard.py --record TESTLOG.json TIMES.json [COMMENT]
 
 Prints the names of shard K (1-based), one per line.  Deterministic: the
@@ -11,6 +12,13 @@ tests go longest first (expected seconds from TIMES.json, a name ->
 seconds map; a test it does not list counts as the median), each to the
 shard with the least time so far (ties: the lowest shard number).
 Exit status 2 on a bad K/N.
+
+--lanes splits the tests of one machine into N lanes that run side by
+side, one test at a time each (run-tests.sh): it prints "LANE NAME"
+lines, LANE 1-based.  The --heavy tests (they keep two vCPUs busy) go
+only to the first max(1, N // 2) lanes, before the others, so that no
+two of them run at once on two cores; then the rest, longest first, each
+to the least loaded lane.
 
 --record writes TIMES.json from a run's meson-logs/testlog.json: the
 wall seconds of each test that passed (a failed test's time says little
@@ -41,6 +49,28 @@ def shards(names, times, n):
     return out, load
 
 
+def lanes(names, times, n, heavy):
+    """N lists of names: heavy ones in the first max(1, n // 2) only."""
+    known = list(times.values())
+    default = statistics.median(known) if known else 1.0
+    load = [0.0] * n
+    out = [[] for _ in range(n)]
+    for name in sorted(set(names), key=lambda t: (t not in heavy,
+                                                 -times.get(t, default), t)):
+        cand = range(max(1, n // 2)) if name in heavy else range(n)
+        i = min(cand, key=lambda j: (load[j], j))
+        out[i].append(name)
+        load[i] += times.get(name, default)
+    return out, load
+
+
+def read_times(path):
+    """"simgpu:suite / name" (meson's full names) or "name" -> seconds"""
+    with open(path) as f:
+        return {k.split(' / ')[-1]: v for k, v in json.load(f).items()
+                if not k.startswith('_')}
+
+
 def record(testlog, out, comment):
     times = {'_comment': comment}
     with open(testlog) as f:
@@ -59,6 +89,24 @@ def main():
         return record(sys.argv[2], sys.argv[3], ' '.join(sys.argv[4:]) or
                       'Wall seconds of each test in one run: the expected '
                       'times run-tests.sh --shard balances.')
+    if len(sys.argv) >= 4 and sys.argv[1] == '--lanes':
+        if not re.fullmatch(r'[1-9][0-9]*', sys.argv[2]):
+            print("shard.py: bad lane count '%s'" % sys.argv[2],
+                  file=sys.stderr)
+            return 2
+        names, heavy = sys.argv[4:], set()
+        if names[:1] == ['--heavy']:
+            heavy = set(filter(None, names[1].split(','))) \
+                if len(names) > 1 else set()
+            names = names[2:]
+        out, load = lanes(names, read_times(sys.argv[3]),
+                          int(sys.argv[2]), heavy)
+        for k, lane in enumerate(out):
+            for name in lane:
+                print(k + 1, name)
+        print('shard.py: %d lanes, ~%s s expected' % (
+            len(out), ', '.join('%.0f' % x for x in load)), file=sys.stderr)
+        return 0
     if len(sys.argv) < 3:
         print(__doc__.strip().split('\n')[2], file=sys.stderr)
         return 2
@@ -68,11 +116,7 @@ def main():
               % sys.argv[1], file=sys.stderr)
         return 2
     k, n = kn
-    with open(sys.argv[2]) as f:
-        # "simgpu:suite / name" (meson's full names) or "name"
-        times = {k.split(' / ')[-1]: v for k, v in json.load(f).items()
-                 if not k.startswith('_')}
-    out, load = shards(sys.argv[3:], times, n)
+    out, load = shards(sys.argv[3:], read_times(sys.argv[2]), n)
     print('\n'.join(out[k - 1]))
     print('shard.py: shard %d/%d: %d tests, ~%.0f s expected (shards: %s)' % (
         k, n, len(out[k - 1]), load[k - 1],
