@@ -139,8 +139,10 @@ names = set(sys.argv[2:])
 for t in json.loads(subprocess.check_output(
         ["meson", "introspect", sys.argv[1], "--tests"])):
     if t["name"] in names:
+        # suites are "PROJECT:SUITE"
+        suites = [s.split(":")[-1] for s in t["suite"]]
         kind = ("alone" if not t["is_parallel"] else
-                "heavy" if "heavy" in t["suite"] else "light")
+                "heavy" if "heavy" in suites else "light")
         print(kind, t["name"])
 PY
 )
