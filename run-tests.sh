@@ -29,7 +29,8 @@ set -uo pipefail
 TOP=$(cd "$(dirname "$0")" && pwd)
 
 fail() { echo "run-tests.sh: $*"; echo "0 passed, 1 failed"; exit 2; }
-shard= kernel_tree= qemu_tree= lanes=${MESON_TESTTHREADS:-$(nproc)}
+shard= kernel_tree= qemu_tree= lanes=$(nproc)
+[[ ${MESON_TESTTHREADS:-} =~ ^[1-9][0-9]?$ ]] && lanes=$MESON_TESTTHREADS
 while [ $# -gt 0 ]; do
 	case $1 in
 	--shard)

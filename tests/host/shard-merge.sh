@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 check() { result "$@"; }
 
 echo "TAP version 13"
-echo "1..10"
+echo "1..11"
 mapfile -t all < <(python3 -c 'import json, sys
 print("\n".join(k.split(" / ")[-1] for k in json.load(open(sys.argv[1]))
                 if not k.startswith("_")))' "$TIMES")
@@ -78,6 +78,15 @@ rc=$?
 [ $rc = 2 ] && [[ $out == *"--shard: expected K/N with 1 <= K <= N (got '3/2')"* ]] &&
 	[ "$(printf '%s\n' "$out" | tail -1)" = "0 passed, 1 failed" ]
 check $? "run-tests.sh --shard 3/2: status $rc, one error line and '0 passed, 1 failed'"
+bad=0
+for arg in 0 x 100 ''; do
+	out=$("$TOP/run-tests.sh" --lanes "$arg" 2>&1)
+	rc=$?
+	[ $rc = 2 ] && [[ $out == *"--lanes: expected a number of lanes, 1-99 (got '$arg')"* ]] &&
+		[ "$(printf '%s\n' "$out" | tail -1)" = "0 passed, 1 failed" ] ||
+		{ bad=1; echo "# --lanes '$arg': status $rc: $out"; }
+done
+check $bad "run-tests.sh refuses --lanes 0, x, 100 and '' (status 2, one error line, '0 passed, 1 failed')"
 
 # Two shards' results: meson's testlog.json lines.
 printf '%s\n' '{"name": "simgpu:boot / a", "result": "OK", "duration": 3.0, "stdout": ""}' \
