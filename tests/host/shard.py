@@ -37,18 +37,6 @@ def parse(spec):
     return int(m.group(1)), int(m.group(2))
 
 
-def shards(names, times, n):
-    known = list(times.values())
-    default = statistics.median(known) if known else 1.0
-    load = [0.0] * n
-    out = [[] for _ in range(n)]
-    for name in sorted(set(names), key=lambda t: (-times.get(t, default), t)):
-        i = min(range(n), key=lambda j: (load[j], j))
-        out[i].append(name)
-        load[i] += times.get(name, default)
-    return out, load
-
-
 def lanes(names, times, n, heavy):
     """N lists of names: heavy ones in the first max(1, n // 2) only."""
     known = list(times.values())
@@ -62,6 +50,11 @@ def lanes(names, times, n, heavy):
         out[i].append(name)
         load[i] += times.get(name, default)
     return out, load
+
+
+def shards(names, times, n):
+    """N lists of names of similar expected time (no heavy ones)."""
+    return lanes(names, times, n, set())
 
 
 def read_times(path):
