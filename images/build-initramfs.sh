@@ -3,13 +3,16 @@
 #
 # build-initramfs.sh OUT.cpio KERNEL_OUT SIMGPU_KO PROGRAM... :
 # busybox-static, the kernel's modules with the out-of-tree simgpu.ko
-# in place of the in-tree one, images/init, and the given static programs
-# (installed in /usr/bin).  Written atomically.
+# in place of the in-tree one, images/init, and the given programs
+# (installed in /usr/bin) with the shared libraries they link, from this
+# host at the same paths.  Written atomically.
 #
 # Not compressed: under TCG the guest kernel took ~1.0 s (default kernel)
 # to ~1.1 s (debug) of every boot to unpack the ~12 MB gzip archive (~25
-# MB of static programs), and 0.3 s (default) to 0.8 s (debug) to unpack
-# it uncompressed.
+# MB of statically linked programs), and 0.3 s (default) to 0.8 s (debug)
+# to unpack it uncompressed.  Linked dynamically, the programs share one
+# C library: 7.9 MB instead of 26.7 MB (debug), ~0.7 s less CPU time per
+# debug-kernel boot (QEMU and guest) and 19 MB more free guest RAM.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -31,6 +34,16 @@ cp "$BUSYBOX" "$stage/bin/busybox"
 install -m 0755 "$SIMGPU_TOP/images/init" "$stage/init"
 for prog in "$@"; do
 	install -m 0755 "$prog" "$stage/usr/bin/"
+done
+# ldd's lines: "NAME => /PATH (ADDRESS)" and "/INTERPRETER (ADDRESS)";
+# scripts are not dynamic executables.
+ldd_out=$(for prog in "$@"; do ldd "$prog" 2>/dev/null || true; done)
+! grep -q "not found" <<<"$ldd_out" ||
+	die "a program's library is missing: $(grep "not found" <<<"$ldd_out" | sort -u)"
+libs=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
+	<<<"$ldd_out" | sort -u)
+for lib in $libs; do
+	install -D -m 0755 "$lib" "$stage$lib"
 done
 
 cp -a "$KOUT/modules/lib/modules/." "$stage/lib/modules/"
