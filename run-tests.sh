@@ -91,8 +91,29 @@ if [ ${#names[@]} = 0 ]; then
 	exit 1
 fi
 if [ -n "$shard" ]; then
+	# The guest kernels each test boots (a scenario depends on the
+	# kernel-, module- or initramfs-FLAVOUR target): "FLAVOUR[+FLAVOUR] NAME",
+	# or "- NAME" for none.  A shard keeps to one kernel, and a run builds
+	# only the kernels its tests boot.
+	mapfile -t kernels < <(/usr/bin/python3 - "$B" "${names[@]}" <<-'PY'
+	import json, re, subprocess, sys
+	names = set(sys.argv[2:])
+	for t in json.loads(subprocess.check_output(
+	        ["meson", "introspect", sys.argv[1], "--tests"])):
+	    if t["name"] in names:
+	        flavours = {m.group(1) for d in t["depends"] for m in
+	                    [re.match(r"(?:.*@@)?(?:kernel|module|initramfs)-(\w+)@",
+	                              d)] if m}
+	        print("+".join(sorted(flavours)) or "-", t["name"])
+	PY
+	)
+	groups=()
+	for g in $(printf '%s\n' "${kernels[@]}" | cut -d' ' -f1 | sort -u); do
+		[ "$g" = - ] || groups+=(--group "$g:$(printf '%s\n' "${kernels[@]}" |
+			awk -v g="$g" '$1 == g { print $2 }' | paste -sd,)")
+	done
 	mapfile -t names < <("$TOP/tests/host/shard.py" "$shard" \
-		"$TOP/tests/test-times.json" "${names[@]}")
+		"$TOP/tests/test-times.json" "${groups[@]}" "${names[@]}")
 	if [ ${#names[@]} = 0 ]; then
 		echo "run-tests.sh: shard $shard has no tests"
 		echo "0 passed, 0 failed"
@@ -100,7 +121,7 @@ if [ -n "$shard" ]; then
 	fi
 fi
 mapfile -t targets < <(/usr/bin/python3 - "$B" "${names[@]}" <<'PY'
-import json, os, subprocess, sys
+import json, os, re, subprocess, sys
 b, names = sys.argv[1], set(sys.argv[2:])
 intro = lambda what: json.loads(subprocess.check_output(
     ["meson", "introspect", b, what]))
@@ -108,8 +129,15 @@ need = set()
 for t in intro("--tests"):
     if t["name"] in names:
         need.update(t["depends"])
+# The default targets, but a kernel flavour's only if a test needs it
+# (a shard of debug-kernel tests does not build the default kernel).
+flavour = lambda t: re.fullmatch(r"(?:kernel|module|initramfs)-(\w+)",
+                                 t["name"])
+booted = {flavour(t).group(1) for t in intro("--targets")
+          if t["id"] in need and flavour(t)}
 for t in intro("--targets"):
-    if t["build_by_default"] or t["id"] in need:
+    if t["id"] in need or (t["build_by_default"] and
+                           (not flavour(t) or flavour(t).group(1) in booted)):
         # subdir/name: unambiguous for meson compile
         sub = os.path.relpath(os.path.dirname(t["filename"][0]), b)
         print(t["name"] if sub == "." else sub + "/" + t["name"])

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """ci-templates.py: the CI files in ci-templates/ parse as YAML and do
 what the README says: run ./run-tests.sh --shard K/N for every K of one
-N as a matrix, cache ~/.cache/simgpu (SIMGPU_CACHE), keep the shards'
+N as a matrix, cache ~/.cache/simgpu (SIMGPU_CACHE) under a key of each
+shard's own (a shard builds the one kernel it boots), keep the shards'
 results, consoles and stats.json as artifacts, and merge the shards with
 tests/host/merge-results.  TAP output."""
 import os
@@ -58,11 +59,13 @@ if check(isinstance(gh, dict) and 'jobs' in gh,
     check(shards_ok(shards) and
           './run-tests.sh --shard ${{ matrix.shard }}' in steps and
           'actions/cache' in steps and '~/.cache/simgpu' in steps and
+          any(st.get('id') == 'key' and 'matrix.shard' in st.get('run', '')
+              for st in test.get('steps', [])) and
           'console.log' in steps and 'stats.json' in steps and
           'shard-*.junit.xml' in steps and
           'merge-results' in text(gh['jobs'].get('results', {})),
           'github-actions.yml: shards %s as a matrix, the cache, the '
-          'artifacts, the merge job' % shards)
+          'artifacts, the merge job; a cache key per shard' % shards)
 else:
     check(False, 'github-actions.yml: not checked')
 gl = load('gitlab-ci.yml')
@@ -74,11 +77,13 @@ if check(isinstance(gl, dict) and 'simgpu' in gl,
           './run-tests.sh --shard "$SHARD"' in text(job.get('script')) and
           'SIMGPU_CACHE' in text(job.get('before_script')) and
           '.cache/simgpu' in text(job.get('cache')) and
+          '$CI_NODE_INDEX' in text(job.get('cache', {}).get('key')) and
           'junit' in text(job.get('artifacts')) and
           'console.log' in text(job.get('artifacts')) and
           'merge-results' in text(gl.get('simgpu-results', {})),
           'gitlab-ci.yml: shards %s as a parallel matrix, the cache, the '
-          'artifacts and JUnit report, the merge job' % shards)
+          'artifacts and JUnit report, the merge job; a cache key per shard'
+          % shards)
 else:
     check(False, 'gitlab-ci.yml: not checked')
 print('# %d passed, %d failed' % (n - failed, failed))

@@ -3,9 +3,11 @@
 #
 # shard-merge.sh: run-tests.sh --shard K/N splits the tests into shards
 # that cover every test once, deterministically and with similar expected
-# times; bad shards are refused; merge-results combines the results of
-# shards (meson's testlog.json and JUnit XML); shard.py --lanes keeps the
-# heavy tests to the first half of the lanes.  TAP output.
+# times; with --group (the guest kernel each test boots), no shard holds
+# two groups while there are shards enough; bad shards are refused;
+# merge-results combines the results of shards (meson's testlog.json and
+# JUnit XML); shard.py --lanes keeps the heavy tests to the first half of
+# the lanes.  TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SHARD=$TOP/tests/host/shard.py
@@ -18,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 check() { result "$@"; }
 
 echo "TAP version 13"
-echo "1..11"
+echo "1..13"
 mapfile -t all < <(python3 -c 'import json, sys
 print("\n".join(k.split(" / ")[-1] for k in json.load(open(sys.argv[1]))
                 if not k.startswith("_")))' "$TIMES")
@@ -52,6 +54,31 @@ for spec in 0/2 3/2 x 1/0 2 -1/2; do
 	[ $? = 2 ] || { bad=1; echo "# shard.py $spec: not refused"; }
 done
 check $bad "shard.py refuses 0/2, 3/2, x, 1/0, 2, -1/2 (status 2)"
+
+# --group: run-tests.sh groups the tests by kernel flavour.  Here the
+# names that say debug are one group, the other driver- and boot- tests
+# another, the rest (host tests) none.
+dbg=$(printf '%s\n' "${all[@]}" | grep debug | paste -sd,)
+dfl=$(printf '%s\n' "${all[@]}" | grep -v debug | grep -E '^(driver|boot|exit)-' | paste -sd,)
+for N in 3 4; do
+	for ((k = 1; k <= N; k++)); do
+		"$SHARD" "$k/$N" "$TIMES" --group "debug:$dbg" --group "default:$dfl" \
+			"${all[@]}" >"$tmp/g$k" 2>/dev/null
+	done
+	python3 - "$tmp" "$N" "$dbg" "$dfl" "${all[@]}" <<'PY'
+import sys
+tmp, n, dbg, dfl, names = sys.argv[1], int(sys.argv[2]), \
+    set(sys.argv[3].split(',')), set(sys.argv[4].split(',')), sys.argv[5:]
+shards = [open('%s/g%d' % (tmp, k)).read().split() for k in range(1, n + 1)]
+ok = sorted(t for s in shards for t in s) == sorted(set(names))
+kinds = [{('debug' if t in dbg else 'default') for t in s
+          if t in dbg or t in dfl} for s in shards]
+ok &= all(len(k) <= 1 for k in kinds)
+ok &= {'debug'} in kinds and {'default'} in kinds
+sys.exit(0 if ok else 1)
+PY
+	check $? "--shard K/$N --group debug:... --group default:...: every test in one shard, no shard with both groups, each group in a shard"
+done
 
 # --lanes: every test in one lane; heavy ones only in the first N/2
 # lanes (at least the first), each lane's heavy tests before its others.

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Split tests into N shards of similar expected time.
 
-usage: shard.py K/N TIMES.json NAME...
+usage: shard.py K/N TIMES.json [--group GROUP:NAME,...]... NAME...
        shard.py --lanes N TIMES.json [--heavy NAME,...] NAME...
        shard.py --record TESTLOG.json TIMES.json [COMMENT]
 
@@ -12,6 +12,16 @@ tests go longest first (expected seconds from TIMES.json, a name ->
 seconds map; a test it does not list counts as the median), each to the
 shard with the least time so far (ties: the lowest shard number).
 Exit status 2 on a bad K/N.
+
+--group puts NAMEs in GROUP: run-tests.sh groups the tests by the guest
+kernel they boot, so that a shard of a CI job on a fresh machine builds
+one kernel, not two (~25 CPU minutes each).  With at least as many
+shards as groups, each shard holds tests of one group only: every group
+gets one shard, the spare ones go one by one to the group with the most
+expected time per shard (ties: the first group by name), and the groups
+take the shards in the order of their names; the tests of no group go
+last, each to the least loaded shard.  With fewer shards than groups,
+the groups are ignored.
 
 --lanes splits the tests of one machine into N lanes that run side by
 side, one test at a time each (run-tests.sh): it prints "LANE NAME"
@@ -52,9 +62,34 @@ def lanes(names, times, n, heavy):
     return out, load
 
 
-def shards(names, times, n):
-    """N lists of names of similar expected time (no heavy ones)."""
-    return lanes(names, times, n, set())
+def shards(names, times, n, group=None):
+    """N lists of names of similar expected time, and their times; with
+    GROUP (name -> group), no shard mixes two groups (when N allows)."""
+    group = group or {}
+    names = sorted(set(names))
+    keys = sorted({group[t] for t in names if t in group})
+    if len(keys) < 2 or n < len(keys):
+        return lanes(names, times, n, set())
+    known = list(times.values())
+    default = statistics.median(known) if known else 1.0
+    total = {k: sum(times.get(t, default) for t in names if group.get(t) == k)
+             for k in keys}
+    count = {k: 1 for k in keys}
+    for _ in range(n - len(keys)):
+        k = max(keys, key=lambda k: (total[k] / count[k], -keys.index(k)))
+        count[k] += 1
+    out, load = [], []
+    for k in keys:
+        part, part_load = lanes([t for t in names if group.get(t) == k],
+                                times, count[k], set())
+        out += part
+        load += part_load
+    for t in sorted((t for t in names if t not in group),
+                    key=lambda t: (-times.get(t, default), t)):
+        i = min(range(n), key=lambda j: (load[j], j))
+        out[i].append(t)
+        load[i] += times.get(t, default)
+    return out, load
 
 
 def read_times(path):
@@ -109,11 +144,19 @@ def main():
               % sys.argv[1], file=sys.stderr)
         return 2
     k, n = kn
-    out, load = shards(sys.argv[3:], read_times(sys.argv[2]), n)
+    names, group = sys.argv[3:], {}
+    while names[:1] == ['--group'] and len(names) > 1:
+        key, _, members = names[1].partition(':')
+        group.update((t, key) for t in members.split(',') if t)
+        names = names[2:]
+    out, load = shards(names, read_times(sys.argv[2]), n, group)
     print('\n'.join(out[k - 1]))
-    print('shard.py: shard %d/%d: %d tests, ~%.0f s expected (shards: %s)' % (
-        k, n, len(out[k - 1]), load[k - 1],
-        ', '.join('%.0f' % x for x in load)), file=sys.stderr)
+    kinds = lambda s: '+'.join(sorted({group[t] for t in s if t in group}))
+    print('shard.py: shard %d/%d: %d tests, ~%.0f s expected (shards: %s)%s'
+          % (k, n, len(out[k - 1]), load[k - 1],
+             ', '.join('%.0f' % x for x in load),
+             '; groups: ' + ', '.join(kinds(s) or '-' for s in out)
+             if group else ''), file=sys.stderr)
     return 0
 
 
