@@ -91,22 +91,9 @@ if [ ${#names[@]} = 0 ]; then
 	exit 1
 fi
 if [ -n "$shard" ]; then
-	# The guest kernels each test boots (a scenario depends on the
-	# kernel-, module- or initramfs-FLAVOUR target): "FLAVOUR[+FLAVOUR] NAME",
-	# or "- NAME" for none.  A shard keeps to one kernel, and a run builds
-	# only the kernels its tests boot.
-	mapfile -t kernels < <(/usr/bin/python3 - "$B" "${names[@]}" <<-'PY'
-	import json, re, subprocess, sys
-	names = set(sys.argv[2:])
-	for t in json.loads(subprocess.check_output(
-	        ["meson", "introspect", sys.argv[1], "--tests"])):
-	    if t["name"] in names:
-	        flavours = {m.group(1) for d in t["depends"] for m in
-	                    [re.match(r"(?:.*@@)?(?:kernel|module|initramfs)-(\w+)@",
-	                              d)] if m}
-	        print("+".join(sorted(flavours)) or "-", t["name"])
-	PY
-	)
+	# A shard keeps to the tests of one guest kernel where it can.
+	mapfile -t kernels < <("$TOP/tests/host/test-needs.py" "$B" kernels \
+		"${names[@]}")
 	groups=()
 	for g in $(printf '%s\n' "${kernels[@]}" | cut -d' ' -f1 | sort -u); do
 		[ "$g" = - ] || groups+=(--group "$g:$(printf '%s\n' "${kernels[@]}" |
@@ -120,29 +107,7 @@ if [ -n "$shard" ]; then
 		exit 0
 	fi
 fi
-mapfile -t targets < <(/usr/bin/python3 - "$B" "${names[@]}" <<'PY'
-import json, os, re, subprocess, sys
-b, names = sys.argv[1], set(sys.argv[2:])
-intro = lambda what: json.loads(subprocess.check_output(
-    ["meson", "introspect", b, what]))
-need = set()
-for t in intro("--tests"):
-    if t["name"] in names:
-        need.update(t["depends"])
-# The default targets, but a kernel flavour's only if a test needs it
-# (a shard of debug-kernel tests does not build the default kernel).
-flavour = lambda t: re.fullmatch(r"(?:kernel|module|initramfs)-(\w+)",
-                                 t["name"])
-booted = {flavour(t).group(1) for t in intro("--targets")
-          if t["id"] in need and flavour(t)}
-for t in intro("--targets"):
-    if t["id"] in need or (t["build_by_default"] and
-                           (not flavour(t) or flavour(t).group(1) in booted)):
-        # subdir/name: unambiguous for meson compile
-        sub = os.path.relpath(os.path.dirname(t["filename"][0]), b)
-        print(t["name"] if sub == "." else sub + "/" + t["name"])
-PY
-)
+mapfile -t targets < <("$TOP/tests/host/test-needs.py" "$B" targets "${names[@]}")
 start=$(date +%s)
 meson compile -C "$B" "${targets[@]}" ||
 	{ echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -162,19 +127,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 # Which tests run alone and which are heavy; then the lanes.
-mapfile -t kinds < <(/usr/bin/python3 - "$B" "${names[@]}" <<'PY'
-import json, subprocess, sys
-names = set(sys.argv[2:])
-for t in json.loads(subprocess.check_output(
-        ["meson", "introspect", sys.argv[1], "--tests"])):
-    if t["name"] in names:
-        # suites are "PROJECT:SUITE"
-        suites = [s.split(":")[-1] for s in t["suite"]]
-        kind = ("alone" if not t["is_parallel"] else
-                "heavy" if "heavy" in suites else "light")
-        print(kind, t["name"])
-PY
-)
+mapfile -t kinds < <("$TOP/tests/host/test-needs.py" "$B" kinds "${names[@]}")
 alone=() heavy=()
 for k in "${kinds[@]}"; do
 	case ${k%% *} in
