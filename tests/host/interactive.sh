@@ -1,18 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# interactive.sh BUILDDIR: run-vm.sh on a terminal with no --exec gives a
-# shell in the guest with the driver loaded; the shell's exit status is
-# run-vm.sh's.  The terminal is a pty from script(1).  TAP output.
+# interactive.sh BUILDDIR [KERNEL]: run-vm.sh on a terminal with no --exec
+# gives a shell in the guest with the driver loaded; the shell's exit
+# status is run-vm.sh's.  The terminal is a pty from script(1).  KERNEL:
+# the kernel flavour to boot (default: run-vm.sh's).  TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-B=${1:?usage: interactive.sh BUILDDIR}
+B=${1:?usage: interactive.sh BUILDDIR [KERNEL]}
+K=${2:-default}
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 
 mkfifo "$work/in"
-script -qec "$TOP/run-vm.sh --no-build --builddir $B --log $work/console" \
+script -qec "$TOP/run-vm.sh --no-build --builddir $B --kernel $K --log $work/console" \
 	/dev/null <"$work/in" >"$work/out" 2>&1 &
 pid=$!
 exec 3>"$work/in"

@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# observability.sh BUILDDIR: one short VM run (tests/host/observability.scn:
+# observability.sh BUILDDIR [KERNEL]: one short VM run (tests/host/observability.scn:
 # evictions, then a forced shrink pass) through scenario.py with --plot
 # and --trace, i.e. run-vm.sh --samples and --trace, and checks of what
 # they produced: the samples (enough lines, increasing timestamps, the
 # VRAM gauge moved), the SVG (well-formed XML with every panel), the guest
-# trace (simgpu events) and QEMU's trace (simgpu_ events).  TAP output.
+# trace (simgpu events) and QEMU's trace (simgpu_ events).  KERNEL: the
+# kernel flavour it boots (default: the scenario's).  TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=$(cd "${1:?usage: observability.sh BUILDDIR}" && pwd)
+BUILD=$(cd "${1:?usage: observability.sh BUILDDIR [KERNEL]}" && pwd)
+scn=$TOP/tests/host/observability.scn${2:+@$2}
 out=$BUILD/meson-logs/observability
 rm -rf "$out"
 mkdir -p "$out"
@@ -20,7 +22,7 @@ echo "TAP version 13"
 echo "1..6"
 "$TOP/tests/host/scenario.py" --builddir "$BUILD" --outdir "$out" \
 	--sample-ms 100 --plot "$out/memory.svg" --trace "$out/trace" \
-	"$TOP/tests/host/observability.scn" >"$out/scenario.tap" 2>&1
+	"$scn" >"$out/scenario.tap" 2>&1
 rc=$?
 result $rc "scenario with --plot and --trace passes" \
 	"$(grep -E '^not ok|error' "$out/scenario.tap" | head -5)" \

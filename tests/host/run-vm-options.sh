@@ -1,16 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-vm-options.sh BUILDDIR: bad run-vm.sh input gets a one-line error
-# naming the problem and a non-zero exit status, quickly.  TAP output.
+# run-vm-options.sh BUILDDIR [KERNEL]: bad run-vm.sh input gets a one-line
+# error naming the problem and a non-zero exit status, quickly.  KERNEL:
+# the kernel flavour the checks that start QEMU boot (default: run-vm.sh's).
+# TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-B=${1:?usage: run-vm-options.sh BUILDDIR}
+B=${1:?usage: run-vm-options.sh BUILDDIR [KERNEL]}
+K=${2:-default}
 
 n=0
 failed=0
 # Options every check passes first (--test takes no --timeout).
-common=(--no-build --builddir "$B" --timeout 60)
+common=(--no-build --builddir "$B" --kernel "$K" --timeout 60)
 # check WANT_STATUS 'expected text' run-vm args...
 check() {
 	local want=$1 text=$2 err rc lines
