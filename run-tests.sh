@@ -18,10 +18,11 @@
 # 2/2 on another, or one after the other.
 # --lanes N: run the tests in N lanes side by side, one test at a time in
 # each (default: one per CPU, or $MESON_TESTTHREADS).  The tests meson
-# runs alone (is_parallel: false) go first.  Heavy scenarios (suite
-# "heavy": both vCPUs busy) run in the first N/2 lanes only, first: two
-# of them at once on two cores took 2.5-3x their time alone.  Lane K's
-# lines start with "K: "; tests/test-times.json balances the lanes.
+# runs alone (is_parallel: false) go first, then the heavy scenarios
+# (suite "heavy": both vCPUs busy) one at a time: beside another VM one
+# took 1.5-2.5x its time alone.  Then the others in the N lanes.  Lines
+# start with the lane: "h: " (the heavy tests) or "K: ";
+# tests/test-times.json balances the lanes.
 # --kernel-tree DIR, --qemu-tree DIR: build the kernels and simgpu.ko, or
 # QEMU, from these source trees (as run-vm.sh does), in the build
 # directory build-tree-HASH (SIMGPU_BUILDDIR overrides it).
@@ -128,20 +129,17 @@ while [ $# -gt 0 ]; do
 done
 # Which tests run alone and which are heavy; then the lanes.
 mapfile -t kinds < <("$TOP/tests/host/test-needs.py" "$B" kinds "${names[@]}")
-alone=() heavy=()
+alone=() heavy=() light=()
 for k in "${kinds[@]}"; do
 	case ${k%% *} in
 	alone) alone+=("${k#* }") ;;
 	heavy) heavy+=("${k#* }") ;;
+	*) light+=("${k#* }") ;;
 	esac
 done
-rest=()
-for n in "${names[@]}"; do
-	[[ " ${alone[*]} " == *" $n "* ]] || rest+=("$n")
-done
-mapfile -t laned < <("$TOP/tests/host/shard.py" --lanes "$lanes" \
-	"$TOP/tests/test-times.json" --heavy "$(IFS=,; echo "${heavy[*]}")" \
-	"${rest[@]}")
+mapfile -t laned < <([ ${#light[@]} = 0 ] ||
+	"$TOP/tests/host/shard.py" --lanes "$lanes" \
+		"$TOP/tests/test-times.json" "${light[@]}")
 
 logs=$B/meson-logs
 rm -f "$logs"/testlog*.json "$logs"/testlog*.junit.xml "$logs"/lane-*.rc
@@ -154,19 +152,27 @@ fi
 # Kill the lanes' meson runs (their process group) with this script.
 trap 'trap - INT TERM; kill 0' INT TERM
 started=()
-for k in $(seq "$lanes"); do
-	lane=()
-	for l in "${laned[@]}"; do
-		[ "${l%% *}" = "$k" ] && lane+=("${l#* }")
-	done
-	[ ${#lane[@]} -gt 0 ] || continue
+# lane NAME TEST...: the tests one at a time, in the background
+lane() {
+	local k=$1
+	shift
+	[ $# -gt 0 ] || return 0
 	started+=("$k")
 	{
 		meson test -C "$B" --no-rebuild --print-errorlogs \
 			--num-processes 1 --logbase "testlog-lane$k" \
-			"${opts[@]}" "${lane[@]}" 2>&1
+			"${opts[@]}" "$@" 2>&1
 		echo $? >"$logs/lane-$k.rc"
 	} | sed -u "s/^/$k: /" &
+}
+lane h "${heavy[@]}"
+wait
+for k in $(seq "$lanes"); do
+	tests=()
+	for l in "${laned[@]}"; do
+		[ "${l%% *}" = "$k" ] && tests+=("${l#* }")
+	done
+	lane "$k" "${tests[@]}"
 done
 wait
 # A lane that left no status (killed) failed too.

@@ -3,7 +3,7 @@
 """Split tests into N shards of similar expected time.
 
 usage: shard.py K/N TIMES.json [--group GROUP:NAME,...]... NAME...
-       shard.py --lanes N TIMES.json [--heavy NAME,...] NAME...
+       shard.py --lanes N TIMES.json NAME...
        shard.py --record TESTLOG.json TIMES.json [COMMENT]
 
 Prints the names of shard K (1-based), one per line.  Deterministic: the
@@ -25,10 +25,8 @@ the groups are ignored.
 
 --lanes splits the tests of one machine into N lanes that run side by
 side, one test at a time each (run-tests.sh): it prints "LANE NAME"
-lines, LANE 1-based.  The --heavy tests (they keep two vCPUs busy) go
-only to the first max(1, N // 2) lanes, before the others, so that no
-two of them run at once on two cores; then the rest, longest first, each
-to the least loaded lane.
+lines, LANE 1-based: longest first, each to the least loaded lane.
+(run-tests.sh runs the heavy tests before the lanes, one at a time.)
 
 --record writes TIMES.json from a run's meson-logs/testlog.json: the
 wall seconds of each test that passed (a failed test's time says little
@@ -47,16 +45,15 @@ def parse(spec):
     return int(m.group(1)), int(m.group(2))
 
 
-def lanes(names, times, n, heavy):
-    """N lists of names: heavy ones in the first max(1, n // 2) only."""
+def lanes(names, times, n):
+    """N lists of names of similar expected time, and their times."""
     known = list(times.values())
     default = statistics.median(known) if known else 1.0
     load = [0.0] * n
     out = [[] for _ in range(n)]
-    for name in sorted(set(names), key=lambda t: (t not in heavy,
-                                                 -times.get(t, default), t)):
-        cand = range(max(1, n // 2)) if name in heavy else range(n)
-        i = min(cand, key=lambda j: (load[j], j))
+    for name in sorted(set(names), key=lambda t: (-times.get(t, default),
+                                                 t)):
+        i = min(range(n), key=lambda j: (load[j], j))
         out[i].append(name)
         load[i] += times.get(name, default)
     return out, load
@@ -69,7 +66,7 @@ def shards(names, times, n, group=None):
     names = sorted(set(names))
     keys = sorted({group[t] for t in names if t in group})
     if len(keys) < 2 or n < len(keys):
-        return lanes(names, times, n, set())
+        return lanes(names, times, n)
     known = list(times.values())
     default = statistics.median(known) if known else 1.0
     total = {k: sum(times.get(t, default) for t in names if group.get(t) == k)
@@ -81,7 +78,7 @@ def shards(names, times, n, group=None):
     out, load = [], []
     for k in keys:
         part, part_load = lanes([t for t in names if group.get(t) == k],
-                                times, count[k], set())
+                                times, count[k])
         out += part
         load += part_load
     for t in sorted((t for t in names if t not in group),
@@ -122,13 +119,8 @@ def main():
             print("shard.py: bad lane count '%s'" % sys.argv[2],
                   file=sys.stderr)
             return 2
-        names, heavy = sys.argv[4:], set()
-        if names[:1] == ['--heavy']:
-            heavy = set(filter(None, names[1].split(','))) \
-                if len(names) > 1 else set()
-            names = names[2:]
-        out, load = lanes(names, read_times(sys.argv[3]),
-                          int(sys.argv[2]), heavy)
+        out, load = lanes(sys.argv[4:], read_times(sys.argv[3]),
+                          int(sys.argv[2]))
         for k, lane in enumerate(out):
             for name in lane:
                 print(k + 1, name)
