@@ -18,9 +18,9 @@
 # 2/2 on another, or one after the other.
 # --lanes N: run the tests in N lanes side by side, one test at a time in
 # each (default: one more than CPUs, or $MESON_TESTTHREADS: most of the
-# lanes' VMs have one vCPU, and a lane whose test waits, on a modelled
-# slow link or on the archive, leaves its CPU to the others; 2 CPUs,
-# quick set: 655 s in 3 lanes, 673 s in 2).  The tests meson
+# lanes' VMs have one vCPU, and a lane whose test waits on a modelled
+# slow link leaves its CPU to the others; 2 CPUs, quick set: lanes of
+# 365-371 s in 3, ~390 s in 2).  The tests meson
 # runs alone (is_parallel: false) go first, then the heavy scenarios
 # (suite "heavy": both vCPUs busy) one at a time: beside another VM one
 # took 1.5-2.5x its time alone.  Then the others in the N lanes.  Lines
