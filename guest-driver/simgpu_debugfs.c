@@ -85,6 +85,8 @@ static int simgpu_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "engine_fallbacks %lld\n",
 		   atomic64_read(&st->engine_fallbacks));
 	seq_printf(m, "engine_errors %lld\n", atomic64_read(&st->engine_errors));
+	seq_printf(m, "engine_bad_cmds %lld\n",
+		   atomic64_read(&st->engine_bad_cmds));
 	seq_printf(m, "engine_resets %lld\n", atomic64_read(&st->engine_resets));
 	seq_printf(m, "invisible_faults %lld\n",
 		   atomic64_read(&st->invisible_faults));

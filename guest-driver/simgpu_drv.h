@@ -120,6 +120,11 @@ extern unsigned long simgpu_test_bugs;
  * @SIMGPU_BUG_NO_INVALIDATE: an exported BO moves and is backed up without
  *	invalidating its importers' mappings first
  * @SIMGPU_BUG_NO_PIN: a static importer's pin does not pin the BO
+ * @SIMGPU_BUG_HOP_COPY: a BO leaving the temporary TT of a failed hop is
+ *	copied by the engine onto its own pages, and a synchronous engine
+ *	move unbinds the old TT before TTM's ghost object exists: when the
+ *	ghost cannot be allocated, the BO stays in a TT range the GART no
+ *	longer maps
  */
 enum simgpu_test_bug {
 	SIMGPU_BUG_NO_CLEAR,
@@ -139,6 +144,7 @@ enum simgpu_test_bug {
 	SIMGPU_BUG_NO_IN_SYNCS,
 	SIMGPU_BUG_NO_INVALIDATE,
 	SIMGPU_BUG_NO_PIN,
+	SIMGPU_BUG_HOP_COPY,
 };
 
 static inline bool simgpu_test_bug(enum simgpu_test_bug bug)
@@ -403,6 +409,9 @@ struct simgpu_migrate {
  * @cpu_bytes: bytes moved or cleared by the CPU for TTM
  * @engine_fallbacks: moves that fell back to the CPU after an engine failure
  * @engine_errors: engine errors and timeouts seen
+ * @engine_bad_cmds: of @engine_errors, commands the engine refused (a GART
+ *	fault, a range outside VRAM, ...): the driver sent them, a driver
+ *	bug; an injected fault or a hang is not counted
  * @engine_resets: engine resets done
  * @invisible_faults: CPU faults on objects in CPU-invisible VRAM
  * @submits: user submissions
@@ -450,6 +459,7 @@ struct simgpu_stats {
 	atomic64_t cpu_bytes;
 	atomic64_t engine_fallbacks;
 	atomic64_t engine_errors;
+	atomic64_t engine_bad_cmds;
 	atomic64_t engine_resets;
 	atomic64_t invisible_faults;
 	atomic64_t submits;

@@ -223,6 +223,38 @@ unsigned int simgpu_engine_pending(struct simgpu_device *sdev)
 	return n;
 }
 
+static const char *const simgpu_err_names[] = {
+	[SIMGPU_ERR_BAD_OPCODE] = "bad opcode",
+	[SIMGPU_ERR_BAD_RESERVED] = "reserved bits set",
+	[SIMGPU_ERR_OUT_OF_RANGE] = "range outside VRAM or GART",
+	[SIMGPU_ERR_GART_FAULT] = "GART fault",
+	[SIMGPU_ERR_DMA_ERROR] = "DMA error",
+	[SIMGPU_ERR_INJECTED] = "injected fault",
+	[SIMGPU_ERR_RING_CONFIG] = "bad ring configuration",
+	[SIMGPU_ERR_RING_TAIL] = "bad ring tail",
+	[SIMGPU_ERR_BAD_SPACE] = "no such address space",
+	[SIMGPU_ERR_BAD_ALIGN] = "misaligned",
+};
+
+/*
+ * The engine stopped on an error.  Apart from an injected fault, every
+ * error is a command the driver should never have sent (entries it had
+ * unbound, a range it did not own): count and report it as a driver bug,
+ * whatever the scenario injects.
+ */
+static void simgpu_engine_check_error(struct simgpu_device *sdev)
+{
+	u32 code = simgpu_read(sdev, SIMGPU_REG_ERROR_CODE);
+
+	if (code == SIMGPU_ERR_INJECTED)
+		return;
+	atomic64_inc(&sdev->stats.engine_bad_cmds);
+	drm_err(&sdev->drm, "engine refused a command at 0x%x: %s (error %u)\n",
+		simgpu_read(sdev, SIMGPU_REG_ERROR_HEAD),
+		code < ARRAY_SIZE(simgpu_err_names) && simgpu_err_names[code] ?
+		simgpu_err_names[code] : "unknown error", code);
+}
+
 /**
  * simgpu_engine_timeout - check a busy engine for a hang
  * @sdev: simgpu device
@@ -267,13 +299,15 @@ int simgpu_engine_timeout(struct simgpu_device *sdev, const char **why)
 		engine->progress_time = jiffies;
 	engine->last_progress = READ_ONCE(engine->retired_seqno);
 	engine->last_head = head;
-	if (status & SIMGPU_ENGINE_STATUS_ERROR)
+	if (status & SIMGPU_ENGINE_STATUS_ERROR) {
 		*why = "error";
-	else if (status & SIMGPU_ENGINE_STATUS_HUNG)
+		simgpu_engine_check_error(sdev);
+	} else if (status & SIMGPU_ENGINE_STATUS_HUNG) {
 		*why = "hang";
-	else if (time_after_eq(jiffies, engine->progress_time +
-			       msecs_to_jiffies(READ_ONCE(simgpu_timeout_ms))))
+	} else if (time_after_eq(jiffies, engine->progress_time +
+			       msecs_to_jiffies(READ_ONCE(simgpu_timeout_ms)))) {
 		*why = "timeout";
+	}
 	if (*why) {
 		atomic64_inc(&sdev->stats.engine_errors);
 		engine->hangs++;

@@ -478,17 +478,22 @@ static int simgpu_move_engine(struct ttm_buffer_object *tbo, bool evict,
 		goto err_put;
 	atomic64_add(op.len, &sdev->stats.engine_bytes);
 
-	if (!old_mem) {
-		/* A new BO: no old resource to hand over to the fence. */
-		ttm_bo_move_sync_cleanup(tbo, new_mem);
-		goto out;
-	}
-	if (old_mem->mem_type == TTM_PL_TT)
+	/*
+	 * Done, and the BO was idle before: the old resource goes now.  Not
+	 * ttm_bo_move_accel_cleanup(), whose ghost object may fail to be
+	 * allocated after the old entries are gone.
+	 */
+	if (old_mem && old_mem->mem_type == TTM_PL_TT)
 		simgpu_gart_unbind(sdev, old_mem);
-	ret = ttm_bo_move_accel_cleanup(tbo, fence, evict, false, new_mem);
-out:
+	if (old_mem && simgpu_test_bug(SIMGPU_BUG_HOP_COPY)) {
+		ret = ttm_bo_move_accel_cleanup(tbo, fence, evict, false,
+						new_mem);
+		dma_fence_put(fence);
+		return ret;
+	}
+	ttm_bo_move_sync_cleanup(tbo, new_mem);
 	dma_fence_put(fence);
-	return ret;
+	return 0;
 
 err_put:
 	dma_fence_put(fence);
@@ -773,6 +778,17 @@ static int simgpu_bo_move(struct ttm_buffer_object *tbo, bool evict,
 		goto done;
 	} else if (old_type == TTM_PL_TT && new_type == TTM_PL_SYSTEM) {
 		simgpu_gart_unbind(sdev, old_mem);
+		ttm_bo_move_null(tbo, new_mem);
+		goto done;
+	} else if (old_type == TTM_PL_TT && new_type == TTM_PL_TT &&
+		   !simgpu_test_bug(SIMGPU_BUG_HOP_COPY)) {
+		/*
+		 * Out of the temporary TT of a hop whose second leg failed
+		 * (TTM finds it fits no placement): the same pages, bound at
+		 * the new range.  The BO is idle (waited for above).
+		 */
+		simgpu_gart_unbind(sdev, old_mem);
+		simgpu_gart_bind(sdev, tbo->ttm, new_mem);
 		ttm_bo_move_null(tbo, new_mem);
 		goto done;
 	} else if (old_type == new_type && old_type == TTM_PL_SYSTEM) {

@@ -2,7 +2,7 @@
 /*
  * simgpu-engine: what the driver reports about engine work that failed.
  *
- * Usage: simgpu-engine resets|gart|purge|lost
+ * Usage: simgpu-engine resets|gart|purge|failnth|lost
  *
  *   resets  more engine resets than the driver once remembered (8): each
  *           round submits a FILL that the device fails (FAULT_FAIL_COUNT)
@@ -22,6 +22,18 @@
  *           bytes, retained=0, reads zero), and a BO closed while busy
  *           (waiting to be destroyed) is purged by a shrink pass, not
  *           backed up (pages_purged_deleted).
+ *   failnth every allocation a migration makes fails in turn
+ *           (/proc/thread-self/fail-nth, failslab): a 64 KiB BO with a
+ *           pattern, moved between SYSTEM, TT and VRAM0 each way; for
+ *           n = 1, 2, ... the n-th slab allocation of the migration
+ *           fails, until the migration makes fewer than n.  Each
+ *           attempt succeeds or fails with -ENOMEM/-ENOSPC, the BO where
+ *           it was, at the destination or (a hop whose second leg
+ *           failed) in TT; the pattern intact; no command the engine
+ *           refuses (engine_bad_cmds); as many GART entries bound as TT
+ *           holds.  A BO left in a hop's temporary TT is then moved to
+ *           TT, every allocation failing in turn too: rebound, not
+ *           copied (no engine bytes).
  *   lost    surprise removal: engine work is queued on a slowed engine
  *           (FAULT_STALL_US), then the device reads all-ones for a while
  *           (FAULT_REMOVED_MS).  The driver must fail that work (-EIO),
@@ -29,6 +41,7 @@
  *           device answers again, unbind and bind bring it back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +275,264 @@ static int purge_test(void)
 	return tap_finish(&t);
 }
 
+#define FAILNTH_SIZE	(64 * 1024)
+#define FAILNTH_MAX	1000
+#define FAILNTH_SEED	0x5eed
+
+/* /proc/thread-self/fail-nth, open: reading or writing it allocates nothing. */
+static int nth_fd = -1;
+
+/*
+ * Arm the n-th fallible allocation of this thread to fail (0: disarm);
+ * returns what was left of the count before (0 once it fired).
+ */
+static long long fail_nth(unsigned int n)
+{
+	char val[16] = "";
+	ssize_t len = pread(nth_fd, val, sizeof(val) - 1, 0);
+	long long left;
+
+	if (len <= 0)
+		return -1;
+	val[len] = 0;
+	left = atoll(val);
+	len = snprintf(val, sizeof(val), "%u", n);
+	if (pwrite(nth_fd, val, len, 0) != len)
+		return -1;
+	return left;
+}
+
+/* Poll up to 2 s for the GART to map exactly what TT holds. */
+static bool gart_matches_tt(long long *bound, long long *used)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		*bound = stat_get("gart_bound_pages");
+		*used = stat_get("tt_used_bytes");
+		if (*bound >= 0 && *bound * 4096 == *used)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* What one scan of a migration found; see failnth_check(). */
+struct failnth_result {
+	unsigned int attempts, fired, failed, bad_errno, bad_place, bad_bytes;
+	unsigned int gart_mismatch, leftovers;
+	long long refused;
+	bool ended;
+};
+
+/*
+ * One attempt: the BO (in @from) migrates to @to with the n-th
+ * allocation failing.  Records in @r what went wrong; returns the
+ * fail-nth count left (> 0: the migration made fewer than n).
+ */
+static long long failnth_once(int fd, uint32_t h, const uint8_t *map,
+			      uint32_t from, uint32_t to, unsigned int n,
+			      struct failnth_result *r)
+{
+	long long left, bound, used;
+	int ret, mem;
+
+	fail_nth(n);
+	ret = bo_migrate(fd, h, to, 0);
+	left = fail_nth(0);
+	bo_wait(fd, h, 10 * SECOND_NS);
+	mem = bo_mem(fd, h);
+	r->attempts++;
+	r->fired += left == 0;
+	if (ret) {
+		r->failed++;
+		if (ret != -ENOMEM && ret != -ENOSPC) {
+			r->bad_errno++;
+			tap_diag("n=%u: %s -> %s failed with %d", n,
+				 mem_name(from), mem_name(to), ret);
+		}
+		if (mem == DRM_SIMGPU_MEM_TT && from != DRM_SIMGPU_MEM_TT)
+			r->leftovers++;
+		else if (mem != (int)from)
+			r->bad_place++;
+	} else if (mem != (int)to) {
+		r->bad_place++;
+	}
+	if (pattern_check(map, 0, FAILNTH_SIZE, FAILNTH_SEED)) {
+		r->bad_bytes++;
+		tap_diag("n=%u: %s -> %s (%d): the pattern is gone, BO in %s",
+			 n, mem_name(from), mem_name(to), ret, mem_name(mem));
+	}
+	if (!gart_matches_tt(&bound, &used)) {
+		r->gart_mismatch++;
+		tap_diag("n=%u: %s -> %s (%d): %lld GART entries bound, %lld bytes in TT",
+			 n, mem_name(from), mem_name(to), ret, bound, used);
+	}
+	return left;
+}
+
+/*
+ * Scan @from -> @to: each attempt starts with the BO in @from (moved
+ * there without faults) and fails its n-th allocation.
+ */
+static void failnth_scan(int fd, uint32_t h, const uint8_t *map,
+			 uint32_t from, uint32_t to,
+			 struct failnth_result *r)
+{
+	long long refused0 = stat_get("engine_bad_cmds");
+	unsigned int n;
+
+	memset(r, 0, sizeof(*r));
+	for (n = 1; n <= FAILNTH_MAX; n++) {
+		if (bo_migrate(fd, h, from, 0) || bo_mem(fd, h) != (int)from)
+			break;
+		if (failnth_once(fd, h, map, from, to, n, r) > 0) {
+			r->ended = true;
+			break;
+		}
+	}
+	r->refused = stat_get("engine_bad_cmds") - refused0;
+}
+
+static bool failnth_check(const struct failnth_result *r, const char *what)
+{
+	return tap_check(&t, r->ended && r->fired && !r->bad_errno &&
+			 !r->bad_place && !r->bad_bytes && !r->gart_mismatch &&
+			 !r->refused,
+			 "%s, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed (%u with another error than ENOMEM/ENOSPC), %u left in a hop's TT, %u elsewhere than expected, %u lost the pattern, %u with GART and TT apart, %lld commands the engine refused",
+			 what, r->attempts, r->ended ? "complete" : "CUT SHORT",
+			 r->fired, r->failed, r->bad_errno, r->leftovers,
+			 r->bad_place,
+			 r->bad_bytes, r->gart_mismatch, r->refused);
+}
+
+/*
+ * Move @h to SYSTEM, then submit @c (a copy from @h, which prefers
+ * VRAM0) with the n-th allocation failing: 1 if that left @h in the
+ * temporary TT of a hop (the submission failed with it there), 0 if
+ * not, -1 if the submission made fewer than n allocations.
+ */
+static int hop_leftover(int fd, uint32_t h, struct drm_simgpu_cmd *c,
+			unsigned int n)
+{
+	uint64_t seqno;
+	long long left;
+	int ret;
+
+	if (bo_migrate(fd, h, DRM_SIMGPU_MEM_SYSTEM, 0))
+		return -1;
+	fail_nth(n);
+	ret = gpu_submit(fd, c, 1, &seqno);
+	left = fail_nth(0);
+	if (!ret)
+		seqno_wait(fd, seqno, 10 * SECOND_NS);
+	if (left > 0)
+		return -1;
+	return ret && bo_mem(fd, h) == DRM_SIMGPU_MEM_TT;
+}
+
+static int failnth_test(void)
+{
+	static const uint32_t order[] = {
+		DRM_SIMGPU_MEM_SYSTEM, DRM_SIMGPU_MEM_VRAM0,
+		DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_SYSTEM,
+		DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_VRAM0,
+		DRM_SIMGPU_MEM_SYSTEM,
+	};
+	struct failnth_result r, hop;
+	long long bytes, rebinds, refused0, refused_all;
+	unsigned int i, n, hop_n, copies = 0, leftovers = 0;
+	struct drm_simgpu_cmd c;
+	uint32_t h, scratch;
+	char what[64];
+	uint8_t *map;
+	int fd;
+
+	tap_plan(&t, 8);
+	/*
+	 * Only failslab counts (fail_page_alloc keeps ignoring GFP_KERNEL),
+	 * quietly: a failure is not reported with a stack dump.
+	 */
+	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (nth_fd < 0 ||
+	    file_write("/sys/kernel/debug/failslab/ignore-gfp-wait", "N") ||
+	    file_write("/sys/kernel/debug/failslab/verbose", "0")) {
+		tap_check(&t, false, "failslab and fail-nth (debug kernel)");
+		return tap_finish(&t);
+	}
+	fd = dev_open(NULL);
+	map = fd < 0 ? NULL :
+	      bo_new(fd, FAILNTH_SIZE,
+		     DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) | TT_ONLY |
+		     DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
+		     DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS,
+		     &h);
+	if (!map || bo_create(fd, FAILNTH_SIZE, TT_ONLY, DRM_SIMGPU_MEM_TT, 0,
+			      &scratch) || bo_migrate(fd, h, DRM_SIMGPU_MEM_SYSTEM, 0))
+		return tap_finish(&t);
+	pattern_fill(map, 0, FAILNTH_SIZE, FAILNTH_SEED);
+	refused_all = stat_get("engine_bad_cmds");
+
+	for (i = 0; i + 1 < sizeof(order) / sizeof(order[0]); i++) {
+		failnth_scan(fd, h, map, order[i], order[i + 1], &r);
+		leftovers += r.leftovers;
+		snprintf(what, sizeof(what), "%s -> %s", mem_name(order[i]),
+			 mem_name(order[i + 1]));
+		failnth_check(&r, what);
+	}
+
+	/*
+	 * A hop's second leg that failed leaves the BO in a temporary TT
+	 * range, which TTM then moves out of even to TT: the same pages.
+	 */
+	memset(&hop, 0, sizeof(hop));
+	refused0 = stat_get("engine_bad_cmds");
+	bytes = stat_get("engine_bytes");
+	rebinds = stat_get("move_tt_tt");
+	/*
+	 * A submission moves its BOs without the retry a migration makes:
+	 * the BO (preferring VRAM0) is copied from, the n-th allocation
+	 * failing, until one leaves it in TT.
+	 */
+	c = cmd_copy(h, 0, scratch, 0, FAILNTH_SIZE);
+	for (hop_n = 1; hop_n <= FAILNTH_MAX; hop_n++)
+		if (hop_leftover(fd, h, &c, hop_n) != 0)
+			break;
+	/* Then, from such a leftover each time, into TT. */
+	for (n = 1; hop_n <= FAILNTH_MAX && n <= FAILNTH_MAX; n++) {
+		if (hop_leftover(fd, h, &c, hop_n) != 1)
+			break;
+		hop.leftovers++;
+		bytes = stat_get("engine_bytes");
+		rebinds = stat_get("move_tt_tt");
+		hop.ended = failnth_once(fd, h, map, DRM_SIMGPU_MEM_TT,
+					 DRM_SIMGPU_MEM_TT, n, &hop) > 0;
+		if (stat_get("move_tt_tt") - rebinds != 1 ||
+		    stat_get("engine_bytes") != bytes)
+			copies++;
+		if (hop.ended)
+			break;
+	}
+	hop.refused = stat_get("engine_bad_cmds") - refused0;
+	tap_check(&t, hop.ended && hop.fired && !hop.bad_errno &&
+		  !hop.bad_place && !hop.bad_bytes && !hop.gart_mismatch &&
+		  !hop.refused && !copies,
+		  "out of a hop's temporary TT (a submission's move, its allocation %u failing) into TT, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed, %u elsewhere than TT, %u lost the pattern, %u with GART and TT apart, %lld commands refused; %u not rebound once without an engine copy",
+		  hop_n, hop.attempts, hop.ended ? "complete" : "CUT SHORT",
+		  hop.fired, hop.failed, hop.bad_place, hop.bad_bytes,
+		  hop.gart_mismatch, hop.refused, copies);
+	file_write("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y");
+	munmap(map, FAILNTH_SIZE);
+	gem_close(fd, h);
+	gem_close(fd, scratch);
+	tap_check(&t, smoke_checks(NULL) == 0 &&
+		  stat_get("engine_bad_cmds") == refused_all,
+		  "the device works; %lld commands refused in all (%u failed migrations left the BO in a hop's TT)",
+		  stat_get("engine_bad_cmds") - refused_all, leftovers);
+	close(fd);
+	return tap_finish(&t);
+}
+
 static int lost_test(void)
 {
 	struct drm_simgpu_cmd c[4];
@@ -339,6 +610,8 @@ int main(int argc, char **argv)
 		return gart_test();
 	if (!strcmp(mode, "purge"))
 		return purge_test();
-	fprintf(stderr, "usage: simgpu-engine resets|gart|purge|lost\n");
+	if (!strcmp(mode, "failnth"))
+		return failnth_test();
+	fprintf(stderr, "usage: simgpu-engine resets|gart|purge|failnth|lost\n");
 	return 2;
 }

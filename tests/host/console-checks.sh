@@ -68,7 +68,7 @@ insert_after() {
 }
 
 echo "TAP version 13"
-echo "1..50"
+echo "1..52"
 
 # --- KNOWN_REPORTS, on a log without caller ids -------------------------
 check 0 "not failures: 1x kswapd's swap table allocation" \
@@ -231,6 +231,13 @@ check 0 "ok 1 - boot-smoke: guest test points" \
 splat "a UBSAN report" \
 	"[   12.402010][    T80] UBSAN: shift-out-of-bounds in drivers/gpu/drm/simgpu/simgpu_ttm.c:120:20" \
 	"[   12.402020][    T80] shift exponent 64 is too large for 64-bit type 'long long unsigned int'"
+# guest-driver/simgpu_engine.c simgpu_engine_check_error(): in any
+# scenario, engine faults injected or not (fault-matrix injects them)
+splat "a command the engine refused" \
+	"[   11.051820][    T11] simgpu 0000:00:01.0: [drm] *ERROR* engine refused a command at 0xd80: GART fault (error 4)"
+check 1 ":> [   11.051820][    T11] simgpu 0000:00:01.0: [drm] *ERROR* engine refused" \
+	"... and fails a scenario that injects engine faults" "$work/splat.log" \
+	fault-matrix
 splat "a bare stack dump" \
 	"[   12.402010][    T80] Call Trace:" "[   12.402020][    T80]  <TASK>" \
 	"[   12.402030][    T80]  dump_stack_lvl+0x53/0x70" "[   12.402040][    T80]  </TASK>"

@@ -93,6 +93,9 @@ SPLATS = re.compile("|".join((
     # the allocator's reports (mm/page_alloc.c warn_alloc(), mm/vmalloc.c)
     r"page allocation failure:", r"page allocation stall for",
     r"vmalloc error:",
+    # the engine refused a command simgpu sent (a GART fault, a range it
+    # does not own: simgpu_engine.c): a driver bug, injected faults or not
+    r"\*ERROR\* engine refused a command",
     # and any other stack dump
     r"Call Trace:")))
 # Reports that are bugs: a scenario can never allow one (allow-report),
@@ -104,7 +107,7 @@ BUG_REPORTS = re.compile(
     r"invalid context|KASAN|UBSAN|KFENCE|ODEBUG:|refcount_t:|"
     r"list_(add|del) corruption|INFO: |Watchdog detected hard LOCKUP|"
     r"nobody cared|unreferenced object|DMA-API:|Kernel panic|"
-    r"Out of memory|oom-killer")
+    r"Out of memory|oom-killer|engine refused a command")
 # Reports of the core kernel that are neither bugs nor simgpu's: an
 # allocation that may fail, whose caller handles the failure, but that does
 # not ask for __GFP_NOWARN.  (what, the report's first line, a frame its
