@@ -223,18 +223,7 @@ unsigned int simgpu_engine_pending(struct simgpu_device *sdev)
 	return n;
 }
 
-static const char *const simgpu_err_names[] = {
-	[SIMGPU_ERR_BAD_OPCODE] = "bad opcode",
-	[SIMGPU_ERR_BAD_RESERVED] = "reserved bits set",
-	[SIMGPU_ERR_OUT_OF_RANGE] = "range outside VRAM or GART",
-	[SIMGPU_ERR_GART_FAULT] = "GART fault",
-	[SIMGPU_ERR_DMA_ERROR] = "DMA error",
-	[SIMGPU_ERR_INJECTED] = "injected fault",
-	[SIMGPU_ERR_RING_CONFIG] = "bad ring configuration",
-	[SIMGPU_ERR_RING_TAIL] = "bad ring tail",
-	[SIMGPU_ERR_BAD_SPACE] = "no such address space",
-	[SIMGPU_ERR_BAD_ALIGN] = "misaligned",
-};
+static const char *const simgpu_err_names[] = SIMGPU_ERR_NAMES;
 
 /*
  * The engine stopped on an error.  Apart from an injected fault, every

@@ -4,7 +4,8 @@
  *
  * Shared verbatim by the QEMU device model (copied to
  * include/hw/display/simgpu_hw.h) and the Linux driver, so the two cannot
- * disagree.  Fixed-width integer macros only, nothing from either world.
+ * disagree.  Macros only (integers, and the error names), nothing from
+ * either world.
  *
  * All registers are 32 bits wide, little endian, and must be accessed with
  * aligned 32-bit loads and stores.  64-bit quantities are split in _LO/_HI
@@ -158,6 +159,24 @@
 #define SIMGPU_ERR_RING_TAIL           8  /* bad RING_TAIL written */
 #define SIMGPU_ERR_BAD_SPACE           9  /* no such address space */
 #define SIMGPU_ERR_BAD_ALIGN           10 /* FILL length, FENCE address */
+
+/*
+ * The ERROR_CODE values' names, for messages: an array initialiser.  Not
+ * indented: Linux's checkpatch wants tabs, QEMU's spaces.
+ */
+#define SIMGPU_ERR_NAMES { \
+[SIMGPU_ERR_NONE] = "none", \
+[SIMGPU_ERR_BAD_OPCODE] = "bad opcode", \
+[SIMGPU_ERR_BAD_RESERVED] = "reserved bits set", \
+[SIMGPU_ERR_OUT_OF_RANGE] = "out of range", \
+[SIMGPU_ERR_GART_FAULT] = "GART fault", \
+[SIMGPU_ERR_DMA_ERROR] = "DMA error", \
+[SIMGPU_ERR_INJECTED] = "injected fault", \
+[SIMGPU_ERR_RING_CONFIG] = "bad ring base or size", \
+[SIMGPU_ERR_RING_TAIL] = "bad ring tail", \
+[SIMGPU_ERR_BAD_SPACE] = "bad address space", \
+[SIMGPU_ERR_BAD_ALIGN] = "misaligned length or address", \
+}
 
 /*
  * Commands: 64 bytes, little endian; offsets of the fields below.

@@ -27,19 +27,7 @@
 
 static void simgpu_engine_run_sync_locked(SimgpuState *s);
 
-static const char *const simgpu_err_names[] = {
-    [SIMGPU_ERR_NONE] = "none",
-    [SIMGPU_ERR_BAD_OPCODE] = "bad opcode",
-    [SIMGPU_ERR_BAD_RESERVED] = "reserved bits set",
-    [SIMGPU_ERR_OUT_OF_RANGE] = "out of range",
-    [SIMGPU_ERR_GART_FAULT] = "GART fault",
-    [SIMGPU_ERR_DMA_ERROR] = "DMA error",
-    [SIMGPU_ERR_INJECTED] = "injected fault",
-    [SIMGPU_ERR_RING_CONFIG] = "bad ring base or size",
-    [SIMGPU_ERR_RING_TAIL] = "bad ring tail",
-    [SIMGPU_ERR_BAD_SPACE] = "bad address space",
-    [SIMGPU_ERR_BAD_ALIGN] = "misaligned length or address",
-};
+static const char *const simgpu_err_names[] = SIMGPU_ERR_NAMES;
 
 static const char *simgpu_err_name(uint32_t code)
 {
