@@ -416,6 +416,18 @@ long long dbg_read(const char *file)
 	return file_read_ll(path);
 }
 
+int dbg_open(const char *file, int flags)
+{
+	char path[320];
+	int fd;
+
+	if (!dbg_dir())
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/%s", dbg_dir(), file);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int dbg_write(const char *file, const char *val)
 {
 	char path[320];

@@ -93,6 +93,8 @@ long long meminfo_kb(const char *field);
 /* A counter of /proc/vmstat (pswpout, ...), or -1. */
 long long vmstat_get(const char *name);
 int dbg_write(const char *file, const char *val);
+/* open() of the device's debugfs file @file: a descriptor or -errno. */
+int dbg_open(const char *file, int flags);
 /* Write @val to the file @path (sysfs, debugfs); 0 or -errno. */
 int file_write(const char *path, const char *val);
 /*

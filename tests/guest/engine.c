@@ -22,18 +22,19 @@
  *           bytes, retained=0, reads zero), and a BO closed while busy
  *           (waiting to be destroyed) is purged by a shrink pass, not
  *           backed up (pages_purged_deleted).
- *   failnth every allocation a migration makes fails in turn
+ *   failnth every allocation of an operation fails in turn
  *           (/proc/thread-self/fail-nth, failslab): a 64 KiB BO with a
- *           pattern, moved between SYSTEM, TT and VRAM0 each way; for
- *           n = 1, 2, ... the n-th slab allocation of the migration
- *           fails, until the migration makes fewer than n.  Each
- *           attempt succeeds or fails with -ENOMEM/-ENOSPC, the BO where
- *           it was, at the destination or (a hop whose second leg
- *           failed) in TT; the pattern intact; no command the engine
- *           refuses (engine_bad_cmds); as many GART entries bound as TT
- *           holds.  A BO left in a hop's temporary TT is then moved to
- *           TT, every allocation failing in turn too: rebound, not
- *           copied (no engine bytes).
+ *           pattern is moved between SYSTEM, TT and VRAM0 each way,
+ *           copied by the engine from each into a TT BO, and shrunk from
+ *           SYSTEM and TT; for n = 1, 2, ... the n-th slab allocation of
+ *           the operation fails, until it makes fewer than n.  Each
+ *           attempt succeeds (a copy: its bytes arrive) or fails with
+ *           -ENOMEM/-ENOSPC, the BO where it may be; the pattern intact;
+ *           no command the engine refuses (engine_bad_cmds); as many
+ *           GART entries bound as TT holds.  A BO a failed submission
+ *           left in a hop's temporary TT is then moved to TT, every
+ *           allocation failing in turn too: rebound, not copied (no
+ *           engine bytes).
  *   lost    surprise removal: engine work is queued on a slowed engine
  *           (FAULT_STALL_US), then the device reads all-ones for a while
  *           (FAULT_REMOVED_MS).  The driver must fail that work (-EIO),
@@ -317,7 +318,23 @@ static bool gart_matches_tt(long long *bound, long long *used)
 	return false;
 }
 
-/* What one scan of a migration found; see failnth_check(). */
+/* What the n-th allocation fails in: moving the BO, or using it. */
+enum failnth_op {
+	FAILNTH_MIGRATE,	/* to the scan's destination */
+	FAILNTH_SUBMIT,		/* a copy from it into a TT BO */
+	FAILNTH_SHRINK,		/* a shrink pass (debugfs "shrink") */
+};
+
+/* What a scan works on: the BO, its pattern, a TT BO to copy into. */
+struct failnth_ctx {
+	int fd, shrink_fd;
+	uint32_t h, scratch;
+	const uint8_t *map;
+	uint8_t *scratch_map;
+	struct drm_simgpu_cmd copy;
+};
+
+/* What one scan found; see failnth_check(). */
 struct failnth_result {
 	unsigned int attempts, fired, failed, bad_errno, bad_place, bad_bytes;
 	unsigned int gart_mismatch, leftovers;
@@ -325,57 +342,94 @@ struct failnth_result {
 	bool ended;
 };
 
+/* Whether @mem is where the BO may be after @op from @from to @to. */
+static bool failnth_place_ok(enum failnth_op op, int ret, uint32_t from,
+			     uint32_t to, int mem)
+{
+	switch (op) {
+	case FAILNTH_MIGRATE:
+		/* Or a hop's temporary TT, if it failed half-way. */
+		return mem == (int)(ret ? from : to) ||
+		       (ret && mem == DRM_SIMGPU_MEM_TT);
+	case FAILNTH_SUBMIT:
+		/* Where the engine reaches it, or where it was. */
+		return mem == (int)from || mem == DRM_SIMGPU_MEM_TT ||
+		       mem == DRM_SIMGPU_MEM_VRAM0;
+	default:
+		return mem == (int)from || mem == DRM_SIMGPU_MEM_SYSTEM;
+	}
+}
+
 /*
- * One attempt: the BO (in @from) migrates to @to with the n-th
- * allocation failing.  Records in @r what went wrong; returns the
- * fail-nth count left (> 0: the migration made fewer than n).
+ * One attempt: @op on the BO (in @from) with the n-th allocation
+ * failing.  Records in @r what went wrong; returns the fail-nth count
+ * left (> 0: @op made fewer than n).
  */
-static long long failnth_once(int fd, uint32_t h, const uint8_t *map,
+static long long failnth_once(struct failnth_ctx *x, enum failnth_op op,
 			      uint32_t from, uint32_t to, unsigned int n,
 			      struct failnth_result *r)
 {
+	static const char *const names[] = { "migration", "copy", "shrink" };
 	long long left, bound, used;
+	uint64_t seqno;
 	int ret, mem;
 
+	if (op == FAILNTH_SUBMIT)
+		memset(x->scratch_map, 0, FAILNTH_SIZE);
 	fail_nth(n);
-	ret = bo_migrate(fd, h, to, 0);
+	if (op == FAILNTH_MIGRATE)
+		ret = bo_migrate(x->fd, x->h, to, 0);
+	else if (op == FAILNTH_SUBMIT)
+		ret = gpu_submit(x->fd, &x->copy, 1, &seqno);
+	else
+		ret = pwrite(x->shrink_fd, "64", 2, 0) == 2 ? 0 : -errno;
 	left = fail_nth(0);
-	bo_wait(fd, h, 10 * SECOND_NS);
-	mem = bo_mem(fd, h);
+	/* A submission that was accepted must also succeed. */
+	if (op == FAILNTH_SUBMIT && !ret) {
+		ret = seqno_wait(x->fd, seqno, 10 * SECOND_NS);
+		ret = ret ? ret : 1; /* done: the copy must be there */
+	}
+	bo_wait(x->fd, x->h, 10 * SECOND_NS);
+	mem = bo_mem(x->fd, x->h);
 	r->attempts++;
 	r->fired += left == 0;
-	if (ret) {
+	if (ret < 0) {
 		r->failed++;
 		if (ret != -ENOMEM && ret != -ENOSPC) {
 			r->bad_errno++;
-			tap_diag("n=%u: %s -> %s failed with %d", n,
-				 mem_name(from), mem_name(to), ret);
+			tap_diag("n=%u: %s from %s failed with %d", n,
+				 names[op], mem_name(from), ret);
 		}
-		if (mem == DRM_SIMGPU_MEM_TT && from != DRM_SIMGPU_MEM_TT)
+		if (op == FAILNTH_MIGRATE && mem == DRM_SIMGPU_MEM_TT &&
+		    from != DRM_SIMGPU_MEM_TT)
 			r->leftovers++;
-		else if (mem != (int)from)
-			r->bad_place++;
-	} else if (mem != (int)to) {
-		r->bad_place++;
 	}
-	if (pattern_check(map, 0, FAILNTH_SIZE, FAILNTH_SEED)) {
+	if (!failnth_place_ok(op, ret, from, to, mem)) {
+		r->bad_place++;
+		tap_diag("n=%u: %s from %s (%d): the BO is in %s", n,
+			 names[op], mem_name(from), ret, mem_name(mem));
+	}
+	if (pattern_check(x->map, 0, FAILNTH_SIZE, FAILNTH_SEED) ||
+	    (ret == 1 && pattern_check(x->scratch_map, 0, FAILNTH_SIZE,
+				       FAILNTH_SEED))) {
 		r->bad_bytes++;
-		tap_diag("n=%u: %s -> %s (%d): the pattern is gone, BO in %s",
-			 n, mem_name(from), mem_name(to), ret, mem_name(mem));
+		tap_diag("n=%u: %s from %s (%d): the pattern is gone (BO in %s)",
+			 n, names[op], mem_name(from), ret, mem_name(mem));
 	}
 	if (!gart_matches_tt(&bound, &used)) {
 		r->gart_mismatch++;
-		tap_diag("n=%u: %s -> %s (%d): %lld GART entries bound, %lld bytes in TT",
-			 n, mem_name(from), mem_name(to), ret, bound, used);
+		tap_diag("n=%u: %s from %s (%d): %lld GART entries bound, %lld bytes in TT",
+			 n, names[op], mem_name(from), ret, bound, used);
 	}
 	return left;
 }
 
 /*
- * Scan @from -> @to: each attempt starts with the BO in @from (moved
- * there without faults) and fails its n-th allocation.
+ * Scan @op from @from (to @to): each attempt starts with the BO in @from
+ * (moved there without faults, its pages read in) and fails its n-th
+ * allocation.
  */
-static void failnth_scan(int fd, uint32_t h, const uint8_t *map,
+static void failnth_scan(struct failnth_ctx *x, enum failnth_op op,
 			 uint32_t from, uint32_t to,
 			 struct failnth_result *r)
 {
@@ -384,9 +438,11 @@ static void failnth_scan(int fd, uint32_t h, const uint8_t *map,
 
 	memset(r, 0, sizeof(*r));
 	for (n = 1; n <= FAILNTH_MAX; n++) {
-		if (bo_migrate(fd, h, from, 0) || bo_mem(fd, h) != (int)from)
+		if (bo_migrate(x->fd, x->h, from, 0) ||
+		    bo_mem(x->fd, x->h) != (int)from ||
+		    pattern_check(x->map, 0, FAILNTH_SIZE, FAILNTH_SEED))
 			break;
-		if (failnth_once(fd, h, map, from, to, n, r) > 0) {
+		if (failnth_once(x, op, from, to, n, r) > 0) {
 			r->ended = true;
 			break;
 		}
@@ -399,7 +455,7 @@ static bool failnth_check(const struct failnth_result *r, const char *what)
 	return tap_check(&t, r->ended && r->fired && !r->bad_errno &&
 			 !r->bad_place && !r->bad_bytes && !r->gart_mismatch &&
 			 !r->refused,
-			 "%s, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed (%u with another error than ENOMEM/ENOSPC), %u left in a hop's TT, %u elsewhere than expected, %u lost the pattern, %u with GART and TT apart, %lld commands the engine refused",
+			 "%s, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u failed (%u with another error than ENOMEM/ENOSPC), %u left in a hop's TT, %u elsewhere than expected, %u lost the pattern, %u with GART and TT apart, %lld commands the engine refused",
 			 what, r->attempts, r->ended ? "complete" : "CUT SHORT",
 			 r->fired, r->failed, r->bad_errno, r->leftovers,
 			 r->bad_place,
@@ -407,28 +463,66 @@ static bool failnth_check(const struct failnth_result *r, const char *what)
 }
 
 /*
- * Move @h to SYSTEM, then submit @c (a copy from @h, which prefers
- * VRAM0) with the n-th allocation failing: 1 if that left @h in the
+ * Move the BO to SYSTEM, then submit the copy from it (it prefers VRAM0)
+ * with the n-th allocation failing: 1 if that left the BO in the
  * temporary TT of a hop (the submission failed with it there), 0 if
  * not, -1 if the submission made fewer than n allocations.
  */
-static int hop_leftover(int fd, uint32_t h, struct drm_simgpu_cmd *c,
-			unsigned int n)
+static int hop_leftover(struct failnth_ctx *x, unsigned int n)
 {
 	uint64_t seqno;
 	long long left;
 	int ret;
 
-	if (bo_migrate(fd, h, DRM_SIMGPU_MEM_SYSTEM, 0))
+	if (bo_migrate(x->fd, x->h, DRM_SIMGPU_MEM_SYSTEM, 0))
 		return -1;
 	fail_nth(n);
-	ret = gpu_submit(fd, c, 1, &seqno);
+	ret = gpu_submit(x->fd, &x->copy, 1, &seqno);
 	left = fail_nth(0);
 	if (!ret)
-		seqno_wait(fd, seqno, 10 * SECOND_NS);
+		seqno_wait(x->fd, seqno, 10 * SECOND_NS);
 	if (left > 0)
 		return -1;
-	return ret && bo_mem(fd, h) == DRM_SIMGPU_MEM_TT;
+	return ret && bo_mem(x->fd, x->h) == DRM_SIMGPU_MEM_TT;
+}
+
+/*
+ * A hop's second leg that failed leaves the BO in a temporary TT range,
+ * which TTM then moves out of even to TT: the same pages, to be rebound.
+ * A submission moves its BOs without the retry a migration makes, so it
+ * is a submission, its n-th allocation failing, that leaves the BO there.
+ */
+static void failnth_hop(struct failnth_ctx *x)
+{
+	long long bytes, rebinds, refused0 = stat_get("engine_bad_cmds");
+	unsigned int n, hop_n, copies = 0;
+	struct failnth_result r;
+
+	memset(&r, 0, sizeof(r));
+	for (hop_n = 1; hop_n <= FAILNTH_MAX; hop_n++)
+		if (hop_leftover(x, hop_n) != 0)
+			break;
+	/* Then, from such a leftover each time, into TT. */
+	for (n = 1; hop_n <= FAILNTH_MAX && n <= FAILNTH_MAX; n++) {
+		if (hop_leftover(x, hop_n) != 1)
+			break;
+		bytes = stat_get("engine_bytes");
+		rebinds = stat_get("move_tt_tt");
+		r.ended = failnth_once(x, FAILNTH_MIGRATE, DRM_SIMGPU_MEM_TT,
+				       DRM_SIMGPU_MEM_TT, n, &r) > 0;
+		if (stat_get("move_tt_tt") - rebinds != 1 ||
+		    stat_get("engine_bytes") != bytes)
+			copies++;
+		if (r.ended)
+			break;
+	}
+	r.refused = stat_get("engine_bad_cmds") - refused0;
+	tap_check(&t, r.ended && r.fired && !r.bad_errno && !r.bad_place &&
+		  !r.bad_bytes && !r.gart_mismatch && !r.refused && !copies,
+		  "out of a hop's temporary TT (a submission's move, its allocation %u failing) into TT, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed, %u elsewhere than TT, %u lost the pattern, %u with GART and TT apart, %lld commands refused; %u not rebound once without an engine copy",
+		  hop_n, r.attempts, r.ended ? "complete" : "CUT SHORT",
+		  r.fired, r.failed, r.bad_place, r.bad_bytes,
+		  r.gart_mismatch, r.refused, copies);
 }
 
 static int failnth_test(void)
@@ -439,16 +533,17 @@ static int failnth_test(void)
 		DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_VRAM0,
 		DRM_SIMGPU_MEM_SYSTEM,
 	};
-	struct failnth_result r, hop;
-	long long bytes, rebinds, refused0, refused_all;
-	unsigned int i, n, hop_n, copies = 0, leftovers = 0;
-	struct drm_simgpu_cmd c;
-	uint32_t h, scratch;
+	static const uint32_t places[] = {
+		DRM_SIMGPU_MEM_SYSTEM, DRM_SIMGPU_MEM_TT, DRM_SIMGPU_MEM_VRAM0,
+	};
+	struct failnth_ctx x = { .shrink_fd = -1 };
+	unsigned int i, leftovers = 0;
+	struct failnth_result r;
+	long long refused_all;
 	char what[64];
 	uint8_t *map;
-	int fd;
 
-	tap_plan(&t, 8);
+	tap_plan(&t, 13);
 	/*
 	 * Only failslab counts (fail_page_alloc keeps ignoring GFP_KERNEL),
 	 * quietly: a failure is not reported with a stack dump.
@@ -460,76 +555,56 @@ static int failnth_test(void)
 		tap_check(&t, false, "failslab and fail-nth (debug kernel)");
 		return tap_finish(&t);
 	}
-	fd = dev_open(NULL);
-	map = fd < 0 ? NULL :
-	      bo_new(fd, FAILNTH_SIZE,
+	x.fd = dev_open(NULL);
+	x.shrink_fd = dbg_open("shrink", O_WRONLY);
+	map = x.fd < 0 ? NULL :
+	      bo_new(x.fd, FAILNTH_SIZE,
 		     DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_VRAM0) | TT_ONLY |
 		     DRM_SIMGPU_PLACEMENT(DRM_SIMGPU_MEM_SYSTEM),
 		     DRM_SIMGPU_MEM_VRAM0, DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS,
-		     &h);
-	if (!map || bo_create(fd, FAILNTH_SIZE, TT_ONLY, DRM_SIMGPU_MEM_TT, 0,
-			      &scratch) || bo_migrate(fd, h, DRM_SIMGPU_MEM_SYSTEM, 0))
+		     &x.h);
+	x.map = map;
+	x.scratch_map = !map || x.shrink_fd < 0 ? NULL :
+			bo_new(x.fd, FAILNTH_SIZE, TT_ONLY, DRM_SIMGPU_MEM_TT,
+			       0, &x.scratch);
+	if (!x.scratch_map || bo_migrate(x.fd, x.h, DRM_SIMGPU_MEM_SYSTEM, 0))
 		return tap_finish(&t);
 	pattern_fill(map, 0, FAILNTH_SIZE, FAILNTH_SEED);
+	x.copy = cmd_copy(x.h, 0, x.scratch, 0, FAILNTH_SIZE);
 	refused_all = stat_get("engine_bad_cmds");
 
 	for (i = 0; i + 1 < sizeof(order) / sizeof(order[0]); i++) {
-		failnth_scan(fd, h, map, order[i], order[i + 1], &r);
+		failnth_scan(&x, FAILNTH_MIGRATE, order[i], order[i + 1], &r);
 		leftovers += r.leftovers;
-		snprintf(what, sizeof(what), "%s -> %s", mem_name(order[i]),
-			 mem_name(order[i + 1]));
+		snprintf(what, sizeof(what), "migration %s -> %s",
+			 mem_name(order[i]), mem_name(order[i + 1]));
 		failnth_check(&r, what);
 	}
-
-	/*
-	 * A hop's second leg that failed leaves the BO in a temporary TT
-	 * range, which TTM then moves out of even to TT: the same pages.
-	 */
-	memset(&hop, 0, sizeof(hop));
-	refused0 = stat_get("engine_bad_cmds");
-	bytes = stat_get("engine_bytes");
-	rebinds = stat_get("move_tt_tt");
-	/*
-	 * A submission moves its BOs without the retry a migration makes:
-	 * the BO (preferring VRAM0) is copied from, the n-th allocation
-	 * failing, until one leaves it in TT.
-	 */
-	c = cmd_copy(h, 0, scratch, 0, FAILNTH_SIZE);
-	for (hop_n = 1; hop_n <= FAILNTH_MAX; hop_n++)
-		if (hop_leftover(fd, h, &c, hop_n) != 0)
-			break;
-	/* Then, from such a leftover each time, into TT. */
-	for (n = 1; hop_n <= FAILNTH_MAX && n <= FAILNTH_MAX; n++) {
-		if (hop_leftover(fd, h, &c, hop_n) != 1)
-			break;
-		hop.leftovers++;
-		bytes = stat_get("engine_bytes");
-		rebinds = stat_get("move_tt_tt");
-		hop.ended = failnth_once(fd, h, map, DRM_SIMGPU_MEM_TT,
-					 DRM_SIMGPU_MEM_TT, n, &hop) > 0;
-		if (stat_get("move_tt_tt") - rebinds != 1 ||
-		    stat_get("engine_bytes") != bytes)
-			copies++;
-		if (hop.ended)
-			break;
+	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		failnth_scan(&x, FAILNTH_SUBMIT, places[i], 0, &r);
+		snprintf(what, sizeof(what), "engine copy from %s",
+			 mem_name(places[i]));
+		failnth_check(&r, what);
 	}
-	hop.refused = stat_get("engine_bad_cmds") - refused0;
-	tap_check(&t, hop.ended && hop.fired && !hop.bad_errno &&
-		  !hop.bad_place && !hop.bad_bytes && !hop.gart_mismatch &&
-		  !hop.refused && !copies,
-		  "out of a hop's temporary TT (a submission's move, its allocation %u failing) into TT, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed, %u elsewhere than TT, %u lost the pattern, %u with GART and TT apart, %lld commands refused; %u not rebound once without an engine copy",
-		  hop_n, hop.attempts, hop.ended ? "complete" : "CUT SHORT",
-		  hop.fired, hop.failed, hop.bad_place, hop.bad_bytes,
-		  hop.gart_mismatch, hop.refused, copies);
+	for (i = 0; i < 2; i++) {
+		failnth_scan(&x, FAILNTH_SHRINK, places[i], 0, &r);
+		snprintf(what, sizeof(what), "shrink pass over %s",
+			 mem_name(places[i]));
+		failnth_check(&r, what);
+	}
+	failnth_hop(&x);
+
 	file_write("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y");
 	munmap(map, FAILNTH_SIZE);
-	gem_close(fd, h);
-	gem_close(fd, scratch);
+	munmap(x.scratch_map, FAILNTH_SIZE);
+	gem_close(x.fd, x.h);
+	gem_close(x.fd, x.scratch);
 	tap_check(&t, smoke_checks(NULL) == 0 &&
 		  stat_get("engine_bad_cmds") == refused_all,
 		  "the device works; %lld commands refused in all (%u failed migrations left the BO in a hop's TT)",
 		  stat_get("engine_bad_cmds") - refused_all, leftovers);
-	close(fd);
+	close(x.shrink_fd);
+	close(x.fd);
 	return tap_finish(&t);
 }
 
