@@ -26,15 +26,18 @@
  *           (/proc/thread-self/fail-nth, failslab): a 64 KiB BO with a
  *           pattern is moved between SYSTEM, TT and VRAM0 each way,
  *           copied by the engine from each into a TT BO, and shrunk from
- *           SYSTEM and TT; for n = 1, 2, ... the n-th slab allocation of
- *           the operation fails, until it makes fewer than n.  Each
- *           attempt succeeds (a copy: its bytes arrive) or fails with
+ *           SYSTEM and TT; copied with an out timeline point and a
+ *           sync_file; and BOs are created in each placement.  For
+ *           n = 1, 2, ... the n-th slab allocation of the operation
+ *           fails, until it makes fewer than n.  Each attempt succeeds
+ *           (a copy: its bytes arrive, its point signals) or fails with
  *           -ENOMEM/-ENOSPC, the BO where it may be; the pattern intact;
  *           no command the engine refuses (engine_bad_cmds); as many
  *           GART entries bound as TT holds.  A BO a failed submission
  *           left in a hop's temporary TT is then moved to TT, every
  *           allocation failing in turn too: rebound, not copied (no
- *           engine bytes).
+ *           engine bytes).  At the end, with everything closed, every
+ *           gauge is back to zero (no error path kept memory).
  *   lost    surprise removal: engine work is queued on a slowed engine
  *           (FAULT_STALL_US), then the device reads all-ones for a while
  *           (FAULT_REMOVED_MS).  The driver must fail that work (-EIO),
@@ -323,6 +326,8 @@ enum failnth_op {
 	FAILNTH_MIGRATE,	/* to the scan's destination */
 	FAILNTH_SUBMIT,		/* a copy from it into a TT BO */
 	FAILNTH_SHRINK,		/* a shrink pass (debugfs "shrink") */
+	FAILNTH_SUBMIT_SYNCS,	/* the copy, signalling a timeline point
+				 * and returning a sync_file */
 };
 
 /* What a scan works on: the BO, its pattern, a TT BO to copy into. */
@@ -332,7 +337,20 @@ struct failnth_ctx {
 	const uint8_t *map;
 	uint8_t *scratch_map;
 	struct drm_simgpu_cmd copy;
+	uint32_t syncobj;
+	uint64_t point;
 };
+
+/* Whether timeline point @point of syncobj @h has signalled. */
+static bool point_signalled(int fd, uint32_t h, uint64_t point)
+{
+	struct drm_syncobj_timeline_wait w = {
+		.handles = (uintptr_t)&h, .points = (uintptr_t)&point,
+		.count_handles = 1,
+	};
+
+	return !drm_xioctl(fd, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &w);
+}
 
 /* What one scan found; see failnth_check(). */
 struct failnth_result {
@@ -352,6 +370,7 @@ static bool failnth_place_ok(enum failnth_op op, int ret, uint32_t from,
 		return mem == (int)(ret ? from : to) ||
 		       (ret && mem == DRM_SIMGPU_MEM_TT);
 	case FAILNTH_SUBMIT:
+	case FAILNTH_SUBMIT_SYNCS:
 		/* Where the engine reaches it, or where it was. */
 		return mem == (int)from || mem == DRM_SIMGPU_MEM_TT ||
 		       mem == DRM_SIMGPU_MEM_VRAM0;
@@ -369,24 +388,49 @@ static long long failnth_once(struct failnth_ctx *x, enum failnth_op op,
 			      uint32_t from, uint32_t to, unsigned int n,
 			      struct failnth_result *r)
 {
-	static const char *const names[] = { "migration", "copy", "shrink" };
+	static const char *const names[] = {
+		"migration", "copy", "shrink", "copy with syncs",
+	};
+	struct drm_simgpu_sync out = {
+		.handle = x->syncobj, .point = ++x->point,
+	};
+	struct drm_simgpu_submit sub = {
+		.cmds = (uintptr_t)&x->copy, .num_cmds = 1,
+		.flags = DRM_SIMGPU_SUBMIT_FENCE_OUT,
+		.out_syncs = (uintptr_t)&out, .num_out_syncs = 1,
+		.out_fence_fd = -1,
+	};
 	long long left, bound, used;
-	uint64_t seqno;
+	bool submit = op == FAILNTH_SUBMIT || op == FAILNTH_SUBMIT_SYNCS;
+	uint64_t seqno = 0;
 	int ret, mem;
 
-	if (op == FAILNTH_SUBMIT)
+	if (submit)
 		memset(x->scratch_map, 0, FAILNTH_SIZE);
 	fail_nth(n);
 	if (op == FAILNTH_MIGRATE)
 		ret = bo_migrate(x->fd, x->h, to, 0);
 	else if (op == FAILNTH_SUBMIT)
 		ret = gpu_submit(x->fd, &x->copy, 1, &seqno);
+	else if (op == FAILNTH_SUBMIT_SYNCS)
+		ret = drm_xioctl(x->fd, DRM_IOCTL_SIMGPU_SUBMIT, &sub);
 	else
 		ret = pwrite(x->shrink_fd, "64", 2, 0) == 2 ? 0 : -errno;
 	left = fail_nth(0);
-	/* A submission that was accepted must also succeed. */
-	if (op == FAILNTH_SUBMIT && !ret) {
+	/*
+	 * A submission that was accepted must also succeed, signal its
+	 * point, and give a sync_file or (none could be made) -1.
+	 */
+	if (op == FAILNTH_SUBMIT_SYNCS && !ret) {
+		seqno = sub.seqno;
+		if (sub.out_fence_fd >= 0)
+			close(sub.out_fence_fd);
+	}
+	if (submit && !ret) {
 		ret = seqno_wait(x->fd, seqno, 10 * SECOND_NS);
+		if (!ret && op == FAILNTH_SUBMIT_SYNCS &&
+		    !point_signalled(x->fd, x->syncobj, out.point))
+			ret = -EBADMSG;
 		ret = ret ? ret : 1; /* done: the copy must be there */
 	}
 	bo_wait(x->fd, x->h, 10 * SECOND_NS);
@@ -525,6 +569,53 @@ static void failnth_hop(struct failnth_ctx *x)
 		  r.gart_mismatch, r.refused, copies);
 }
 
+/*
+ * Creation of a BO in @mem, each allocation failing in turn: created
+ * there, or -ENOMEM/-ENOSPC; its pages read zero.
+ */
+static void failnth_create(struct failnth_ctx *x, uint32_t mem)
+{
+	unsigned int n, fired = 0, failed = 0, bad = 0;
+	uint32_t flags = mem == DRM_SIMGPU_MEM_VRAM0 ?
+			 DRM_SIMGPU_GEM_CREATE_NEEDS_CPU_ACCESS : 0;
+	long long left = 0;
+	uint32_t h;
+	uint8_t *p;
+	int ret;
+
+	for (n = 1; n <= FAILNTH_MAX && left <= 0; n++) {
+		fail_nth(n);
+		ret = bo_create(x->fd, FAILNTH_SIZE, DRM_SIMGPU_PLACEMENT(mem),
+				mem, flags, &h);
+		left = fail_nth(0);
+		fired += left == 0;
+		if (ret) {
+			failed++;
+			if (ret != -ENOMEM && ret != -ENOSPC) {
+				bad++;
+				tap_diag("n=%u: creation in %s failed with %d",
+					 n, mem_name(mem), ret);
+			}
+			continue;
+		}
+		p = bo_map(x->fd, h, FAILNTH_SIZE);
+		if (bo_mem(x->fd, h) != (int)mem || !p ||
+		    bytes_check(p, FAILNTH_SIZE, 0)) {
+			bad++;
+			tap_diag("n=%u: a BO created in %s is in %s, %s", n,
+				 mem_name(mem), mem_name(bo_mem(x->fd, h)),
+				 p ? "not zero" : "cannot be mapped");
+		}
+		if (p)
+			munmap(p, FAILNTH_SIZE);
+		gem_close(x->fd, h);
+	}
+	tap_check(&t, left > 0 && fired && !bad,
+		  "creation in %s, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u failed, %u wrong",
+		  mem_name(mem), n - 1, left > 0 ? "complete" : "CUT SHORT",
+		  fired, failed, bad);
+}
+
 static int failnth_test(void)
 {
 	static const uint32_t order[] = {
@@ -538,12 +629,14 @@ static int failnth_test(void)
 	};
 	struct failnth_ctx x = { .shrink_fd = -1 };
 	unsigned int i, leftovers = 0;
+	struct drm_syncobj_create sc = { 0 };
 	struct failnth_result r;
 	long long refused_all;
-	char what[64];
+	char what[96], why[256];
 	uint8_t *map;
+	int gauges;
 
-	tap_plan(&t, 13);
+	tap_plan(&t, 19);
 	/*
 	 * Only failslab counts (fail_page_alloc keeps ignoring GFP_KERNEL),
 	 * quietly: a failure is not reported with a stack dump.
@@ -567,8 +660,10 @@ static int failnth_test(void)
 	x.scratch_map = !map || x.shrink_fd < 0 ? NULL :
 			bo_new(x.fd, FAILNTH_SIZE, TT_ONLY, DRM_SIMGPU_MEM_TT,
 			       0, &x.scratch);
-	if (!x.scratch_map || bo_migrate(x.fd, x.h, DRM_SIMGPU_MEM_SYSTEM, 0))
+	if (!x.scratch_map || bo_migrate(x.fd, x.h, DRM_SIMGPU_MEM_SYSTEM, 0) ||
+	    drm_xioctl(x.fd, DRM_IOCTL_SYNCOBJ_CREATE, &sc))
 		return tap_finish(&t);
+	x.syncobj = sc.handle;
 	pattern_fill(map, 0, FAILNTH_SIZE, FAILNTH_SEED);
 	x.copy = cmd_copy(x.h, 0, x.scratch, 0, FAILNTH_SIZE);
 	refused_all = stat_get("engine_bad_cmds");
@@ -592,6 +687,15 @@ static int failnth_test(void)
 			 mem_name(places[i]));
 		failnth_check(&r, what);
 	}
+	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		failnth_scan(&x, FAILNTH_SUBMIT_SYNCS, places[i], 0, &r);
+		snprintf(what, sizeof(what),
+			 "engine copy from %s, with a timeline point and a sync_file",
+			 mem_name(places[i]));
+		failnth_check(&r, what);
+	}
+	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		failnth_create(&x, places[i]);
 	failnth_hop(&x);
 
 	file_write("/sys/kernel/debug/failslab/ignore-gfp-wait", "Y");
@@ -599,12 +703,15 @@ static int failnth_test(void)
 	munmap(x.scratch_map, FAILNTH_SIZE);
 	gem_close(x.fd, x.h);
 	gem_close(x.fd, x.scratch);
-	tap_check(&t, smoke_checks(NULL) == 0 &&
-		  stat_get("engine_bad_cmds") == refused_all,
-		  "the device works; %lld commands refused in all (%u failed migrations left the BO in a hop's TT)",
-		  stat_get("engine_bad_cmds") - refused_all, leftovers);
 	close(x.shrink_fd);
 	close(x.fd);
+	/* Nothing an error path forgot: no page, VRAM or GART left in use. */
+	gauges = gauges_wait_zero(10, why, sizeof(why));
+	tap_check(&t, smoke_checks(NULL) == 0 &&
+		  stat_get("engine_bad_cmds") == refused_all && !gauges,
+		  "the device works; %lld commands refused in all (%u failed migrations left the BO in a hop's TT); with every BO closed, %d gauges not zero%s%s",
+		  stat_get("engine_bad_cmds") - refused_all, leftovers,
+		  gauges, gauges ? ": " : "", gauges ? why : "");
 	return tap_finish(&t);
 }
 
