@@ -18,8 +18,9 @@
  * at once with its fence (ttm_bo_move_accel_cleanup()): pipelined
  * eviction from VRAM, ghost objects for the old resource of other moves.
  * What follows an engine failure after the commit is in simgpu_migrate.c.
- * Moves that are not the engine's (SYSTEM <-> TT, purges, CPU copies) and
- * the GART window's wait for the BO to be idle first.
+ * Moves that are not the engine's (SYSTEM <-> TT, TT -> TT out of a
+ * hop's temporary range: a rebind, purges, CPU copies) and the GART
+ * window's wait for the BO to be idle first.
  *
  * With the module parameter sync_moves=1 (writable at run time: each move
  * reads it), the driver waits for its move fence before it commits the
