@@ -23,9 +23,13 @@
 # 365-371 s in 3, ~390 s in 2).  The tests meson
 # runs alone (is_parallel: false) go first, then the heavy scenarios
 # (suite "heavy": both vCPUs busy) one at a time: beside another VM one
-# took 1.5-2.5x its time alone.  Then the others in the N lanes.  Lines
-# start with the lane: "h: " (the heavy tests) or "K: ";
-# tests/test-times.json balances the lanes.
+# took 1.5-2.5x its time alone.  Beside them, the host tests that boot
+# no VM (suite "background") on the CPU time the heavy VMs leave idle:
+# in a cpu cgroup with cpu.idle set, where the host has one to give
+# (root, cgroup v1's cpu controller or v2 with cpu in the root);
+# otherwise they join the lanes.  Then the others in the N lanes.  Lines
+# start with the lane: "h: " (the heavy tests), "b: " (the background
+# ones) or "K: "; tests/test-times.json balances the lanes.
 # --kernel-tree DIR, --qemu-tree DIR: build the kernels and simgpu.ko, or
 # QEMU, from these source trees (as run-vm.sh does), in the build
 # directory build-tree-HASH (SIMGPU_BUILDDIR overrides it).
@@ -132,14 +136,56 @@ while [ $# -gt 0 ]; do
 done
 # Which tests run alone and which are heavy; then the lanes.
 mapfile -t kinds < <("$TOP/tests/host/test-needs.py" "$B" kinds "${names[@]}")
-alone=() heavy=() light=()
+alone=() heavy=() background=() light=()
 for k in "${kinds[@]}"; do
 	case ${k%% *} in
 	alone) alone+=("${k#* }") ;;
 	heavy) heavy+=("${k#* }") ;;
+	background) background+=("${k#* }") ;;
 	*) light+=("${k#* }") ;;
 	esac
 done
+
+# idle_cgroup: make a cpu cgroup beside this script's whose tasks get only
+# CPU time nothing else wants (cpu.idle = 1) and print its directory, or
+# print nothing.  The heavy VMs keep ~1.5 of 2 cores busy, and a host
+# test beside them at normal priority slowed them by more than it saved;
+# at idle priority they take their usual times (heavy phase 294 s against
+# 290, 2026-11-28) and the host tests get the rest.
+idle_cgroup() {
+	local rel dir
+	rel=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' /proc/self/cgroup)
+	if [ -n "$rel" ] && [ -d "/sys/fs/cgroup/cpu$rel" ]; then
+		dir=/sys/fs/cgroup/cpu${rel%/}
+	elif [ "$(cat /proc/self/cgroup)" = 0::/ ] &&
+		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		dir=/sys/fs/cgroup
+	else
+		return 0
+	fi
+	for old in "$dir"/simgpu-idle-*; do	# left by a killed run
+		[ -d "$old" ] && ! kill -0 "${old##*-}" 2>/dev/null &&
+			rmdir "$old" 2>/dev/null
+	done
+	dir=$dir/simgpu-idle-$$
+	mkdir "$dir" 2>/dev/null || return 0
+	if echo 1 >"$dir/cpu.idle" 2>/dev/null; then
+		echo "$dir"
+	else
+		rmdir "$dir"
+	fi
+}
+idle_cg=
+if [ ${#background[@]} -gt 0 ] && [ ${#heavy[@]} -gt 0 ]; then
+	idle_cg=$(idle_cgroup)
+	if [ -n "$idle_cg" ]; then
+		echo "run-tests.sh: ${#background[@]} host tests beside the heavy ones at idle CPU priority ($idle_cg)"
+		trap 'rmdir "$idle_cg" 2>/dev/null' EXIT
+	else
+		echo "run-tests.sh: no cpu cgroup to make (needs root and a cpu controller): the host tests run in the lanes"
+	fi
+fi
+[ -n "$idle_cg" ] || { light+=("${background[@]}"); background=(); }
 mapfile -t laned < <([ ${#light[@]} = 0 ] ||
 	"$TOP/tests/host/shard.py" --lanes "$lanes" \
 		"$TOP/tests/test-times.json" "${light[@]}")
@@ -155,21 +201,31 @@ fi
 # Kill the lanes' meson runs (their process group) with this script.
 trap 'trap - INT TERM; kill 0' INT TERM
 started=()
-# lane NAME TEST...: the tests one at a time, in the background
+# lane NAME TEST...: the tests one at a time, in the background (in the
+# cgroup $lane_cgroup if set); lane_pid is the job's
+lane_cgroup= lane_pid=
 lane() {
 	local k=$1
 	shift
+	lane_pid=
 	[ $# -gt 0 ] || return 0
 	started+=("$k")
 	{
+		[ -z "$lane_cgroup" ] ||
+			echo "$BASHPID" >"$lane_cgroup/cgroup.procs" ||
+			echo "run-tests.sh: cannot join $lane_cgroup: lane $k at normal priority"
 		meson test -C "$B" --no-rebuild --print-errorlogs \
 			--num-processes 1 --logbase "testlog-lane$k" \
 			"${opts[@]}" "$@" 2>&1
 		echo $? >"$logs/lane-$k.rc"
 	} | sed -u "s/^/$k: /" &
+	lane_pid=$!
 }
+lane_cgroup=$idle_cg lane b "${background[@]}"
 lane h "${heavy[@]}"
-wait
+[ -z "$lane_pid" ] || wait "$lane_pid"
+# What is left of the background lane competes as one more lane.
+[ -z "$idle_cg" ] || echo 0 >"$idle_cg/cpu.idle"
 for k in $(seq "$lanes"); do
 	tests=()
 	for l in "${laned[@]}"; do

@@ -14,8 +14,8 @@ targets: the targets to build for the tests, one per line, for meson
          compile: what they depend on, and the default targets, but a
          kernel flavour's only if one of the tests boots it (a shard of
          debug-kernel tests does not build the default kernel).
-kinds:   "alone NAME" (is_parallel: false), "heavy NAME" (suite heavy)
-         or "light NAME".
+kinds:   "alone NAME" (is_parallel: false), "heavy NAME" (suite heavy),
+         "background NAME" (suite background) or "light NAME".
 """
 import json
 import os
@@ -47,7 +47,9 @@ def main():
             # suites are "PROJECT:SUITE"
             suites = [s.split(':')[-1] for s in t['suite']]
             print('alone' if not t['is_parallel'] else
-                  'heavy' if 'heavy' in suites else 'light', t['name'])
+                  'heavy' if 'heavy' in suites else
+                  'background' if 'background' in suites else 'light',
+                  t['name'])
         return 0
     targets = intro('--targets')
     by_id = {t['id']: t for t in targets}
