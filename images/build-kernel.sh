@@ -3,7 +3,8 @@
 #
 # build-kernel.sh FLAVOUR OUTDIR [TREE] : build the guest kernel (FLAVOUR
 # is default, debug or kasan) and link into OUTDIR:
-#   bzImage, kbuild (the O= build dir, for out-of-tree modules),
+#   bzImage, vmlinux (what run-vm.sh boots: its PVH entry point), kbuild
+#   (the O= build dir, for out-of-tree modules),
 #   modules/ (modules_install tree).
 #
 # TREE (run-vm.sh --kernel-tree): the user's kernel source tree instead of
@@ -183,6 +184,7 @@ fi
 
 mkdir -p "$OUT"
 ln -sfn "$build/kbuild/arch/x86/boot/bzImage" "$OUT/bzImage"
+ln -sfn "$build/kbuild/vmlinux" "$OUT/vmlinux"
 ln -sfn "$build/kbuild" "$OUT/kbuild"
 ln -sfn "$build/modules" "$OUT/modules"
 echo "$ver" >"$OUT/kernel-version"
