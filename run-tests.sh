@@ -151,7 +151,7 @@ done
 # print nothing.  The heavy VMs keep ~1.5 of 2 cores busy, and a host
 # test beside them at normal priority slowed them by more than it saved;
 # at idle priority they take their usual times (heavy phase 294 s against
-# 290, 2026-11-28) and the host tests get the rest.
+# 290, 2026-11-27) and the host tests get the rest.
 idle_cgroup() {
 	local rel dir
 	rel=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' /proc/self/cgroup)
