@@ -518,8 +518,15 @@ static int hop_leftover(struct failnth_ctx *x, unsigned int n)
 	long long left;
 	int ret;
 
-	if (bo_migrate(x->fd, x->h, DRM_SIMGPU_MEM_SYSTEM, 0))
+	/* Both BOs idle: fewer allocations depend on the engine's pace. */
+	ret = bo_migrate(x->fd, x->h, DRM_SIMGPU_MEM_SYSTEM, 0);
+	ret = ret ? ret : bo_wait(x->fd, x->h, 10 * SECOND_NS);
+	ret = ret ? ret : bo_wait(x->fd, x->scratch, 10 * SECOND_NS);
+	if (ret) {
+		tap_diag("n=%u: cannot move the BO to SYSTEM and idle it: %d",
+			 n, ret);
 		return -1;
+	}
 	fail_nth(n);
 	ret = gpu_submit(x->fd, &x->copy, 1, &seqno);
 	left = fail_nth(0);
@@ -531,25 +538,58 @@ static int hop_leftover(struct failnth_ctx *x, unsigned int n)
 }
 
 /*
+ * Find the submission allocation whose failure leaves the BO in a hop's
+ * temporary TT, and leave it there: its number, or 0 if three scans
+ * found none.
+ */
+static unsigned int hop_find(struct failnth_ctx *x)
+{
+	unsigned int n, scans;
+	int ret;
+
+	for (scans = 0; scans < 3; scans++)
+		for (n = 1; n <= FAILNTH_MAX; n++) {
+			ret = hop_leftover(x, n);
+			if (ret > 0)
+				return n;
+			if (ret < 0)
+				break;
+		}
+	return 0;
+}
+
+/* How often the leftover may have to be found anew (see failnth_hop()). */
+#define HOP_REFINDS	8
+
+/*
  * A hop's second leg that failed leaves the BO in a temporary TT range,
  * which TTM then moves out of even to TT: the same pages, to be rebound.
  * A submission moves its BOs without the retry a migration makes, so it
  * is a submission, its n-th allocation failing, that leaves the BO there.
+ * Which allocation that is can change between submissions (whether a
+ * fence still in the BO's reservation has signalled decides whether one
+ * is made, and on a loaded host the engine is late): when the same n no
+ * longer leaves it there, it is found anew.
  */
 static void failnth_hop(struct failnth_ctx *x)
 {
 	long long bytes, rebinds, refused0 = stat_get("engine_bad_cmds");
-	unsigned int n, hop_n, copies = 0;
+	unsigned int n, hop_n, refinds = 0, copies = 0;
 	struct failnth_result r;
 
 	memset(&r, 0, sizeof(r));
-	for (hop_n = 1; hop_n <= FAILNTH_MAX; hop_n++)
-		if (hop_leftover(x, hop_n) != 0)
-			break;
+	hop_n = hop_find(x);
 	/* Then, from such a leftover each time, into TT. */
-	for (n = 1; hop_n <= FAILNTH_MAX && n <= FAILNTH_MAX; n++) {
-		if (hop_leftover(x, hop_n) != 1)
-			break;
+	for (n = 1; hop_n && n <= FAILNTH_MAX; n++) {
+		if (hop_leftover(x, hop_n) != 1) {
+			if (++refinds > HOP_REFINDS)
+				break;
+			tap_diag("attempt %u: allocation %u failing no longer leaves the BO in a hop's TT; finding it anew",
+				 n, hop_n);
+			hop_n = hop_find(x);
+			if (!hop_n)
+				break;
+		}
 		bytes = stat_get("engine_bytes");
 		rebinds = stat_get("move_tt_tt");
 		r.ended = failnth_once(x, FAILNTH_MIGRATE, DRM_SIMGPU_MEM_TT,
@@ -563,8 +603,8 @@ static void failnth_hop(struct failnth_ctx *x)
 	r.refused = stat_get("engine_bad_cmds") - refused0;
 	tap_check(&t, r.ended && r.fired && !r.bad_errno && !r.bad_place &&
 		  !r.bad_bytes && !r.gart_mismatch && !r.refused && !copies,
-		  "out of a hop's temporary TT (a submission's move, its allocation %u failing) into TT, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed, %u elsewhere than TT, %u lost the pattern, %u with GART and TT apart, %lld commands refused; %u not rebound once without an engine copy",
-		  hop_n, r.attempts, r.ended ? "complete" : "CUT SHORT",
+		  "out of a hop's temporary TT (a submission's move, its allocation %u failing; found anew %u times) into TT, each allocation failing in turn: %u attempts (scan %s), %u failures injected, %u migrations failed, %u elsewhere than TT, %u lost the pattern, %u with GART and TT apart, %lld commands refused; %u not rebound once without an engine copy",
+		  hop_n, refinds, r.attempts, r.ended ? "complete" : "CUT SHORT",
 		  r.fired, r.failed, r.bad_place, r.bad_bytes,
 		  r.gart_mismatch, r.refused, copies);
 }
